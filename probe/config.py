@@ -32,9 +32,7 @@ class ProbeSection(_Section):
     probe_cc: str = Field(
         "ZZ", pattern=r"^[A-Z]{2}$", description="The country code, set by the volunteer; never guessed."
     )
-    test_list: Path | None = Field(
-        None, description="The test list to measure (Citizen Lab CSV or one URL a line)."
-    )
+    test_list: Path | None = Field(None, description="The test list to measure (Citizen Lab CSV or one URL a line).")
 
 
 class DNSSection(_Section):
@@ -80,6 +78,7 @@ class TCPSection(_Section):
         default_factory=list,
         description="Ports connected to besides the URL's own (OONI also tries 443 for http URLs).",
     )
+    max_addresses: int = Field(8, ge=1, le=64, description="Most resolved addresses connected to per target.")
 
 
 class TLSSection(_Section):
@@ -95,8 +94,7 @@ class HTTPSection(_Section):
     max_header_bytes: int = Field(65536, ge=1024, le=1 << 22, description="Response header bytes accepted.")
     max_redirects: int = Field(10, ge=0, le=50, description="Redirects followed before giving up.")
     user_agent: str = Field(
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/120.0 Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
         description="User-Agent sent with every request (a common browser's, as OONI does).",
     )
 

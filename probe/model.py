@@ -9,11 +9,22 @@ Times ``t0``/``t`` are seconds since the measurement started.
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 DATA_FORMAT_VERSION = "0.2.0"
+
+
+def utc_now_iso() -> str:
+    """Now, as ISO 8601 UTC with a ``Z`` suffix (how the database stores times)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ooni_time(iso: str) -> str:
+    """OONI's envelope time format, ``YYYY-MM-DD HH:MM:SS`` UTC, from an ISO 8601 UTC string."""
+    return iso.replace("T", " ")[:19]
 
 
 class _Model(BaseModel):
@@ -167,6 +178,28 @@ class TestKeys(BaseModel):
     network_events: list[NetworkEvent] = Field(default_factory=list)
 
 
+class WebTestKeys(TestKeys):
+    """web_connectivity-style keys; ``blocking``/``accessible`` stay None until a verdict exists."""
+
+    client_resolver: str | None = None
+    dns_experiment_failure: str | None = None
+    http_experiment_failure: str | None = None
+    control_failure: str | None = None
+    control: dict[str, Any] | None = None
+    blocking: str | bool | None = None
+    accessible: bool | None = None
+
+
+class TCPTestKeys(TestKeys):
+    """ts-008 tcp_connect keys: ``connection`` is "success" or the failure."""
+
+    connection: str | None = None
+
+
+class DNSTestKeys(TestKeys):
+    addresses: list[str] = Field(default_factory=list)
+
+
 class Measurement(_Model):
     """The OONI envelope (df-000) plus the probe's own bookkeeping (``id``, ``experiment``, ``failure``)."""
 
@@ -177,6 +210,7 @@ class Measurement(_Model):
         default=None, description="The failure that decided the outcome; None when the target was reached."
     )
     failed_step: Literal["dns", "tcp", "tls", "http"] | None = None
+    started_at: str = Field(description="When the measurement started, ISO 8601 UTC with microseconds.")
     # OONI envelope
     annotations: dict[str, str] = Field(default_factory=dict)
     data_format_version: str = DATA_FORMAT_VERSION
@@ -191,10 +225,10 @@ class Measurement(_Model):
     test_version: str
     test_runtime: float
     test_start_time: str
-    test_keys: TestKeys
+    test_keys: SerializeAsAny[TestKeys]
 
     def to_ooni(self) -> dict[str, Any]:
         """The measurement as OONI's JSON: the envelope without the probe's own bookkeeping."""
-        data = self.model_dump(mode="json", exclude={"id", "experiment", "failure", "failed_step"})
+        data = self.model_dump(mode="json", exclude={"id", "experiment", "failure", "failed_step", "started_at"})
         data["annotations"] = {**self.annotations, "x_measurement_id": self.id}
         return data

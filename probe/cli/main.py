@@ -1,0 +1,181 @@
+"""``probe``: run experiments, list and show results, export them.
+
+Every command opens what it needs and makes one library call; the probe's own errors
+(``ProbeError``) become one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from probe import __version__
+from probe.cli.output import Progress, outcome_text, summary_table, table
+from probe.config import Config, load_config
+from probe.errors import ProbeError
+from probe.experiments import EXPERIMENTS, get_experiment
+from probe.export import FORMATS, export
+from probe.runner import run_targets
+from probe.storage import Database, open_database
+from probe.storage.db import DB_FILENAME, row_to_measurement
+from probe.testlist import Target, TestList, load_test_list
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Config file (default: configs/default.toml if present).",
+    )(func)
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"Database (default: <data_dir>/{DB_FILENAME}).",
+    )(func)
+
+
+def _open(config: Config, db_path: Path | None) -> Database:
+    return open_database(db_path or config.probe.data_dir / DB_FILENAME)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="probe")
+def cli() -> None:
+    """A network censorship measurement probe: DNS, TCP, TLS and HTTP reachability, stored in SQLite."""
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--list", "list_path", type=click.Path(path_type=Path, dir_okay=False), help="Test list.")
+@click.option("--url", "inputs", multiple=True, help="An input to measure (repeatable); replaces the list.")
+@click.option(
+    "-e",
+    "--experiment",
+    type=click.Choice(sorted(EXPERIMENTS)),
+    default="web",
+    show_default=True,
+    help="web: URLs; dns: host names; tcp: host:port.",
+)
+def run(
+    config_path: Path | None,
+    db_path: Path | None,
+    list_path: Path | None,
+    inputs: tuple[str, ...],
+    experiment: str,
+) -> None:
+    """Measure a test list (or --url inputs) and store every measurement."""
+    config = load_config(config_path)
+    chosen = get_experiment(experiment)
+    if inputs and not list_path:
+        test_list = TestList("command line", [Target(value) for value in inputs])
+    else:
+        path = list_path or config.probe.test_list
+        if path is None:
+            raise ProbeError("nothing to measure: give --list, --url, or set [probe] test_list in the config")
+        test_list = load_test_list(path)
+        test_list.targets.extend(Target(value) for value in inputs)
+    for problem in test_list.problems:
+        click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
+    db = _open(config, db_path)
+    try:
+        summary = run_targets(
+            chosen,
+            test_list.targets,
+            config,
+            db,
+            test_list=test_list.source,
+            problems=test_list.problems,
+            on_measurement=Progress(sys.stderr),
+        )
+    finally:
+        db.close()
+    click.echo(summary_table(summary))
+    if summary.probe_errors:
+        sys.exit(1)
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--run", "run_id", help="Only this run (default: all).")
+def results(config_path: Path | None, db_path: Path | None, run_id: str | None) -> None:
+    """List measurements with the step that failed and how."""
+    db = _open(load_config(config_path), db_path)
+    rows = [
+        (
+            r["id"],
+            r["started_at"][:19] + "Z",
+            r["experiment"],
+            r["input"],
+            outcome_text(r["failure"], r["failed_step"]),
+        )
+        for r in db.measurement_rows(run_id)
+    ]
+    click.echo(table(("id", "started_at", "experiment", "input", "outcome"), rows))
+
+
+@cli.command()
+@config_option
+@db_option
+@click.argument("measurement_id")
+def show(config_path: Path | None, db_path: Path | None, measurement_id: str) -> None:
+    """Print one measurement (OONI format plus the probe's own fields) as JSON."""
+    db = _open(load_config(config_path), db_path)
+    row = db.get_row(measurement_id)
+    if row is None:
+        raise ProbeError(f"no measurement with id {measurement_id!r}")
+    data = row_to_measurement(row).model_dump(mode="json")
+    data.update(verdict=row["verdict"], blocking=row["blocking"], blocking_detail=row["blocking_detail"])
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@cli.command(name="export")
+@config_option
+@db_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="ooni-jsonl", show_default=True)
+@click.option("--run", "run_id", help="Only this run (default: all).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), help="File (default: stdout).")
+def export_command(
+    config_path: Path | None, db_path: Path | None, fmt: str, run_id: str | None, out_path: Path | None
+) -> None:
+    """Export measurements, e.g. one OONI measurement a line."""
+    db = _open(load_config(config_path), db_path)
+    if out_path is None:
+        export(db, sys.stdout, fmt=fmt, run_id=run_id)
+        return
+    try:
+        with out_path.open("w", encoding="utf-8") as out:
+            count = export(db, out, fmt=fmt, run_id=run_id)
+    except OSError as exc:
+        raise ProbeError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    click.echo(f"{count} measurements written to {out_path}", err=True)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except ProbeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: measurements so far are saved", err=True)
+        sys.exit(130)

@@ -1,0 +1,55 @@
+"""How the CLI shows progress and tables: a live line on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from probe.model import Measurement
+from probe.runner import RunSummary
+
+
+def outcome_text(failure: str | None, failed_step: str | None) -> str:
+    return "ok" if not failure else f"{failed_step or '?'}: {failure}"
+
+
+class Progress:
+    """Progress of a run; ``interactive`` when the stream is a terminal."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.interactive = stream.isatty()
+
+    def __call__(self, measurement: Measurement, done: int, total: int) -> None:
+        text = f"[{done}/{total}] {measurement.input}  {outcome_text(measurement.failure, measurement.failed_step)}"
+        if self.interactive:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r" + text[:width].ljust(width))
+            if done == total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary_table(summary: RunSummary) -> str:
+    rows = [
+        (failure or "(reached)", count)
+        for failure, count in sorted(summary.failures.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    head = (
+        f"run {summary.run_id}: {summary.status}, {summary.done} of {summary.total} measured, {summary.reached} reached"
+    )
+    body = table(("outcome", "measurements"), rows) if rows else "(nothing measured)"
+    errors = "".join(f"\nprobe error: {line}" for line in summary.probe_errors)
+    return f"{head}\n{body}{errors}"

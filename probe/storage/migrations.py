@@ -1,0 +1,95 @@
+"""Schema migrations: numbered steps, applied in order, each once, recorded in ``schema_migrations``.
+
+A new step is appended to ``MIGRATIONS``; existing steps are never edited, so a probe's
+database from any earlier version upgrades in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+
+def _initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "experiment": str,
+            "test_list": str,
+            "probe_asn": str,
+            "probe_cc": str,
+            "software_version": str,
+            "config": str,
+            "measurements": int,
+            "problems": str,
+        },
+        pk="id",
+    )
+    db["measurements"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "run_id": str,
+            "experiment": str,
+            "input": str,
+            "category_code": str,
+            "started_at": str,
+            "test_start_time": str,
+            "runtime": float,
+            "failure": str,
+            "failed_step": str,
+            "verdict": str,
+            "blocking": str,
+            "blocking_detail": str,
+            "probe_asn": str,
+            "probe_cc": str,
+            "test_name": str,
+            "test_version": str,
+            "report_id": str,
+            "software_name": str,
+            "software_version": str,
+            "annotations": str,
+            "test_keys": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["measurements"].create_index(["run_id"])  # type: ignore[union-attr]
+    db["measurements"].create_index(["input", "started_at"])  # type: ignore[union-attr]
+    db["measurements"].create_index(["started_at"])  # type: ignore[union-attr]
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "runs and measurements", _initial),
+]
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    if "schema_migrations" not in db.table_names():
+        return 0
+    row = db.execute("select max(version) from schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every pending migration, each in its own transaction; return the schema version."""
+    if "schema_migrations" not in db.table_names():
+        db["schema_migrations"].create(  # type: ignore[union-attr]
+            {"version": int, "name": str, "applied_at": str}, pk="version"
+        )
+    version = current_version(db)
+    for number, name, step in MIGRATIONS:
+        if number <= version:
+            continue
+        with db.conn:
+            step(db)
+            db["schema_migrations"].insert(  # type: ignore[union-attr]
+                {"version": number, "name": name, "applied_at": datetime.now(UTC).isoformat()}
+            )
+        version = number
+    return version

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from probe.config import Config, load_config
+from probe.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "probe.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_default_config_loads_and_points_at_the_kz_2011_list() -> None:
+    config = load_config(ROOT / "configs" / "default.toml")
+    assert config.probe.test_list == Path("configs/lists/kz-2011.csv")
+    assert config.dns.resolvers[0] == "system"
+    assert (ROOT / config.probe.test_list).exists()
+
+
+def test_defaults_never_guess_the_network_identity() -> None:
+    config = Config()
+    assert (config.probe.probe_asn, config.probe.probe_cc) == ("AS0", "ZZ")
+    assert config.probe.data_dir == Path("measurements")
+
+
+def test_unknown_key_is_one_line_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, "[http]\nmax_body = 5\n"))
+    message = str(error.value)
+    assert "http.max_body" in message and "\n" not in message
+
+
+def test_wrong_type_is_one_line_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"tcp\.timeout"):
+        load_config(write(tmp_path, '[tcp]\ntimeout = "soon"\n'))
+
+
+def test_bad_resolver_spec_names_the_key_and_the_spec(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"dns\.resolvers.*doh://x"):
+        load_config(write(tmp_path, '[dns]\nresolvers = ["system", "doh://x"]\n'))
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[probe\n"))
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_udp_and_tcp_resolvers_with_ports_are_accepted(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[dns]\nresolvers = ["udp://198.18.0.1:5353", "tcp://[::1]:53"]\n'))
+    assert config.dns.resolvers == ["udp://198.18.0.1:5353", "tcp://[::1]:53"]
