@@ -85,8 +85,10 @@ def _ssl_failure(exc: ssl.SSLError) -> str:
 
 
 def _gai_failure(exc: socket.gaierror) -> str:
-    if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+    if exc.errno == socket.EAI_NONAME:
         return DNS_NXDOMAIN
+    if exc.errno == getattr(socket, "EAI_NODATA", -5):
+        return DNS_NO_ANSWER
     if exc.errno == socket.EAI_AGAIN:
         return DNS_TEMPORARY
     return DNS_MISBEHAVING
