@@ -43,6 +43,7 @@ HTTP_TOO_MANY_REDIRECTS = "unknown_failure too_many_redirects"
 HTTP_HEADERS_TOO_LARGE = "unknown_failure http_headers_too_large"
 HTTP_MALFORMED_RESPONSE = "unknown_failure http_malformed_response"
 UNSUPPORTED_SCHEME = "unknown_failure unsupported_scheme"
+INVALID_URL = "unknown_failure invalid_url"
 
 _ERRNO_FAILURES = {
     errno.ECONNREFUSED: CONNECTION_REFUSED,
