@@ -23,7 +23,7 @@ def test_malformed_rows_are_reported_with_line_number_and_skipped() -> None:
         + "not a url,NEWS,News,2020-01-01,x,\n"
         + "http://short.example/,NEWS\n"
         + "ftp://files.example/,FILE,File,2020-01-01,x,\n"
-        + "https://also-ok.example/path,GRP,Social,2020-01-01,x,\"a, quoted note\"\n"
+        + 'https://also-ok.example/path,GRP,Social,2020-01-01,x,"a, quoted note"\n'
     )
     result = parse_test_list(text)
     assert [t.input for t in result.targets] == ["http://ok.example/", "https://also-ok.example/path"]

@@ -1,0 +1,99 @@
+"""Running a list: black holes never delay the others; a killed probe keeps what it finished."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import loopback_config
+from dnsserver import Answer, running_dns_server
+from servers import http_server, page, slow_drip, tcp_blackhole_server
+
+from probe.experiments import get_experiment
+from probe.runner import run_targets
+from probe.storage import open_database
+from probe.testlist import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_black_holes_cost_one_timeout_not_one_each() -> None:
+    with running_dns_server({}) as dns, http_server({"/": page("<title>up</title>")}) as web:
+        with tcp_blackhole_server() as hole:
+            targets = [Target(f"http://127.0.0.1:{hole.port}/{i}") for i in range(6)]
+            targets += [Target(f"http://127.0.0.1:{web.port}/{i}") for i in range(24)]
+            config = loopback_config(dns.spec(), probe={"concurrency": 30}, tcp={"timeout": 1.5})
+            begin = time.monotonic()
+            summary = run_targets(get_experiment("web"), targets, config, open_database(":memory:"))
+            elapsed = time.monotonic() - begin
+    assert summary.failures["generic_timeout_error"] == 6
+    assert summary.reached == 24
+    # Six timeouts in series would take 9 s; in parallel, about one timeout.
+    assert elapsed < 1.5 * 2.5
+
+
+def test_inputs_the_experiment_cannot_measure_are_problems_not_measurements() -> None:
+    db = open_database(":memory:")
+    with running_dns_server({}) as dns:
+        summary = run_targets(
+            get_experiment("tcp"), [Target("no-port-here"), Target("host:99999")], loopback_config(dns.spec()), db
+        )
+    assert summary.total == 0 and summary.done == 0
+    (run,) = db.runs()
+    assert "no-port-here" in run["problems"] and "99999" in run["problems"]
+
+
+def test_killed_probe_keeps_every_measurement_it_had_finished(tmp_path: Path) -> None:
+    records = {"fast.test": Answer(("127.0.0.1",))}
+    with running_dns_server(records) as dns, http_server({"/": page("ok"), "/slow": slow_drip(0.2)}) as web:
+        config = tmp_path / "probe.toml"
+        config.write_text(
+            f'[probe]\nconcurrency = 4\n[dns]\nresolvers = ["{dns.spec()}"]\ntimeout = 1.0\n'
+            "late_answer_window = 0.0\n[http]\ntimeout = 30.0\n",
+            encoding="utf-8",
+        )
+        listing = tmp_path / "list.txt"
+        fast = [f"http://fast.test:{web.port}/?n={i}" for i in range(3)]
+        listing.write_text("\n".join([f"http://fast.test:{web.port}/slow", *fast]) + "\n", encoding="utf-8")
+        db_path = tmp_path / "probe.db"
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "probe",
+                "run",
+                "--config",
+                str(config),
+                "--list",
+                str(listing),
+                "--db",
+                str(db_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            count = 0
+            while time.monotonic() < deadline and count < 3:
+                time.sleep(0.1)
+                if db_path.exists():
+                    try:
+                        count = sqlite3.connect(db_path).execute("select count(*) from measurements").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        count = 0
+            assert process.poll() is None, "the slow target should still be in flight"
+        finally:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    db = sqlite3.connect(db_path)
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    inputs = sorted(row[0] for row in db.execute("select input from measurements"))
+    assert inputs == sorted(fast)
+    assert db.execute("select status from runs").fetchone()[0] == "running"
