@@ -112,8 +112,7 @@ def main() -> None:
                 elapsed, timeouts = sweep(n, args.share, level, args.timeout, page, hole)
                 serial = int(n * args.share) * args.timeout
                 print(
-                    f"{n:>5} {level:>11} {elapsed:>8.1f} {timeouts:>8} "
-                    f"{elapsed / args.timeout:>9.1f} {serial:>11.0f}s"
+                    f"{n:>5} {level:>11} {elapsed:>8.1f} {timeouts:>8} {elapsed / args.timeout:>9.1f} {serial:>11.0f}s"
                 )
 
 
