@@ -1,7 +1,9 @@
 """Schema migrations: numbered steps, applied in order, each once, recorded in ``schema_migrations``.
 
-A new step is appended to ``MIGRATIONS``; existing steps are never edited, so a probe's
-database from any earlier version upgrades in place.
+A new step is appended to ``MIGRATIONS`` with a new number; existing steps are never
+edited, so a probe's database from any earlier version upgrades in place. Steps are
+independent of each other's order except where a later number says so: any number not yet
+recorded is applied, so steps developed in parallel can land in any order.
 """
 
 from __future__ import annotations
@@ -69,11 +71,14 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
-def current_version(db: sqlite_utils.Database) -> int:
+def applied(db: sqlite_utils.Database) -> set[int]:
     if "schema_migrations" not in db.table_names():
-        return 0
-    row = db.execute("select max(version) from schema_migrations").fetchone()
-    return int(row[0] or 0)
+        return set()
+    return {int(row[0]) for row in db.execute("select version from schema_migrations")}
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    return max(applied(db), default=0)
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -82,14 +87,13 @@ def migrate(db: sqlite_utils.Database) -> int:
         db["schema_migrations"].create(  # type: ignore[union-attr]
             {"version": int, "name": str, "applied_at": str}, pk="version"
         )
-    version = current_version(db)
-    for number, name, step in MIGRATIONS:
-        if number <= version:
+    done = applied(db)
+    for number, name, step in sorted(MIGRATIONS, key=lambda migration: migration[0]):
+        if number in done:
             continue
         with db.conn:
             step(db)
             db["schema_migrations"].insert(  # type: ignore[union-attr]
                 {"version": number, "name": name, "applied_at": datetime.now(UTC).isoformat()}
             )
-        version = number
-    return version
+    return current_version(db)
