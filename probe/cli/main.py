@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from probe import __version__
+from probe.cli.lab import lab
 from probe.cli.output import Progress, outcome_text, summary_table, table
 from probe.config import Config, load_config
 from probe.errors import ProbeError
@@ -162,6 +163,9 @@ def export_command(
     except OSError as exc:
         raise ProbeError(f"cannot write {out_path}: {exc.strerror or exc}") from None
     click.echo(f"{count} measurements written to {out_path}", err=True)
+
+
+cli.add_command(lab)
 
 
 def main() -> None:
