@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from labsupport import CONCURRENCY, LATE_WINDOW, PROBE_RUN_LIMIT, TIMEOUT, ProbeRun, RunProbe, skip_reason
 
 from probe.lab.lab import Lab
 from probe.lab.outcomes import read_measurements
+
+from .labsupport import CONCURRENCY, LATE_WINDOW, PROBE_RUN_LIMIT, TIMEOUT, ProbeRun, RunProbe, skip_reason
 
 
 @pytest.fixture(scope="session")

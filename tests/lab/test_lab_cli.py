@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from labsupport import skip_reason
 
 from probe.cli.main import cli
 from probe.lab import topology
@@ -17,6 +16,8 @@ from probe.lab.errors import LabNotUpError, NotRootError
 from probe.lab.outcomes import read_measurements
 from probe.lab.scenarios import SCENARIOS
 from probe.lab.topology import Namespaces
+
+from .labsupport import skip_reason
 
 
 def probe_lab(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

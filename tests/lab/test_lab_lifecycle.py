@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from labsupport import skip_reason
 
 from probe.lab import plan, topology
 from probe.lab.lab import Lab, remove
 from probe.lab.shell import run
 from probe.lab.state import all_labs
 from probe.lab.topology import Namespaces
+
+from .labsupport import skip_reason
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from labsupport import CONCURRENCY, LATE_WINDOW, TIMEOUT, ProbeRun, RunProbe
 
 from probe.lab import plan
 from probe.lab.lab import Lab
 from probe.lab.outcomes import PUBLIC_RESOLVER, Measured, compare, read_measurements
 from probe.lab.servers.web import PAGE_BYTES
+
+from .labsupport import CONCURRENCY, LATE_WINDOW, TIMEOUT, ProbeRun, RunProbe
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
