@@ -6,11 +6,14 @@ shipped config works when the probe is run from the project's root.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from probe.errors import ConfigError
 
@@ -99,12 +102,284 @@ class HTTPSection(_Section):
     )
 
 
+# --- SMS ------------------------------------------------------------------------------------
+# Phone numbers, passwords and sender ids are SecretStr: they are used, never written out (a run
+# stores its config as JSON, where a SecretStr is "**********").
+
+SMSBackend = Literal["at_modem", "smpp", "http_gateway"]
+SMS_LABEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+_NUMBER_PATTERN = r"^\+?[0-9]{3,20}$"
+
+
+class SMSRecipient(_Section):
+    number: SecretStr = Field(description="The phone number SMS are sent to; never stored, logged or exported.")
+    direction: Literal["self_loop", "into_region", "out_of_region"] = Field(
+        "self_loop", description="self_loop: the probe's own modem number (its receipt is awaited too)."
+    )
+
+    @field_validator("number")
+    @classmethod
+    def _digits(cls, value: SecretStr) -> SecretStr:
+        if not re.match(_NUMBER_PATTERN, value.get_secret_value()):
+            raise ValueError("a phone number: digits, optionally after +")
+        return value
+
+
+class ATModemSection(_Section):
+    port: str = Field("/dev/ttyUSB2", description="The modem's AT port: a device or any pyserial URL (socket://).")
+    baudrate: int = Field(115200, ge=300, le=4_000_000, description="Serial speed (ignored by socket:// URLs).")
+    command_timeout: Seconds = Field(5.0, description="Seconds one AT command may take to its final result.")
+    registration_timeout: float = Field(
+        10.0, ge=0, le=600, description="Seconds to wait for network registration before radio_unavailable."
+    )
+    prompt_timeout: Seconds = Field(5.0, description="Seconds to wait for the '> ' prompt after AT+CMGS.")
+    submit_timeout: Seconds = Field(60.0, description="Seconds to wait for +CMGS (the network's acceptance).")
+    delivery_timeout: Seconds = Field(120.0, description="Seconds to wait for the status report and receipt.")
+    scan_stored: bool = Field(
+        True,
+        description="List stored messages (AT+CMGL) at the start to find late receipts; this marks the SIM's "
+        "other messages read, so use a SIM dedicated to the probe. Only nonce messages are deleted.",
+    )
+    max_line_bytes: int = Field(1024, ge=80, le=65536, description="Longer modem lines are discarded as garbage.")
+    max_read_bytes: int = Field(
+        1 << 20, ge=4096, le=1 << 26, description="Bytes read from the modem per measurement before giving up."
+    )
+
+
+class SMPPSection(_Section):
+    system_id: str = Field("", max_length=15, description="SMPP account; empty: a TCP/TLS reachability check only.")
+    password: SecretStr = Field(SecretStr(""), description="SMPP password (at most 8 characters).")
+    system_type: str = Field("", max_length=12, description="SMPP system_type, if the SMSC wants one.")
+    source_addr: SecretStr = Field(SecretStr(""), description="Sender address (may be a number: never stored).")
+    recipient: str = Field("self-loop", description="Label in [sms.recipients] the SMS is sent to.")
+    tls: bool = Field(False, description="Speak SMPP over TLS (the SMSC's name is the SNI).")
+    bind_timeout: Seconds = Field(10.0, description="Seconds to wait for bind_transceiver_resp.")
+    submit_timeout: Seconds = Field(10.0, description="Seconds to wait for submit_sm_resp.")
+    receipt_timeout: Seconds = Field(120.0, description="Seconds to wait for the delivery receipt (deliver_sm).")
+    enquire_link_interval: Seconds = Field(30.0, description="Seconds between enquire_link while waiting.")
+    max_pdu_bytes: int = Field(65536, ge=64, le=1 << 20, description="Larger PDUs are a protocol error.")
+
+
+class HTTPGatewaySection(_Section):
+    kind: Literal["kannel"] = Field("kannel", description="API spoken to send: Kannel's sendsms.")
+    username: str = Field("", description="Gateway account; empty: a DNS/TCP/TLS/HTTP reachability check only.")
+    password: SecretStr = Field(SecretStr(""), description="Gateway password.")
+    sender: SecretStr = Field(SecretStr(""), description="Sender ('from'), if the gateway wants one.")
+    recipient: str = Field("self-loop", description="Label in [sms.recipients] the SMS is sent to.")
+    dlr_listen: str = Field(
+        "127.0.0.1:13080", description="host:port where the probe listens for the gateway's delivery reports."
+    )
+    dlr_url: str = Field("", description="Base URL the gateway calls for reports; default http://<dlr_listen>.")
+    delivery_timeout: Seconds = Field(120.0, description="Seconds to wait for a final delivery report.")
+
+
+class SMSSection(_Section):
+    backends: list[SMSBackend] = Field(
+        default_factory=list,
+        description="Back-ends the sms experiment may use; empty (the default): SMS measurements are off.",
+    )
+    recipients: dict[str, SMSRecipient] = Field(
+        default_factory=dict, description="Role labels (self-loop, peer, control) and the numbers they stand for."
+    )
+    at_modem: ATModemSection = Field(default_factory=ATModemSection)
+    smpp: SMPPSection = Field(default_factory=SMPPSection)
+    http_gateway: HTTPGatewaySection = Field(default_factory=HTTPGatewaySection)
+
+    @field_validator("recipients")
+    @classmethod
+    def _labels(cls, value: dict[str, SMSRecipient]) -> dict[str, SMSRecipient]:
+        bad = [label for label in value if not re.match(SMS_LABEL_PATTERN, label)]
+        if bad:
+            raise ValueError(f"recipient labels are role names (a letter first, a-z 0-9 _ -), got {bad[0]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _recipients_known(self) -> SMSSection:
+        for name, section in (("smpp", self.smpp), ("http_gateway", self.http_gateway)):
+            if name in self.backends and section.recipient not in self.recipients:
+                raise ValueError(f"[sms.{name}] recipient {section.recipient!r} is not in [sms.recipients]")
+        return self
+
+
+# --- unattended operation -------------------------------------------------------------------
+
+Interval = Annotated[float, Field(gt=0, le=30 * 86400)]
+_GROUP_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+
+
+class GroupSection(_Section):
+    experiment: str = Field(description="The experiment this group runs: any registered name (web, dns, tcp, ...).")
+    every: Interval = Field(3600.0, description="Seconds from the start of one round of this group to the next.")
+    jitter: float = Field(
+        0.0, ge=0, le=86400, description="Up to this many seconds added at random to each round's start."
+    )
+    test_list: Path | None = Field(
+        None,
+        description="Inputs: a Citizen Lab CSV list, or one input a line; default: [probe] test_list when "
+        "inputs is empty.",
+    )
+    inputs: list[str] = Field(default_factory=list, description="Inputs written here (added to the list's).")
+
+
+class ScheduleSection(_Section):
+    first_delay: float = Field(
+        60.0, ge=0, le=86400, description="Seconds the daemon waits after it starts before running a due round."
+    )
+    groups: dict[str, GroupSection] = Field(
+        default_factory=dict, description="Experiment groups the daemon runs, by name: [schedule.groups.NAME]."
+    )
+
+    @field_validator("groups")
+    @classmethod
+    def _names(cls, value: dict[str, GroupSection]) -> dict[str, GroupSection]:
+        bad = [name for name in value if not re.match(_GROUP_NAME_PATTERN, name)]
+        if bad:
+            raise ValueError(f"group names are a letter then a-z 0-9 _ - (at most 32), got {bad[0]!r}")
+        return value
+
+
+class UploadSection(_Section):
+    enabled: bool = Field(False, description="Send measurements to the collector at url. Off until you set it.")
+    url: str | None = Field(
+        None, description="The collector's base URL (http or https); batches go to <url>/v1/batches."
+    )
+    proxy: SecretStr | None = Field(
+        None,
+        description="Proxy to the collector when it is blocked: http://H:P, socks5://H:P, or socks5h://H:P "
+        "(socks5h also resolves the collector's name through the proxy). Never stored in runs.",
+    )
+    ca_bundle: Path | None = Field(None, description="PEM file of roots trusted for an https collector.")
+    batch_size: int = Field(200, ge=1, le=1000, description="Most measurements in one batch.")
+    max_batch_bytes: int = Field(
+        4 << 20, ge=64 << 10, le=32 << 20, description="Largest batch sent, in bytes (the collector caps it too)."
+    )
+    timeout: Seconds = Field(30.0, description="Seconds one upload request may take (connect, then each read).")
+    every: Interval = Field(300.0, description="Seconds between upload attempts while nothing fails.")
+    backoff_min: Interval = Field(
+        30.0, description="Seconds before retrying after a failed attempt; doubles each time."
+    )
+    backoff_max: Interval = Field(3600.0, description="Longest wait between retries.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"an http or https URL, got {value!r}")
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = urlsplit(value.get_secret_value())
+            if parts.scheme not in _PROXY_SCHEMES or not parts.hostname or not parts.port:
+                raise ValueError(f"a proxy URL SCHEME://HOST:PORT with SCHEME one of {', '.join(_PROXY_SCHEMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _enabled_needs_url(self) -> UploadSection:
+        if self.enabled and self.url is None:
+            raise ValueError("upload is enabled but [upload] url is not set")
+        if self.backoff_min > self.backoff_max:
+            raise ValueError("backoff_min is larger than backoff_max")
+        return self
+
+
+# --- control vantage, fingerprints, network context (verdicts) -------------------------------
+
+
+class ControlSection(_Section):
+    url: str = Field(
+        "",
+        description="The test helper (`probe helper serve`) outside the censored network, http(s)://HOST:PORT/; "
+        "empty (the default): no control, no retries, and failures stay inconclusive.",
+    )
+    token: SecretStr = Field(SecretStr(""), description="Shared token the helper asks for, if any.")
+    timeout: Seconds = Field(
+        30.0, description="Seconds to wait for the helper's answer (it measures the site itself meanwhile)."
+    )
+    retries: int = Field(
+        2, ge=0, le=5, description="Tries of a failing target after the first, between two asks of the control."
+    )
+    retry_delay: float = Field(1.0, ge=0, le=60, description="Seconds between two tries of a failing target.")
+
+    @field_validator("url")
+    @classmethod
+    def _helper_url(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"an http or https URL, got {value!r}")
+        return value
+
+
+class FingerprintsSection(_Section):
+    files: list[Path] = Field(
+        default_factory=list,
+        description="Blockpage fingerprint files in OONI's CSV format, loaded at run time "
+        "(the project ships configs/fingerprints/zhanaozen.csv).",
+    )
+
+
+class NetworkSection(_Section):
+    domestic_controls: list[str] = Field(
+        default_factory=list,
+        description="URLs inside the country (a government or bank site), measured every round.",
+    )
+    international_controls: list[str] = Field(
+        default_factory=list, description="URLs abroad (e.g. a large CDN's), measured every round."
+    )
+    gateway: str = Field(
+        "auto",
+        description="Asked (TCP port 53) only when every control fails, to tell a shutdown from a local fault: "
+        '"auto" (the routing table\'s gateway), an IP address, or "" (never asked).',
+    )
+
+    @field_validator("domestic_controls", "international_controls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"control URLs are http or https URLs, got {url!r}")
+        return value
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway(cls, value: str) -> str:
+        if value not in ("", "auto"):
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f'"auto", "" or an IP address, got {value!r}') from None
+        return value
+
+
 class Config(_Section):
     probe: ProbeSection = Field(default_factory=ProbeSection)
     dns: DNSSection = Field(default_factory=DNSSection)
     tcp: TCPSection = Field(default_factory=TCPSection)
     tls: TLSSection = Field(default_factory=TLSSection)
     http: HTTPSection = Field(default_factory=HTTPSection)
+    sms: SMSSection = Field(default_factory=SMSSection)
+    schedule: ScheduleSection = Field(
+        default_factory=ScheduleSection, description="What `probe daemon` runs, and how often."
+    )
+    upload: UploadSection = Field(
+        default_factory=UploadSection, description="Where measurements are sent, if anywhere."
+    )
+    control: ControlSection = Field(
+        default_factory=ControlSection, description="The test helper asked for each web measurement."
+    )
+    fingerprints: FingerprintsSection = Field(
+        default_factory=FingerprintsSection, description="Blockpage fingerprints the verdicts use."
+    )
+    network: NetworkSection = Field(
+        default_factory=NetworkSection, description="Controls that tell a shutdown from a targeted block."
+    )
 
 
 def _one_line(error: ValidationError, source: str) -> str:

@@ -200,6 +200,9 @@ class DNSTestKeys(TestKeys):
     addresses: list[str] = Field(default_factory=list)
 
 
+_NOT_EXPORTED = {"id", "experiment", "failure", "failed_step", "started_at", "verdict", "blocking", "blocking_detail"}
+
+
 class Measurement(_Model):
     """The OONI envelope (df-000) plus the probe's own bookkeeping (``id``, ``experiment``, ``failure``)."""
 
@@ -226,9 +229,13 @@ class Measurement(_Model):
     test_runtime: float
     test_start_time: str
     test_keys: SerializeAsAny[TestKeys]
+    # The verdict stage's columns, when an experiment can already say (e.g. sms); not exported.
+    verdict: Literal["accessible", "blocked", "site_down", "network_down", "inconclusive"] | None = None
+    blocking: str | None = None
+    blocking_detail: str | None = None
 
     def to_ooni(self) -> dict[str, Any]:
         """The measurement as OONI's JSON: the envelope without the probe's own bookkeeping."""
-        data = self.model_dump(mode="json", exclude={"id", "experiment", "failure", "failed_step", "started_at"})
+        data = self.model_dump(mode="json", exclude=_NOT_EXPORTED)
         data["annotations"] = {**self.annotations, "x_measurement_id": self.id}
         return data

@@ -1,12 +1,15 @@
 """Run one experiment over many inputs, concurrently, saving each measurement as it completes.
 
 A blocked target costs a timeout; with ``concurrency`` workers it never delays the others.
-Workers only measure; the calling thread alone writes to the database.
+Workers only measure; the calling thread alone writes to the database. Each round measures the
+network controls first and last, and each measurement is judged before it is saved
+(``probe.verdict.stage``).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,8 +22,10 @@ from probe.experiments.base import new_report_id
 from probe.model import Measurement, utc_now_iso
 from probe.storage import Database
 from probe.testlist import Problem, Target
+from probe.verdict.stage import VerdictStage
 
 ProgressCallback = Callable[[Measurement, int, int], None]
+STOP_POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -47,12 +52,14 @@ def run_targets(
     test_list: str = "",
     problems: Sequence[Problem] = (),
     on_measurement: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> RunSummary:
     """Measure every target with ``experiment``; return the run's summary.
 
     Targets whose input the experiment cannot measure are recorded as problems of the run,
     not measured. A KeyboardInterrupt stops the run: pending targets are dropped,
     measurements in flight finish within their timeouts, the run is marked interrupted.
+    Setting ``stop`` does the same without an exception: the run returns, interrupted.
     """
     run_id = new_report_id()
     started_at = utc_now_iso()
@@ -65,6 +72,8 @@ def run_targets(
         else:
             runnable.append(target)
     summary = RunSummary(run_id, total=len(runnable))
+    # Network controls first (and fingerprints: a missing file stops the run before it starts).
+    stage = VerdictStage.start(config)
     db.start_run(
         {
             "id": run_id,
@@ -78,18 +87,27 @@ def run_targets(
             "problems": json.dumps(problem_lines),
         }
     )
+    if stage.network.state is not None:
+        db.save_network_context(run_id, "start", stage.network.to_dict())
     ctx = Context(config=config, report_id=run_id, test_start_time=started_at)
     pool = ThreadPoolExecutor(max_workers=config.probe.concurrency, thread_name_prefix="measure")
     pending: dict[Future[Measurement], Target] = {
-        pool.submit(experiment.run, target.input, ctx): target for target in runnable
+        pool.submit(stage.run, experiment, target.input, ctx): target for target in runnable
     }
+    stopping = False
     try:
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=STOP_POLL_SECONDS if stop else None, return_when=FIRST_COMPLETED)
             for future in done:
                 target = pending.pop(future)
-                _record(future, target, db, summary, on_measurement)
-        summary.status = "finished"
+                _record(future, target, db, summary, on_measurement, stage)
+            if stop is not None and stop.is_set() and not stopping:
+                stopping = True  # drop what has not started; what is in flight is still recorded
+                for future in [future for future in pending if future.cancel()]:
+                    del pending[future]
+        if not stopping:
+            _finish_verdicts(stage, db, run_id)
+        summary.status = "interrupted" if stopping else "finished"
     except KeyboardInterrupt:
         summary.status = "interrupted"
         raise
@@ -105,6 +123,7 @@ def _record(
     db: Database,
     summary: RunSummary,
     on_measurement: ProgressCallback | None,
+    stage: VerdictStage,
 ) -> None:
     exc = future.exception()
     if exc is not None:
@@ -112,9 +131,27 @@ def _record(
         summary.probe_errors.append(f"{target.input}: {type(exc).__name__}: {exc}")
         return
     measurement = future.result()
-    db.save(measurement, summary.run_id, target.category_code)
+    db.save(measurement, summary.run_id, target.category_code, verdict_columns=stage.columns(measurement))
     summary.done += 1
     summary.failures[measurement.failure or ""] += 1
     summary.steps[measurement.failed_step or "ok"] += 1
     if on_measurement is not None:
         on_measurement(measurement, summary.done, summary.total)
+
+
+def _finish_verdicts(stage: VerdictStage, db: Database, run_id: str) -> None:
+    """The round's controls again: a network that went dark meanwhile explains its failures."""
+    changed = stage.finish()
+    if stage.network_after is None:
+        return
+    db.save_network_context(run_id, "end", stage.network_after.to_dict())
+    for measurement_id, verdict in changed:
+        db.set_verdict(
+            measurement_id,
+            verdict=verdict.verdict,
+            blocking=verdict.blocking,
+            blocking_detail=verdict.blocking_detail,
+            confirmed=verdict.confirmed,
+            reason=verdict.reason,
+            network_state=stage.network_after.state,
+        )

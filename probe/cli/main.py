@@ -15,8 +15,17 @@ from typing import Any, TypeVar
 import click
 
 from probe import __version__
+from probe.cli.collector import collector
+from probe.cli.common import accept_option
+from probe.cli.consent import consent_command, consent_gate
+from probe.cli.daemon import daemon, identity
+from probe.cli.helper import helper
 from probe.cli.lab import lab
 from probe.cli.output import Progress, outcome_text, summary_table, table
+from probe.cli.trace import trace_command
+from probe.cli.upload import bundle, upload
+from probe.cli.verdict import verdict
+from probe.cli.verify import verify
 from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, get_experiment
@@ -70,12 +79,14 @@ def cli() -> None:
     show_default=True,
     help="web: URLs; dns: host names; tcp: host:port.",
 )
+@accept_option
 def run(
     config_path: Path | None,
     db_path: Path | None,
     list_path: Path | None,
     inputs: tuple[str, ...],
     experiment: str,
+    accept: bool,
 ) -> None:
     """Measure a test list (or --url inputs) and store every measurement."""
     config = load_config(config_path)
@@ -92,6 +103,7 @@ def run(
         click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
     db = _open(config, db_path)
     try:
+        consent_gate(db, config, accept=accept, strict=False)
         summary = run_targets(
             chosen,
             test_list.targets,
@@ -166,6 +178,16 @@ def export_command(
 
 
 cli.add_command(lab)
+cli.add_command(daemon)
+cli.add_command(identity)
+cli.add_command(consent_command)
+cli.add_command(upload)
+cli.add_command(bundle)
+cli.add_command(verify)
+cli.add_command(collector)
+cli.add_command(verdict)
+cli.add_command(helper)
+cli.add_command(trace_command)
 
 
 def main() -> None:

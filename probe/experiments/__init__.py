@@ -5,11 +5,12 @@ from __future__ import annotations
 from probe.errors import ProbeError
 from probe.experiments.base import Context, Experiment, Outcome
 from probe.experiments.dns import DNSExperiment
+from probe.experiments.sms import SMSExperiment
 from probe.experiments.tcp import TCPExperiment
 from probe.experiments.web import WebExperiment
 
 EXPERIMENTS: dict[str, Experiment] = {
-    experiment.name: experiment for experiment in (WebExperiment(), DNSExperiment(), TCPExperiment())
+    experiment.name: experiment for experiment in (WebExperiment(), DNSExperiment(), TCPExperiment(), SMSExperiment())
 }
 
 

@@ -8,25 +8,39 @@ Method (after OONI's web_connectivity, see ``methodology.md``):
 3. For https, a TLS handshake with the host as SNI over each connection.
 4. An HTTP GET through the first address that worked, following redirects.
 
-``failure`` is the HTTP request's failure, or the DNS/TCP/TLS failure that prevented it;
-None when the page was fetched. Known false positives: a failure here is not yet a
-verdict (the site may be down everywhere, or the link flaky); verdicts compare with a
-control and retry, in a later stage.
+With ``[control] url`` set, the test helper is asked for its view of the URL (with the
+addresses resolved here) while the target is measured; its answer is ``test_keys.control``
+(or ``control_failure``). A target that fails is tried again, up to ``[control] retries``
+times, stopping at the first success (``test_keys.x_retries``), and when every try failed the
+helper is asked again (``x_control_after``): retries sandwiched by controls.
+
+``failure`` is the first try's HTTP request failure, or the DNS/TCP/TLS failure that
+prevented it; None when the page was fetched. Known false positives: a failure here is not
+yet a verdict (the site may be down everywhere, or the link flaky); the verdict stage
+(``probe.verdict``) compares with the control and the retries.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit
 
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
+from probe.helper import client as control_client
 from probe.model import Measurement, WebTestKeys
 from probe.net import dns, http
 from probe.net.resolvers import parse_resolver
+from probe.net.tcp import format_address
 from probe.net.trace import Trace
 from probe.testlist import check_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_RETRY_KEYS = ("queries", "tcp_connect", "tls_handshakes", "requests", "dns_experiment_failure")
+ControlAnswer = tuple[dict[str, Any] | None, str | None]
 
 
 class WebExperiment:
@@ -41,12 +55,72 @@ class WebExperiment:
         return measure(self, value, ctx, lambda trace: self._measure(value, ctx, trace))
 
     def _measure(self, url: str, ctx: Context, trace: Trace) -> Outcome:
+        settings = ctx.config.control
+        if not settings.url:
+            return self._attempt(url, ctx, trace)
+        asked: list[Future[ControlAnswer]] = []
+        resolved: list[str] = []
+
+        def remember(addresses: list[str]) -> None:
+            resolved[:] = addresses
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="control") as pool:
+
+            def ask(addresses: list[str]) -> None:
+                remember(addresses)
+                asked.append(pool.submit(self._ask_control, url, addresses, ctx))
+
+            first = self._attempt(url, ctx, trace, on_resolved=ask)
+            if not asked:
+                ask([])
+            control, control_failure = asked[0].result()
+        keys = first.test_keys
+        assert isinstance(keys, WebTestKeys)
+        keys.control, keys.control_failure = control, control_failure
+        if first.failure is None or settings.retries == 0:
+            return first
+        retries: list[dict[str, Any]] = []
+        for _ in range(settings.retries):
+            time.sleep(settings.retry_delay)
+            again = self._attempt(url, ctx, trace, on_resolved=remember)
+            retries.append(_retry_record(again))
+            if again.failure is None:
+                break
+        # Extra keys on WebTestKeys (extra="allow"): the probe's own, hence the x_ prefix.
+        setattr(keys, "x_retries", retries)  # noqa: B010
+        if retries[-1]["x_failure"] is not None:
+            after, after_failure = self._ask_control(url, resolved, ctx)
+            setattr(keys, "x_control_after", after)  # noqa: B010
+            setattr(keys, "x_control_after_failure", after_failure)  # noqa: B010
+        return first
+
+    @staticmethod
+    def _ask_control(url: str, addresses: list[str], ctx: Context) -> ControlAnswer:
+        config = ctx.config
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        return control_client.ask(
+            config.control.url,
+            url,
+            [format_address(ip, port) for ip in addresses[: config.tcp.max_addresses]],
+            timeout=config.control.timeout,
+            connect_timeout=config.tcp.timeout,
+            token=config.control.token.get_secret_value(),
+            ca_bundle=config.tls.ca_bundle,
+        )
+
+    def _attempt(
+        self, url: str, ctx: Context, trace: Trace, on_resolved: Callable[[list[str]], None] | None = None
+    ) -> Outcome:
+        """One try of the target: DNS, TCP (+TLS), HTTP; ``on_resolved`` is called once DNS is done."""
         config = ctx.config
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or DEFAULT_PORTS[parts.scheme]
         keys = WebTestKeys()
         resolved = steps.resolve(host, config, trace)
+        if on_resolved is not None:
+            on_resolved(resolved.addresses)
         keys.queries = resolved.queries
         keys.dns_experiment_failure = resolved.failure
         if resolved.failure:
@@ -91,3 +165,10 @@ class WebExperiment:
             late_window=0.0,
         )
         return dns.addresses(queries)
+
+
+def _retry_record(outcome: Outcome) -> dict[str, Any]:
+    """One retry as stored in ``x_retries``: its steps, and the failure that decided it."""
+    record = outcome.test_keys.model_dump(mode="json", include={*_RETRY_KEYS, "http_experiment_failure"})
+    record.update(x_failure=outcome.failure, x_failed_step=outcome.failed_step)
+    return record

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from probe.errors import StorageError
+from probe.integrity.chain import record_hash
 from probe.model import Measurement, TestKeys, ooni_time
 from probe.storage.migrations import migrate
+from probe.storage.schema_sms import save_sms_records
+from probe.storage.schema_unattended import local_chain_tail
+from probe.storage.schema_verdicts import VERDICT_COLUMNS
 
 DB_FILENAME = "probe.db"
+BUSY_TIMEOUT_MS = 5000
+_VERDICT_COLUMNS = ("verdict", "blocking", "blocking_detail")
 _ENVELOPE_COLUMNS = (
     "probe_asn",
     "probe_cc",
@@ -57,8 +63,18 @@ class Database:
         return str(row[0]) if row else None
 
     # measurements ---------------------------------------------------------
-    def save(self, measurement: Measurement, run_id: str, category_code: str = "") -> None:
-        """Commit one measurement now."""
+    def save(
+        self,
+        measurement: Measurement,
+        run_id: str,
+        category_code: str = "",
+        *,
+        verdict_columns: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Commit one measurement now, as the next record of the database's hash chain.
+
+        ``verdict_columns``: the verdict stage's columns that ``Measurement`` has no field for
+        (``confirmed``, ``reason``, ``network_state``; see ``schema_verdicts``)."""
         row = {
             "id": measurement.id,
             "run_id": run_id,
@@ -73,8 +89,87 @@ class Database:
             "annotations": json.dumps(measurement.annotations),
             "test_keys": measurement.test_keys.model_dump_json(),
             **{column: getattr(measurement, column) for column in _ENVELOPE_COLUMNS},
+            # Verdict columns set on the measurement (by its experiment, e.g. sms, or the verdict stage).
+            **{column: getattr(measurement, column) for column in _VERDICT_COLUMNS if getattr(measurement, column)},
+            **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_COLUMNS},
         }
-        self._write("measurements", row)
+        self._append_to_chain(row)
+        self._save_side_records(measurement)
+
+    def _save_side_records(self, measurement: Measurement) -> None:
+        """Rows other tables keep about a measurement: an SMS's message, reports and receipts."""
+        try:
+            with self.db.conn:
+                save_sms_records(self.db.conn, measurement)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write SMS records in {self.path or 'memory'}: {exc}") from None
+
+    def sms_events(self, measurement_id: str) -> list[dict[str, Any]]:
+        """Reports and receipts of the SMS a measurement sent, late ones included, in arrival order."""
+        return list(self.db.query("select * from sms_events where measurement_id = ? order by id", [measurement_id]))
+
+    def _append_to_chain(self, row: dict[str, Any]) -> None:
+        # BEGIN IMMEDIATE takes the write lock before reading the chain's tail, so two
+        # processes saving into one database (a daemon and a manual run) never share a seq.
+        conn = self.db.conn
+        own_transaction = not conn.in_transaction
+        try:
+            if own_transaction:
+                conn.execute("begin immediate")
+            try:
+                seq, prev = local_chain_tail(conn)
+                link = {"chain_seq": seq + 1, "chain_prev": prev, "chain_hash": record_hash(seq + 1, prev, row)}
+                chained = {**row, **link}
+                columns = ", ".join(chained)
+                marks = ", ".join("?" for _ in chained)
+                conn.execute(f"insert into measurements ({columns}) values ({marks})", list(chained.values()))
+            except BaseException:
+                if own_transaction:
+                    conn.rollback()
+                raise
+            if own_transaction:
+                conn.commit()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write to measurements in {self.path or 'memory'}: {exc}") from None
+
+    def set_verdict(
+        self,
+        measurement_id: str,
+        *,
+        verdict: str,
+        blocking: str | None,
+        blocking_detail: str | None,
+        confirmed: bool = False,
+        reason: str = "",
+        network_state: str | None = None,
+    ) -> None:
+        """Replace a measurement's verdict (judged again: new fingerprints, a network that went dark)."""
+        try:
+            with self.db.conn:
+                self.db.execute(
+                    "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, "
+                    "reason = ?, network_state = ? where id = ?",
+                    [verdict, blocking, blocking_detail, int(confirmed), reason, network_state, measurement_id],
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot update the verdict of {measurement_id}: {exc}") from None
+
+    def save_network_context(self, run_id: str, phase: str, context: Mapping[str, Any]) -> None:
+        """Record a round's network controls (``phase``: start or end; ``context``: ``NetworkContext.to_dict()``)."""
+        answers = context.get("gateway_answers")
+        row = {
+            "run_id": run_id,
+            "phase": phase,
+            "measured_at": context.get("measured_at"),
+            "network_state": context.get("state"),
+            "gateway": context.get("gateway"),
+            "gateway_answers": None if answers is None else int(answers),
+            "controls": json.dumps(context.get("controls", [])),
+        }
+        self._write("network_contexts", row)
+
+    def network_contexts(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from network_contexts where run_id = ? order by id", [run_id]))
 
     def measurement_rows(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
         where, params = ("where run_id = ?", [run_id]) if run_id else ("", [])
@@ -121,9 +216,10 @@ def open_database(path: Path | str) -> Database:
         if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(memory=True) if memory else sqlite_utils.Database(path)
+        # Wait for other writers before anything else: switching to WAL needs the lock too.
+        db.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
         if not memory:
             db.enable_wal()
-        db.execute("pragma busy_timeout = 5000")
         migrate(db)
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from None

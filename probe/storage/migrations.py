@@ -13,6 +13,10 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from probe.storage.schema_sms import sms_tables
+from probe.storage.schema_unattended import unattended
+from probe.storage.schema_verdicts import verdict_tables
+
 
 def _initial(db: sqlite_utils.Database) -> None:
     db["runs"].create(  # type: ignore[union-attr]
@@ -68,6 +72,9 @@ def _initial(db: sqlite_utils.Database) -> None:
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "runs and measurements", _initial),
+    (2, "hash chain, heartbeats, signed heads, probes, upload marks, consent", unattended),
+    (3, "sms messages and their reports and receipts", sms_tables),
+    (4, "verdict reasons, confirmation, network state; network contexts", verdict_tables),
 ]
 
 

@@ -1,0 +1,116 @@
+"""``probe collector``: serve, import bundles, register or allow probes, list them."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from probe.cli.common import F, log_line
+from probe.cli.output import table
+from probe.collector import registry
+from probe.collector.importer import import_bundle
+from probe.collector.service import Limits, make_server
+from probe.storage import open_database
+
+DEFAULT_DB = Path("collector.db")
+DEFAULT_PORT = 8471
+
+
+def collector_db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The collector's database.",
+    )(func)
+
+
+@click.group()
+def collector() -> None:
+    """A collector: receives signed batches from probes into one database."""
+
+
+@collector.command()
+@collector_db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--max-batch-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(1024))
+def serve(db_path: Path, host: str, port: int, max_batch_bytes: int) -> None:
+    """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet)."""
+    server = make_server(db_path, host, port, limits=Limits(max_body_bytes=max_batch_bytes), log=log_line)
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log_line(f"collector: serving {server.url}/v1/batches into {db_path}")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    log_line("collector: stopped")
+
+
+@collector.command(name="import")
+@collector_db_option
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def import_command(db_path: Path, bundle: Path) -> None:
+    """Import a bundle written by `probe bundle`; what is already there is not stored twice."""
+    db = open_database(db_path)
+    try:
+        report = import_bundle(db, bundle)
+    finally:
+        db.close()
+    click.echo(report.describe())
+    if report.refused:
+        sys.exit(1)
+
+
+@collector.command()
+@collector_db_option
+@click.argument("public_key")
+@click.option("--name", help="A name for the probe (a place, a volunteer's alias).")
+def register(db_path: Path, public_key: str, name: str | None) -> None:
+    """Accept the probe with this public key (what `probe identity` prints)."""
+    db = open_database(db_path)
+    try:
+        click.echo(f"registered probe {registry.register(db, public_key, name)}")
+    finally:
+        db.close()
+
+
+@collector.command()
+@collector_db_option
+@click.argument("probe_id")
+@click.option("--name", help="A name for the probe.")
+def allow(db_path: Path, probe_id: str, name: str | None) -> None:
+    """Accept the probe with this id; its key comes with its first batch and must match the id."""
+    db = open_database(db_path)
+    try:
+        click.echo(f"allowed probe {registry.allow(db, probe_id, name)}")
+    finally:
+        db.close()
+
+
+@collector.command(name="probes")
+@collector_db_option
+def probes_command(db_path: Path) -> None:
+    """List the probes this collector accepts, and what each has sent."""
+    db = open_database(db_path)
+    try:
+        rows = [
+            (row["id"], row["name"], row["added_how"], row["last_seen"], row["batches"], row["measurements"])
+            for row in registry.probes(db)
+            if not row["is_self"]
+        ]
+    finally:
+        db.close()
+    click.echo(table(("id", "name", "added", "last_seen", "batches", "measurements"), rows))

@@ -1,0 +1,66 @@
+"""Options and helpers shared by the unattended-operation commands (daemon, upload, collector...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from probe.config import Config
+from probe.errors import ProbeError
+from probe.storage.db import DB_FILENAME
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Config file (default: configs/default.toml if present).",
+    )(func)
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=f"Database (default: <data_dir>/{DB_FILENAME}).",
+    )(func)
+
+
+def accept_option(func: F) -> F:
+    return click.option(
+        "--accept",
+        is_flag=True,
+        help="Accept the consent notice without being asked (unattended installs); read `probe consent` first.",
+    )(func)
+
+
+def database_path(config: Config, db_path: Path | None) -> Path:
+    return db_path or config.probe.data_dir / DB_FILENAME
+
+
+def log_line(line: str) -> None:
+    """A daemon's log line on stderr, with the UTC time (journald adds its own too)."""
+    click.echo(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} {line}", err=True)
+
+
+def parse_since(text: str | None) -> str | None:
+    """``--since`` (a date, or an ISO 8601 time; UTC unless it says otherwise) as the database's time text."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProbeError(
+            f"--since: not a date or ISO 8601 time: {text!r} (e.g. 2026-11-01 or 2026-11-01T08:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

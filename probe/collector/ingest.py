@@ -1,0 +1,244 @@
+"""One batch into the collector's database: checked, then stored exactly once, or refused whole.
+
+Checks, in order, each refusal with the HTTP status it is answered with:
+
+    400  not JSON, or not an object
+    422  not a valid batch (pydantic), or a record whose hash does not match its content, records
+         that do not link to each other, a head that is not the last record's, a measurement that
+         does not load as a ``Measurement``
+    403  the probe is not registered or allowed here
+    401  the batch is not signed by the probe's key (or the key is not the registered one)
+    409  it contradicts what is stored: the same measurement id with other content or from another
+         probe, another record at the same place of the probe's chain, a link to a stored
+         neighbour that does not match (a rewritten chain), a run or round of another probe
+
+A measurement already stored with the same hash is a duplicate: counted, not stored again. The
+whole batch is one transaction. Batches of one probe may arrive in any order (a bundle can fill
+a gap later): links are checked against whichever neighbours are already stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from probe.collector.registry import learn_key, lookup
+from probe.errors import ProbeError, StorageError
+from probe.identity import IdentityError, decode_public_key, fingerprint, verify
+from probe.integrity.chain import GENESIS, record_hash
+from probe.integrity.signing import batch_statement, head_signature_ok
+from probe.model import utc_now_iso
+from probe.storage import Database
+from probe.storage.db import row_to_measurement
+from probe.upload.protocol import ROUND_FIELDS, RUN_FIELDS, Batch, MeasurementRecord
+from probe.upload.queue import RECORD_COLUMNS
+
+
+class IngestError(ProbeError):
+    """A batch refused; ``status`` is the HTTP status the service answers with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Received:
+    raw: dict[str, Any]
+    batch: Batch
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    runs: int = 0
+    rounds: int = 0
+    head: int | None = None
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "runs": self.runs,
+            "rounds": self.rounds,
+            "head": self.head,
+        }
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "batch"
+    return f"{where}: {first['msg']}"
+
+
+def parse_batch(body: bytes) -> Received:
+    """Parse and validate one batch (400, 422); signatures are checked by ``ingest``."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError):
+        raise IngestError(400, "the body is not JSON") from None
+    if not isinstance(raw, dict):
+        raise IngestError(400, "a batch is a JSON object")
+    try:
+        batch = Batch.model_validate(raw)
+    except ValidationError as exc:
+        raise IngestError(422, f"not a valid batch: {_first_error(exc)}") from None
+    return Received(raw, batch)
+
+
+def ingest(db: Database, received: Received) -> IngestResult:
+    """Check and store one batch in one transaction; ``IngestError`` when it is refused."""
+    conn = db.db.conn
+    try:
+        conn.execute("begin immediate")
+        try:
+            result = _ingest(db, received)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot store a batch in {db.path or 'memory'}: {exc}") from None
+    return result
+
+
+def _ingest(db: Database, received: Received) -> IngestResult:
+    batch = received.batch
+    public_key = _authenticate(db, received)
+    _check_chain(batch, public_key)
+    result = IngestResult(head=batch.head.seq if batch.head else None)
+    fresh = _check_against_stored(db, batch, result)
+    conn = db.db.conn
+    columns = (*RECORD_COLUMNS, "probe_id")
+    conn.executemany(
+        f"insert into measurements ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+        [[*(row[name] for name in RECORD_COLUMNS), batch.probe_id] for row in (r.model_dump() for r in fresh)],
+    )
+    result.stored = len(fresh)
+    result.runs = _upsert(db, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
+    result.rounds = _upsert(db, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
+    if batch.head is not None:
+        conn.execute(
+            "insert or ignore into chain_heads (probe_id, seq, hash, signed_at, signature) values (?, ?, ?, ?, ?)",
+            (batch.probe_id, batch.head.seq, batch.head.hash, batch.head.signed_at, batch.head.signature),
+        )
+    now = utc_now_iso()
+    conn.execute(
+        "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
+        "measurements = measurements + ? where id = ?",
+        (now, now, result.stored, batch.probe_id),
+    )
+    return result
+
+
+def _authenticate(db: Database, received: Received) -> str:
+    batch = received.batch
+    entry = lookup(db, batch.probe_id)
+    if entry is None:
+        raise IngestError(403, f"probe {batch.probe_id} is not registered with this collector")
+    if entry.public_key is None:
+        try:
+            matches = fingerprint(decode_public_key(batch.public_key)) == batch.probe_id
+        except IdentityError:
+            matches = False
+        if not matches:
+            raise IngestError(401, "the batch's key is not the one the probe id was made from")
+    elif entry.public_key != batch.public_key:
+        raise IngestError(401, "the batch is signed with a key other than the probe's registered key")
+    try:
+        statement = batch_statement(received.raw)
+    except ValueError:
+        raise IngestError(400, "the batch holds text that is not valid Unicode") from None
+    if not verify(batch.public_key, batch.signature, statement):
+        raise IngestError(401, "bad signature: the batch was altered, or not signed by this probe's key")
+    if entry.public_key is None:
+        learn_key(db, batch.probe_id, batch.public_key)
+    return batch.public_key
+
+
+def _check_chain(batch: Batch, public_key: str) -> None:
+    previous: MeasurementRecord | None = None
+    for record in batch.measurements:
+        seq = record.chain_seq
+        if previous is not None and seq != previous.chain_seq + 1:
+            raise IngestError(422, f"record {seq} follows record {previous.chain_seq}: records must be consecutive")
+        if previous is not None and record.chain_prev != previous.chain_hash:
+            raise IngestError(422, f"record {seq} does not link to record {previous.chain_seq}")
+        if seq == 1 and record.chain_prev != GENESIS:
+            raise IngestError(422, "record 1 does not start the chain")
+        row = record.model_dump()
+        if record_hash(seq, record.chain_prev, row) != record.chain_hash:
+            raise IngestError(422, f"record {seq} (id {record.id}): its hash does not match its content")
+        try:
+            row_to_measurement(row)
+        except (ValidationError, ValueError) as exc:
+            detail = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise IngestError(422, f"record {seq} (id {record.id}) is not a valid measurement: {detail}") from None
+        previous = record
+    head = batch.head
+    if previous is None:
+        if head is not None:
+            raise IngestError(422, "a batch without measurements carries no head")
+        return
+    if head is None or (head.seq, head.hash) != (previous.chain_seq, previous.chain_hash):
+        raise IngestError(422, "the batch's head is not its last record")
+    if not head_signature_ok(public_key, batch.probe_id, head.seq, head.hash, head.signed_at, head.signature):
+        raise IngestError(401, "bad signature on the chain head")
+
+
+def _check_against_stored(db: Database, batch: Batch, result: IngestResult) -> list[MeasurementRecord]:
+    """The records not stored yet; duplicates counted into ``result``; 409 on any contradiction."""
+    conn = db.db.conn
+    probe_id = batch.probe_id
+    fresh = []
+    for record in batch.measurements:
+        stored = conn.execute("select probe_id, chain_hash from measurements where id = ?", (record.id,)).fetchone()
+        if stored is not None:
+            if tuple(stored) != (probe_id, record.chain_hash):
+                raise IngestError(409, f"measurement {record.id} is already stored with other content or probe")
+            result.duplicates += 1
+            continue
+        other = conn.execute(
+            "select id from measurements where coalesce(probe_id, '') = ? and chain_seq = ?",
+            (probe_id, record.chain_seq),
+        ).fetchone()
+        if other is not None:
+            raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
+        fresh.append(record)
+    if batch.measurements:
+        first, last = batch.measurements[0], batch.measurements[-1]
+        before = conn.execute(
+            "select chain_hash from measurements where coalesce(probe_id, '') = ? and chain_seq = ?",
+            (probe_id, first.chain_seq - 1),
+        ).fetchone()
+        if before is not None and before[0] != first.chain_prev:
+            raise IngestError(409, f"record {first.chain_seq} does not continue the chain stored for this probe")
+        after = conn.execute(
+            "select chain_prev from measurements where coalesce(probe_id, '') = ? and chain_seq = ?",
+            (probe_id, last.chain_seq + 1),
+        ).fetchone()
+        if after is not None and after[0] != last.chain_hash:
+            raise IngestError(409, f"the stored record {last.chain_seq + 1} does not follow this batch's last")
+    return fresh
+
+
+def _upsert(db: Database, table: str, fields: tuple[str, ...], rows: list[dict[str, Any]], probe_id: str) -> int:
+    """Insert or update runs/rounds of ``probe_id``; a newer state is never replaced by an older ``running``."""
+    conn = db.db.conn
+    columns = (*fields, "probe_id")
+    updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "id")
+    sql = (
+        f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)}) "
+        f"on conflict(id) do update set {updates} where {table}.status = 'running' or excluded.status != 'running'"
+    )
+    for row in rows:
+        owner = conn.execute(f"select probe_id from {table} where id = ?", (row["id"],)).fetchone()
+        if owner is not None and owner[0] != probe_id:
+            raise IngestError(409, f"{table[:-1]} {row['id']} belongs to another probe")
+        conn.execute(sql, [*(row[name] for name in fields), probe_id])
+    return len(rows)

@@ -1,0 +1,113 @@
+"""Heartbeats: one ``rounds`` row per scheduled round, written when it starts and when it ends.
+
+A round whose every target failed still has its row (status ``finished``, ``failed`` =
+``measured``); a round that could not run at all has one too (status ``failed`` and the
+error). Silence is then never mistaken for "no data": a gap in this table is a time the
+probe was not running. A row left ``running`` by a crash, a kill or a power cut is closed as
+``interrupted`` when the daemon starts again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from probe.errors import StorageError
+from probe.storage import Database
+
+RUNNING = "running"
+FINISHED = "finished"
+INTERRUPTED = "interrupted"
+FAILED = "failed"
+COMPLETED = (FINISHED, FAILED)
+"""Statuses that count for the schedule: an interrupted round is run again, once, when next due."""
+
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+ABANDONED = "the daemon stopped during this round (crash, kill or power loss)"
+
+
+def iso(epoch: float) -> str:
+    """Wall-clock seconds as the database's ISO 8601 UTC text."""
+    return datetime.fromtimestamp(epoch, UTC).strftime(_ISO_FORMAT)
+
+
+def epoch(text: str) -> float:
+    return datetime.strptime(text, _ISO_FORMAT).replace(tzinfo=UTC).timestamp()
+
+
+def _execute(db: Database, sql: str, params: tuple[Any, ...]) -> None:
+    try:
+        with db.db.conn:
+            db.db.conn.execute(sql, params)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot write heartbeat to {db.path or 'memory'}: {exc}") from None
+
+
+def start_round(db: Database, *, round_id: str, group: str, experiment: str, started_at: str) -> None:
+    _execute(
+        db,
+        "insert into rounds (id, group_name, experiment, started_at, status, targets, measured, failed, reached, "
+        "probe_errors) values (?, ?, ?, ?, ?, 0, 0, 0, 0, 0)",
+        (round_id, group, experiment, started_at, RUNNING),
+    )
+
+
+def link_run(db: Database, round_id: str, run_id: str) -> None:
+    _execute(db, "update rounds set run_id = ? where id = ?", (run_id, round_id))
+
+
+def finish_round(
+    db: Database,
+    round_id: str,
+    *,
+    finished_at: str,
+    status: str,
+    run_id: str | None = None,
+    targets: int = 0,
+    measured: int = 0,
+    failed: int = 0,
+    reached: int = 0,
+    probe_errors: int = 0,
+    error: str | None = None,
+) -> None:
+    _execute(
+        db,
+        "update rounds set finished_at = ?, status = ?, run_id = coalesce(?, run_id), targets = ?, measured = ?, "
+        "failed = ?, reached = ?, probe_errors = ?, error = ? where id = ?",
+        (finished_at, status, run_id, targets, measured, failed, reached, probe_errors, error, round_id),
+    )
+
+
+def close_abandoned(db: Database) -> int:
+    """Mark rounds left ``running`` as interrupted, with what they had saved; how many there were.
+
+    Only the daemon holding the database's lock may call this: then no round is really running.
+    """
+    conn = db.db.conn
+    abandoned = conn.execute("select id, run_id from rounds where status = ?", (RUNNING,)).fetchall()
+    for round_id, run_id in abandoned:
+        measured, failed = conn.execute(
+            "select count(*), count(failure) from measurements where run_id = ?", (run_id,)
+        ).fetchone()
+        _execute(
+            db,
+            "update rounds set status = ?, measured = ?, failed = ?, reached = ?, error = ? where id = ?",
+            (INTERRUPTED, measured, failed, measured - failed, ABANDONED, round_id),
+        )
+    return len(abandoned)
+
+
+def last_completed_starts(db: Database) -> dict[str, float]:
+    """Per group, when its last completed round started (wall-clock seconds)."""
+    marks = ", ".join("?" for _ in COMPLETED)
+    rows = db.db.conn.execute(
+        f"select group_name, max(started_at) from rounds where status in ({marks}) and probe_id is null "
+        "group by group_name",
+        COMPLETED,
+    ).fetchall()
+    return {str(group): epoch(str(started)) for group, started in rows}
+
+
+def rounds(db: Database) -> list[dict[str, Any]]:
+    return list(db.db.query("select * from rounds order by started_at, id"))

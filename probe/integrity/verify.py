@@ -1,0 +1,330 @@
+"""Checking chains: a probe's or a collector's database, or a bundle file.
+
+For each probe's chain, records are walked in chain order and each one's hash recomputed from
+its content and its link. The first problem is reported, with the record it concerns:
+
+    missing    a gap in the sequence numbers (records deleted)
+    reordered  a record whose hash fits another position (records swapped or renumbered)
+    altered    a record whose content, or link, no longer matches its hash; or a chain that
+               no longer matches a signed head (rewritten, hashes and all, after it was signed)
+    unchained  a measurement outside any chain (added behind the probe's back)
+    signature  a signed head or a bundle line whose signature does not verify
+
+A database's own chain must start at record 1; a probe's chain at a collector, or in a bundle,
+may start later (the records before were not sent, or not bundled), and is checked from there.
+Known limit: a database's owner holding the key can rewrite and re-sign the whole chain; only a
+copy of its signed heads kept elsewhere (a collector, a bundle) shows that.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from probe.errors import ProbeError
+from probe.identity import IdentityError, decode_public_key, fingerprint, verify
+from probe.integrity.chain import CHAINED_FIELDS, GENESIS, record_hash
+from probe.integrity.signing import batch_statement, head_signature_ok
+
+MOVED_WINDOW = 64
+"""How far from its position a record whose hash does not fit is looked for, to call it moved."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_ROW_COLUMNS = (*CHAINED_FIELDS, "chain_seq", "chain_prev", "chain_hash")
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.upper()}: {self.message}"
+
+
+@dataclass
+class ChainReport:
+    probe_id: str
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    heads: int = 0
+    last_signed: int | None = None
+    problem: Problem | None = None
+
+    def describe(self) -> str:
+        name = f"probe {self.probe_id}" if self.probe_id else "this database's probe"
+        if self.problem is not None:
+            return f"{name}: {self.problem}"
+        if not self.records:
+            return f"{name}: no records"
+        text = f"{name}: {self.records} records (seq {self.first_seq}-{self.last_seq})"
+        if self.first_seq != 1:
+            text += f"; records before {self.first_seq} are not held here"
+        if self.last_signed is None:
+            return text + ", no signed head"
+        text += f", {self.heads} signed head{'s' * (self.heads != 1)}, the last at seq {self.last_signed}"
+        if self.last_seq is not None and self.last_seq > self.last_signed:
+            text += f"; {self.last_seq - self.last_signed} records after it not signed yet"
+        return text
+
+
+@dataclass
+class Verification:
+    source: str
+    chains: list[ChainReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(chain.problem is None for chain in self.chains)
+
+    @property
+    def records(self) -> int:
+        return sum(chain.records for chain in self.chains)
+
+    def describe(self) -> str:
+        # The first altered, missing or moved record says most: chains with a problem come first.
+        failing = [chain for chain in self.chains if chain.problem is not None]
+        lines = [chain.describe() for chain in failing] + [str(problem) for problem in self.problems]
+        lines += [chain.describe() for chain in self.chains if chain.problem is None]
+        if self.ok:
+            chains = len(self.chains)
+            lines.insert(0, f"verified: {self.source}: {self.records} records in {chains} chain{'s' * (chains != 1)}")
+        else:
+            lines.insert(0, f"NOT verified: {self.source}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+    signed_at: str
+    signature: str
+    where: str = ""
+
+
+def _label(row: Mapping[str, Any], where: str) -> str:
+    suffix = f", {where}" if where else ""
+    return f"record {row['chain_seq']} (id {row['id']}{suffix})"
+
+
+class _Walk:
+    """One chain, fed in chain order; keeps the first problem."""
+
+    def __init__(self, report: ChainReport, *, from_genesis: bool, wanted: set[int]) -> None:
+        self.report = report
+        self.from_genesis = from_genesis
+        self.wanted = wanted
+        self.hashes: dict[int, str] = {}
+        self._previous: tuple[int, str] | None = None
+
+    def feed(self, row: Mapping[str, Any], where: str = "") -> bool:
+        """Check one record; False once a problem is found."""
+        report = self.report
+        seq, prev, hash_ = int(row["chain_seq"]), str(row["chain_prev"]), str(row["chain_hash"])
+        if self._previous is None:
+            report.first_seq = seq
+            expected_seq = 1 if self.from_genesis or seq == 1 else seq
+            expected_prev = GENESIS if expected_seq == 1 else None
+        else:
+            expected_seq, expected_prev = self._previous[0] + 1, self._previous[1]
+        if seq < expected_seq:
+            return self._fail("reordered", f"{_label(row, where)} comes after record {expected_seq - 1}")
+        if seq > expected_seq:
+            gap = f"record {expected_seq}" if seq == expected_seq + 1 else f"records {expected_seq}-{seq - 1}"
+            return self._fail("missing", f"{gap} missing before {_label(row, where)}")
+        try:
+            computed = record_hash(seq, prev, row)
+        except (KeyError, ValueError, TypeError):
+            return self._fail("altered", f"{_label(row, where)} is not a complete measurement")
+        if computed != hash_:
+            moved = next(
+                (
+                    other
+                    for other in range(max(1, seq - MOVED_WINDOW), seq + MOVED_WINDOW + 1)
+                    if other != seq and record_hash(other, prev, row) == hash_
+                ),
+                None,
+            )
+            if moved is not None:
+                return self._fail("reordered", f"{_label(row, where)} was record {moved}: records were moved")
+            return self._fail("altered", f"{_label(row, where)}: its content does not match its hash")
+        if expected_prev is not None and prev != expected_prev:
+            return self._fail("altered", f"{_label(row, where)}: its link to record {seq - 1} does not match")
+        self._previous = (seq, hash_)
+        report.records += 1
+        report.last_seq = seq
+        if seq in self.wanted:
+            self.hashes[seq] = hash_
+        return True
+
+    def _fail(self, kind: str, message: str) -> bool:
+        self.report.problem = Problem(kind, message)
+        return False
+
+    def check_heads(self, heads: Iterable[Head], public_key: str | None) -> None:
+        report = self.report
+        if report.problem is not None:
+            return
+        for head in sorted(heads, key=lambda one: one.seq):
+            where = f" ({head.where})" if head.where else ""
+            if public_key is None:
+                report.problem = Problem("signature", f"no public key for probe {report.probe_id}: heads unchecked")
+                return
+            if not head_signature_ok(public_key, report.probe_id, head.seq, head.hash, head.signed_at, head.signature):
+                report.problem = Problem("signature", f"the head signed at seq {head.seq}{where} has a bad signature")
+                return
+            held = self.hashes.get(head.seq)
+            if held is None:
+                if report.first_seq is not None and report.first_seq <= head.seq <= (report.last_seq or 0):
+                    report.problem = Problem("missing", f"record {head.seq}, signed on {head.signed_at}, is missing")
+                    return
+                continue  # a head of records not held here
+            if held != head.hash:
+                report.problem = Problem(
+                    "altered",
+                    f"the chain up to record {head.seq} is not what was signed on {head.signed_at}{where}: "
+                    "it was rewritten after signing",
+                )
+                return
+            report.heads += 1
+            report.last_signed = head.seq
+
+
+def _key_matches(public_key: str | None, probe_id: str) -> bool:
+    if public_key is None:
+        return False
+    try:
+        return fingerprint(decode_public_key(public_key)) == probe_id
+    except IdentityError:
+        return False
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+def verify_database(path: Path) -> Verification:
+    """Check every chain in a probe's or a collector's database, read-only."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        columns = {row[1] for row in conn.execute("pragma table_info(measurements)")}
+    except sqlite3.Error as exc:
+        raise ProbeError(f"cannot read database {path}: {exc}") from None
+    if "chain_seq" not in columns:
+        raise ProbeError(f"{path} has no hash chain yet: open it once with this probe (probe results) to add one")
+    try:
+        return _verify_connection(conn, str(path))
+    except sqlite3.Error as exc:
+        raise ProbeError(f"cannot read database {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
+    result = Verification(source)
+    unchained = conn.execute("select id from measurements where chain_seq is null order by rowid").fetchall()
+    if unchained:
+        result.problems.append(
+            Problem("unchained", f"{len(unchained)} measurement(s) outside the chain, the first id {unchained[0][0]}")
+        )
+    keys = dict(conn.execute("select id, public_key from probes").fetchall())
+    own_ids = [row[0] for row in conn.execute("select id from probes where added_how = 'self' order by is_self desc")]
+    groups = [row[0] for row in conn.execute("select distinct coalesce(probe_id, '') from measurements")]
+    for group in sorted(group for group in groups if group is not None):
+        probe_ids = [group] if group else own_ids
+        heads = [
+            (probe_id, Head(*row))
+            for probe_id in probe_ids
+            for row in conn.execute(
+                "select seq, hash, signed_at, signature from chain_heads where probe_id = ?", (probe_id,)
+            )
+        ]
+        report = ChainReport(group or (own_ids[0] if own_ids else ""))
+        walk = _Walk(report, from_genesis=not group, wanted={head.seq for _, head in heads})
+        rows = conn.execute(
+            f"select {', '.join(_ROW_COLUMNS)} from measurements where coalesce(probe_id, '') = ? "
+            "and chain_seq is not null order by chain_seq",
+            (group,),
+        )
+        for values in rows:
+            if not walk.feed(dict(zip(_ROW_COLUMNS, values, strict=True))):
+                break
+        for probe_id in probe_ids:
+            key = keys.get(probe_id)
+            if key is not None and not _key_matches(key, probe_id):
+                report.problem = report.problem or Problem("signature", f"probe {probe_id}'s key is not its id's")
+            report.probe_id = probe_id
+            walk.check_heads([head for owner, head in heads if owner == probe_id], key)
+        report.probe_id = group or (own_ids[0] if own_ids else "")
+        result.chains.append(report)
+    return result
+
+
+# --- bundles --------------------------------------------------------------------------------
+
+
+def verify_bundle(path: Path) -> Verification:
+    """Check a bundle: each line's signature, each probe's chain across lines, and the heads."""
+    from probe.upload.bundle import read_bundle
+    from probe.upload.protocol import Batch
+
+    result = Verification(str(path))
+    records: dict[str, list[tuple[dict[str, Any], str]]] = {}
+    heads: dict[str, list[Head]] = {}
+    keys: dict[str, str] = {}
+    for number, line in read_bundle(path):
+        where = f"line {number}"
+        if line is None:
+            result.problems.append(Problem("altered", f"{where} is too long to be a batch"))
+            continue
+        try:
+            raw = json.loads(line)
+            batch = Batch.model_validate(raw)
+        except (ValueError, RecursionError, ValidationError):
+            result.problems.append(Problem("altered", f"{where} is not a valid batch"))
+            continue
+        if not _key_matches(batch.public_key, batch.probe_id):
+            result.problems.append(Problem("signature", f"{where}: the key is not the one probe {batch.probe_id} has"))
+            continue
+        if keys.setdefault(batch.probe_id, batch.public_key) != batch.public_key:
+            result.problems.append(Problem("signature", f"{where}: another key for probe {batch.probe_id}"))
+            continue
+        try:
+            signed = verify(batch.public_key, batch.signature, batch_statement(raw))
+        except ValueError:
+            signed = False
+        if not signed:
+            result.problems.append(
+                Problem("signature", f"{where}: its signature does not verify (the line was altered)")
+            )
+        for record in batch.measurements:
+            records.setdefault(batch.probe_id, []).append((record.model_dump(), where))
+        if batch.head is not None:
+            heads.setdefault(batch.probe_id, []).append(Head(**batch.head.model_dump(), where=where))
+    for probe_id in sorted(set(records) | set(heads)):
+        report = ChainReport(probe_id)
+        probe_heads = heads.get(probe_id, [])
+        walk = _Walk(report, from_genesis=False, wanted={head.seq for head in probe_heads})
+        for row, where in sorted(records.get(probe_id, []), key=lambda item: int(item[0]["chain_seq"])):
+            if not walk.feed(row, where):
+                break
+        walk.check_heads(probe_heads, keys.get(probe_id))
+        result.chains.append(report)
+    return result
+
+
+def verify_path(path: Path) -> Verification:
+    """A database or a bundle, told apart by the file's first bytes."""
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise ProbeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return verify_database(path) if magic == SQLITE_MAGIC else verify_bundle(path)

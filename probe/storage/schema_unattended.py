@@ -1,0 +1,128 @@
+"""Migration 2, for unattended operation: the hash chain, heartbeats, signed heads, probes, upload marks, consent.
+
+    measurements  + probe_id (NULL: this database's own probe; set by a collector), chain_seq,
+                    chain_prev, chain_hash; unique (probe, chain_seq)
+    runs          + probe_id
+    rounds        one heartbeat row per scheduled round, written even when every target fails
+    chain_heads   signed chain heads (probe_id, seq, hash, signed_at, signature)
+    probes        probe ids and public keys: this probe's own (is_self = 1), or those a collector accepts
+    upload_acks   what a collector has acknowledged: the chain up to a seq, runs and rounds by state
+    consent       when the volunteer accepted which version of the consent text
+
+Existing measurements are chained in insertion (rowid) order when the migration runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+from probe.integrity.chain import CHAINED_FIELDS, GENESIS, record_hash
+
+_TABLES = """
+create table if not exists rounds (
+    id text primary key,
+    probe_id text,
+    group_name text,
+    experiment text,
+    run_id text,
+    started_at text,
+    finished_at text,
+    status text,
+    targets integer,
+    measured integer,
+    failed integer,
+    reached integer,
+    probe_errors integer,
+    error text
+);
+create index if not exists rounds_group_started on rounds (group_name, started_at);
+create table if not exists chain_heads (
+    probe_id text not null,
+    seq integer not null,
+    hash text not null,
+    signed_at text not null,
+    signature text not null,
+    primary key (probe_id, seq)
+);
+create table if not exists probes (
+    id text primary key,
+    public_key text,
+    name text,
+    is_self integer not null default 0,
+    added_at text,
+    added_how text,
+    first_seen text,
+    last_seen text,
+    batches integer not null default 0,
+    measurements integer not null default 0
+);
+create table if not exists upload_acks (
+    collector text not null,
+    kind text not null,
+    key text not null,
+    state text not null,
+    acked_at text not null,
+    primary key (collector, kind, key)
+);
+create table if not exists consent (
+    id integer primary key,
+    text_version text not null,
+    text_sha256 text not null,
+    accepted_at text not null,
+    how text not null,
+    upload_url text
+);
+"""
+_CHAIN_INDEX = (
+    "create unique index if not exists measurements_chain on measurements (coalesce(probe_id, ''), chain_seq)"
+)
+_LOCAL_TAIL = (
+    "select chain_seq, chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq is not null "
+    "order by chain_seq desc limit 1"
+)
+
+
+def local_chain_tail(conn: sqlite3.Connection) -> tuple[int, str]:
+    """The seq and hash of this database's own last chained record: ``(0, GENESIS)`` when there is none."""
+    row = conn.execute(_LOCAL_TAIL).fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+
+def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
+    existing = set(db[table].columns_dict)
+    for name, kind in columns.items():
+        if name not in existing:
+            db[table].add_column(name, kind)  # type: ignore[union-attr]
+
+
+def _chain_existing(conn: sqlite3.Connection) -> None:
+    seq, prev = local_chain_tail(conn)
+    columns = ", ".join(CHAINED_FIELDS)
+    unchained = conn.execute(
+        f"select rowid, {columns} from measurements where chain_seq is null and probe_id is null order by rowid"
+    ).fetchall()
+    for values in unchained:
+        row = dict(zip(("rowid", *CHAINED_FIELDS), values, strict=True))
+        seq += 1
+        hash_ = record_hash(seq, prev, row)
+        conn.execute(
+            "update measurements set chain_seq = ?, chain_prev = ?, chain_hash = ? where rowid = ?",
+            (seq, prev, hash_, row["rowid"]),
+        )
+        prev = hash_
+
+
+def unattended(db: sqlite_utils.Database) -> None:
+    """Migration 2. Idempotent, and one transaction (committed by ``migrate``), so a crash leaves no half."""
+    conn = db.conn
+    if not conn.in_transaction:
+        conn.execute("begin")
+    _add_columns(db, "measurements", {"probe_id": str, "chain_seq": int, "chain_prev": str, "chain_hash": str})
+    _add_columns(db, "runs", {"probe_id": str})
+    for statement in _TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(_CHAIN_INDEX)
+    _chain_existing(conn)

@@ -1,0 +1,42 @@
+"""Migration 4, for verdicts: why a measurement got its verdict, and the network it was taken in.
+
+    measurements      + confirmed (1: a blockpage fingerprint matched), reason (one human sentence),
+                        network_state (the round's: ok, international_cut, shutdown, local_fault,
+                        degraded; NULL without network controls); index on verdict
+    network_contexts  the round's network controls, measured at its start and end (phase): state,
+                        gateway, and each control's outcome as JSON
+
+(``verdict``, ``blocking`` and ``blocking_detail`` exist since migration 1.) Like them, these
+columns are not part of the hash chain: a verdict can be judged again later.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+NETWORK_CONTEXTS = """
+create table if not exists network_contexts (
+    id integer primary key,
+    run_id text,
+    phase text,
+    measured_at text,
+    network_state text,
+    gateway text,
+    gateway_answers integer,
+    controls text
+);
+create index if not exists network_contexts_run on network_contexts (run_id);
+create index if not exists measurements_verdict on measurements (verdict);
+"""
+VERDICT_COLUMNS = {"confirmed": int, "reason": str, "network_state": str}
+
+
+def verdict_tables(db: sqlite_utils.Database) -> None:
+    table = db.table("measurements")
+    existing = set(table.columns_dict)
+    for column, kind in VERDICT_COLUMNS.items():
+        if column not in existing:
+            table.add_column(column, kind)
+    for statement in NETWORK_CONTEXTS.split(";"):
+        if statement.strip():
+            db.execute(statement)

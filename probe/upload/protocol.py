@@ -1,0 +1,140 @@
+"""The batch: what a probe sends to a collector (over HTTP, or in a bundle file, one per line).
+
+    {"format": "zhanaozen-batch/1", "probe_id": ..., "public_key": ..., "created_at": ...,
+     "measurements": [chained rows, in chain order], "runs": [...], "rounds": [...],
+     "head": {"seq", "hash", "signed_at", "signature"} | null, "signature": ...}
+
+``signature`` is the probe key's signature of every other key of the batch, canonically
+encoded (``probe.integrity.signing.batch_statement``); ``head`` signs the chain up to the
+batch's last record, and is what a collector keeps as evidence. Measurements travel as stored
+(``test_keys`` and ``annotations`` as their JSON text) so that their hashes can be recomputed
+exactly. A run's ``config`` is never sent (it may hold a proxy's password), nor a list's path
+(only its file name): a path can carry the volunteer's user name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+BATCH_FORMAT = "zhanaozen-batch/1"
+MAX_ITEMS = 1000
+"""Most measurements (and runs, and rounds) in one batch."""
+
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ProbeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Short = Annotated[str, Field(max_length=1024)]
+TEXT_MAX = 65536
+Text = Annotated[str, Field(max_length=TEXT_MAX)]
+Count = Annotated[int, Field(ge=0, le=1 << 40)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _json_object(value: str) -> str:
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        raise ValueError("not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+class MeasurementRecord(_Record):
+    id: Short
+    run_id: Short
+    experiment: Short
+    input: Text | None
+    category_code: Short | None
+    started_at: Short
+    test_start_time: Short
+    runtime: float
+    failure: Text | None
+    failed_step: Short | None
+    probe_asn: Short
+    probe_cc: Short
+    test_name: Short
+    test_version: Short
+    report_id: Short
+    software_name: Short
+    software_version: Short
+    annotations: Text
+    test_keys: str
+    chain_seq: Annotated[int, Field(ge=1, le=1 << 62)]
+    chain_prev: Hex64
+    chain_hash: Hex64
+
+    @field_validator("runtime")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("a runtime is a finite number of seconds")
+        return value
+
+    @field_validator("annotations", "test_keys")
+    @classmethod
+    def _object(cls, value: str) -> str:
+        return _json_object(value)
+
+
+class RunRecord(_Record):
+    id: Short
+    started_at: Short | None = None
+    finished_at: Short | None = None
+    status: Short | None = None
+    experiment: Short | None = None
+    test_list: Short | None = None
+    probe_asn: Short | None = None
+    probe_cc: Short | None = None
+    software_version: Short | None = None
+    measurements: Count | None = None
+    problems: Text | None = None
+
+
+class RoundRecord(_Record):
+    id: Short
+    group_name: Short
+    experiment: Short
+    run_id: Short | None = None
+    started_at: Short
+    finished_at: Short | None = None
+    status: Short
+    targets: Count = 0
+    measured: Count = 0
+    failed: Count = 0
+    reached: Count = 0
+    probe_errors: Count = 0
+    error: Text | None = None
+
+
+class HeadRecord(_Record):
+    seq: Annotated[int, Field(ge=1, le=1 << 62)]
+    hash: Hex64
+    signed_at: Short
+    signature: Short
+
+
+class Batch(_Record):
+    format: Literal["zhanaozen-batch/1"]
+    probe_id: ProbeId
+    public_key: Short
+    created_at: Short
+    measurements: Annotated[list[MeasurementRecord], Field(max_length=MAX_ITEMS)]
+    runs: Annotated[list[RunRecord], Field(max_length=MAX_ITEMS)]
+    rounds: Annotated[list[RoundRecord], Field(max_length=MAX_ITEMS)]
+    head: HeadRecord | None
+    signature: Short
+
+
+RUN_FIELDS = tuple(RunRecord.model_fields)
+ROUND_FIELDS = tuple(RoundRecord.model_fields)
+
+
+def encode_batch(batch: dict[str, Any]) -> bytes:
+    return json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()

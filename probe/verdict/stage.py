@@ -1,0 +1,160 @@
+"""The verdict stage of a run: network context, a verdict per measurement, forensics, re-judging.
+
+At the start of a round it loads ``[fingerprints] files`` and measures the network controls; each
+measurement is judged in the worker that made it (so that forensics, which measure again, run in
+parallel), and stored with its verdict. At the end of the round the controls are measured again:
+if the network went dark meanwhile, the round's ``blocked`` verdicts are judged again with the
+worse state (a failure during a shutdown is ``network_down``), and updated.
+
+Forensics run for verdicts whose evidence is a packet (``FORENSIC_DETAILS``): the flow is measured
+once more under capture (``probe.forensics.capture``), and ``test_keys.x_forensics`` holds the TTL
+and IP-ID of the suspicious packet next to the server's genuine ones, or says
+``unavailable (no root)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from probe.config import Config
+from probe.experiments import Context, Experiment
+from probe.fingerprints import Fingerprints, load_fingerprints
+from probe.model import Measurement
+from probe.net.resolvers import parse_resolver
+from probe.verdict.engine import judge_measurement
+from probe.verdict.network import DOWN_STATES, NetworkContext, measure_network
+from probe.verdict.rules import Verdict
+
+RESET_DETAILS = frozenset({"tcp_reset", "tls_reset", "http_reset"})
+DNS_DETAILS = frozenset({"dns_injection"})
+FORENSIC_DETAILS = RESET_DETAILS | DNS_DETAILS
+MAX_FORENSICS_PER_ROUND = 32
+"""Forensic re-measurements per round: each costs another connection to a blocked site."""
+_WORSE = {None: 0, "ok": 0, "degraded": 1, "international_cut": 2, "local_fault": 3, "shutdown": 3}
+
+
+@dataclass
+class VerdictStage:
+    config: Config
+    fingerprints: Fingerprints
+    network: NetworkContext
+    network_after: NetworkContext | None = None
+    _columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _blocked: list[Measurement] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _forensics_left: int = MAX_FORENSICS_PER_ROUND
+
+    @classmethod
+    def start(cls, config: Config, *, measure_controls: bool = True) -> VerdictStage:
+        """Load the fingerprints (``ConfigError`` if a file cannot be read) and measure the network."""
+        fingerprints = load_fingerprints(config.fingerprints.files)
+        network = measure_network(config) if measure_controls else NetworkContext(None)
+        return cls(config, fingerprints, network)
+
+    def run(self, experiment: Experiment, value: str, ctx: Context) -> Measurement:
+        """Measure ``value`` and judge it (in the worker's thread)."""
+        measurement = experiment.run(value, ctx)
+        try:
+            return self.judge(measurement)
+        except Exception as exc:  # a bug in the verdict stage must not cost the measurement
+            with self._lock:
+                self._columns[measurement.id] = {
+                    "reason": f"no verdict: {type(exc).__name__}: {exc}",
+                    "network_state": self.network.state,
+                }
+            return measurement
+
+    def judge(self, measurement: Measurement) -> Measurement:
+        verdict = judge_measurement(measurement, self.fingerprints, self.network)
+        if verdict is None:
+            return measurement
+        if verdict.blocking_detail in FORENSIC_DETAILS:
+            forensics = self._forensics(measurement, verdict)
+            if forensics is not None:
+                setattr(measurement.test_keys, "x_forensics", forensics)  # noqa: B010 - extra keys are allowed
+        self._apply(measurement, verdict, self.network)
+        if verdict.verdict == "blocked":
+            with self._lock:
+                self._blocked.append(measurement)
+        return measurement
+
+    def columns(self, measurement: Measurement) -> dict[str, Any]:
+        """The verdict columns that ``Measurement`` has no field for (``confirmed``, ``reason``, ``network_state``)."""
+        with self._lock:
+            return self._columns.pop(measurement.id, {"network_state": self.network.state})
+
+    def finish(self) -> list[tuple[str, Verdict]]:
+        """Measure the controls again; the verdicts that change because the network got worse."""
+        if self.network.state is None:
+            return []
+        self.network_after = measure_network(self.config)
+        after = self.network_after
+        if _WORSE.get(after.state, 0) <= _WORSE.get(self.network.state, 0) or after.state not in DOWN_STATES:
+            return []
+        changed: list[tuple[str, Verdict]] = []
+        for measurement in self._blocked:
+            verdict = judge_measurement(measurement, self.fingerprints, after)
+            if verdict is not None and verdict.verdict != "blocked":
+                changed.append((measurement.id, verdict))
+        return changed
+
+    def _apply(self, measurement: Measurement, verdict: Verdict, network: NetworkContext) -> None:
+        measurement.verdict = verdict.verdict
+        measurement.blocking = verdict.blocking
+        measurement.blocking_detail = verdict.blocking_detail
+        with self._lock:
+            self._columns[measurement.id] = {
+                "confirmed": int(verdict.confirmed),
+                "reason": verdict.reason,
+                "network_state": network.state,
+            }
+
+    def _forensics(self, measurement: Measurement, verdict: Verdict) -> dict[str, Any] | None:
+        from probe.forensics import capture
+        from probe.forensics.hello import hello_for
+
+        reason = capture.unavailable_reason()
+        if reason is not None:
+            return {"status": reason}
+        with self._lock:
+            if self._forensics_left <= 0:
+                return {"status": "skipped (forensics budget of this round spent)"}
+            self._forensics_left -= 1
+        keys = measurement.test_keys.model_dump(mode="json")
+        url = measurement.input or ""
+        parts = urlsplit(url)
+        timeout = self.config.tcp.timeout + self.config.tls.timeout
+        if verdict.blocking_detail in RESET_DETAILS:
+            target = _reset_target(keys, parts.port or (443 if parts.scheme == "https" else 80))
+            if target is None:
+                return {"status": "skipped (no address to connect to)"}
+            hello = None if verdict.blocking_detail == "tcp_reset" else hello_for(parts.scheme, parts.hostname or "")
+            return capture.reset_forensics(target[0], target[1], hello, timeout=timeout)
+        resolver = _injected_resolver(keys)
+        if resolver is None:
+            return {"status": "skipped (the injected answer came through the system resolver)"}
+        return capture.dns_forensics(
+            resolver[0],
+            resolver[1],
+            parts.hostname or "",
+            timeout=self.config.dns.timeout,
+            window=self.config.dns.late_answer_window,
+        )
+
+
+def _reset_target(keys: dict[str, Any], port: int) -> tuple[str, int] | None:
+    for entry in keys.get("tcp_connect") or []:
+        if entry.get("port") == port:
+            return str(entry["ip"]), port
+    return None
+
+
+def _injected_resolver(keys: dict[str, Any]) -> tuple[str, int] | None:
+    for query in keys.get("queries") or []:
+        if "late_response" in (query.get("tags") or []) and query.get("engine") == "udp":
+            resolver = parse_resolver(f"udp://{query['resolver_address']}")
+            return resolver.host, resolver.port
+    return None

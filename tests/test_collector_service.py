@@ -1,0 +1,270 @@
+"""The collector's HTTP service on loopback: what it stores once, what it refuses, and that it keeps serving."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from unattended import fill, probe_identity
+
+from probe.cli.main import cli
+from probe.collector import registry
+from probe.collector.service import CollectorServer, Limits, running_collector
+from probe.identity import Identity, load_or_create
+from probe.integrity.verify import verify_database
+from probe.storage import Database, open_database
+from probe.upload.protocol import encode_batch
+from probe.upload.queue import Pending, mark_acked, next_batch
+
+COLLECTOR = "http://collector.test"
+
+
+def post(server: CollectorServer, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    try:
+        conn.request("POST", "/v1/batches", body=body, headers=headers or {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def batches(db: Database, identity: Identity, *, size: int = 50) -> Iterator[Pending]:
+    """Every batch of the probe's queue, acknowledged as it is taken (the test posts it)."""
+    while (pending := next_batch(db, identity, COLLECTOR, batch_size=size, max_bytes=4 << 20)) is not None:
+        mark_acked(db, COLLECTOR, pending)
+        yield pending
+
+
+@pytest.fixture
+def probe_db(tmp_path: Path) -> Iterator[tuple[Database, Identity]]:
+    db = open_database(tmp_path / "probe" / "probe.db")
+    fill(db, 5)
+    yield db, probe_identity(db)
+    db.close()
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[tuple[CollectorServer, Path, list[str]]]:
+    path = tmp_path / "collector.db"
+    log: list[str] = []
+    with running_collector(path, limits=Limits(max_body_bytes=1 << 20), log=log.append) as server:
+        yield server, path, log
+
+
+def register(path: Path, identity: Identity) -> None:
+    db = open_database(path)
+    registry.register(db, identity.public_key_b64, "test probe")
+    db.close()
+
+
+def stored(path: Path) -> list[str]:
+    return [row[0] for row in sqlite3.connect(path).execute("select id from measurements order by chain_seq")]
+
+
+def test_batch_sent_twice_is_stored_once(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    (pending,) = batches(db, identity)
+    body = encode_batch(pending.batch)
+    assert post(server, body) == (200, {"stored": 5, "duplicates": 0, "runs": 1, "rounds": 0, "head": 5})
+    status, answer = post(server, body)
+    assert status == 200 and answer["stored"] == 0 and answer["duplicates"] == 5
+    assert sorted(stored(path)) == sorted(row["id"] for row in db.measurement_rows())
+    assert verify_database(path).ok
+
+
+def test_batch_from_an_unknown_probe_is_refused_and_the_service_keeps_serving(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    (pending,) = batches(db, identity)
+    status, answer = post(server, encode_batch(pending.batch))
+    assert status == 403 and "not registered" in answer["error"]
+    register(path, identity)
+    assert post(server, encode_batch(pending.batch))[0] == 200
+
+
+def test_batch_with_a_bad_signature_is_refused(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    (pending,) = batches(db, identity)
+    forged = dict(pending.batch, rounds=[])  # any change the signature does not cover...
+    forged["runs"] = [dict(pending.batch["runs"][0], status="finished", measurements=99)]
+    status, answer = post(server, encode_batch(forged))
+    assert status == 401 and "signature" in answer["error"]
+    other = load_or_create(path.parent / "other.key")  # ...or a batch signed by another key
+    status, _ = post(server, encode_batch(dict(pending.batch, signature=other.sign(b"x"))))
+    assert status == 401
+    assert stored(path) == []
+    assert post(server, encode_batch(pending.batch))[0] == 200
+
+
+def test_probe_allowed_by_id_is_accepted_with_the_key_its_id_was_made_from(probe_db, collector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    collector_db = open_database(path)
+    registry.allow(collector_db, identity.probe_id)
+    collector_db.close()
+    (pending,) = batches(db, identity)
+    impostor = load_or_create(tmp_path / "impostor.key")
+    wrong_key = dict(pending.batch, public_key=impostor.public_key_b64)
+    assert post(server, encode_batch(wrong_key))[0] == 401
+    assert post(server, encode_batch(pending.batch))[0] == 200
+    key = sqlite3.connect(path).execute("select public_key from probes where id = ?", (identity.probe_id,)).fetchone()
+    assert key == (identity.public_key_b64,)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b"{not json", None, 400),
+        (b"[1, 2]", None, 400),
+        (b"\xff\xfe\x00garbage", None, 400),
+        (b"[" * 100000 + b"]" * 100000, None, 400),
+        (b'{"format": "zhanaozen-batch/1"}', None, 422),
+        (b"{}", {"Transfer-Encoding": "chunked"}, 411),
+    ],
+    ids=["broken-json", "not-an-object", "not-utf8", "deeply-nested", "not-a-batch", "chunked"],
+)
+def test_malformed_input_is_refused_with_4xx_and_the_service_keeps_serving(  # type: ignore[no-untyped-def]
+    probe_db, collector, body: bytes, headers: dict[str, str] | None, status: int
+) -> None:
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    if headers and "Transfer-Encoding" in headers:
+        host, port = server.server_address[:2]
+        conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+        conn.putrequest("POST", "/v1/batches")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        conn.send(b"2\r\n{}\r\n0\r\n\r\n")
+        assert conn.getresponse().status == status
+        conn.close()
+    else:
+        got, answer = post(server, body)
+        assert got == status and answer["error"]
+    (pending,) = batches(db, identity)
+    assert post(server, encode_batch(pending.batch))[0] == 200
+
+
+def test_oversize_batch_is_refused_413_from_its_length_alone(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    conn.putrequest("POST", "/v1/batches")
+    conn.putheader("Content-Length", str(2 << 20))  # promised, never sent: the answer must not wait for it
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413 and "over this collector's" in json.loads(response.read())["error"]
+    conn.close()
+    (pending,) = batches(db, identity)
+    assert post(server, encode_batch(pending.batch))[0] == 200
+
+
+def test_record_whose_hash_does_not_match_its_content_is_refused_422(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    (pending,) = batches(db, identity)
+    altered = json.loads(encode_batch(pending.batch))
+    altered["measurements"][2]["failure"] = None
+    from probe.integrity.signing import batch_statement
+
+    altered["signature"] = identity.sign(batch_statement(altered))  # signed by the probe, yet inconsistent
+    status, answer = post(server, encode_batch(altered))
+    assert status == 422 and "record 3 " in answer["error"] and "hash" in answer["error"]
+    assert stored(path) == []
+
+
+def test_rewritten_chain_is_refused_409(tmp_path: Path, collector) -> None:  # type: ignore[no-untyped-def]
+    server, path, _ = collector
+    first = open_database(tmp_path / "a" / "probe.db")
+    fill(first, 3)
+    identity = probe_identity(first)
+    register(path, identity)
+    (pending,) = batches(first, identity)
+    assert post(server, encode_batch(pending.batch))[0] == 200
+    # The same probe (same key) with another history: another record 1.
+    second = open_database(tmp_path / "b" / "probe.db")
+    fill(second, 2)
+    (forked,) = batches(second, identity)
+    status, answer = post(server, encode_batch(forked.batch))
+    assert status == 409 and "seq 1" in answer["error"]
+    first.close()
+    second.close()
+
+
+def test_concurrent_burst_of_many_probes_loses_nothing(tmp_path: Path, collector) -> None:  # type: ignore[no-untyped-def]
+    server, path, _ = collector
+    bodies: list[bytes] = []
+    expected: set[str] = set()
+    for number in range(6):
+        db = open_database(tmp_path / f"probe{number}" / "probe.db")
+        expected.update(fill(db, 20))
+        identity = probe_identity(db)
+        register(path, identity)
+        bodies += [encode_batch(pending.batch) for pending in batches(db, identity, size=5)]
+        db.close()
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def send(chunk: list[bytes]) -> None:
+        for body in chunk:
+            status, _ = post(server, body)
+            with lock:
+                answers.append(status)
+
+    threads = [threading.Thread(target=send, args=(bodies[i::12],)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert answers.count(200) == len(bodies) == 24
+    assert set(stored(path)) == expected and len(stored(path)) == 120
+    verification = verify_database(path)
+    assert verification.ok and len(verification.chains) == 6
+
+
+def test_analysis_commands_work_on_the_collector_database(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    for pending in batches(db, identity):
+        assert post(server, encode_batch(pending.batch))[0] == 200
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["results", "--db", str(path)])
+    assert listing.exit_code == 0 and listing.output.count("connection_refused") == 5
+    measurement_id = stored(path)[0]
+    shown = runner.invoke(cli, ["show", "--db", str(path), measurement_id])
+    assert shown.exit_code == 0 and json.loads(shown.output)["id"] == measurement_id
+    exported = runner.invoke(cli, ["export", "--db", str(path)])
+    assert exported.exit_code == 0 and len(exported.output.splitlines()) == 5
+    probes = runner.invoke(cli, ["collector", "probes", "--db", str(path)])
+    assert identity.probe_id in probes.output and "test probe" in probes.output
+
+
+def test_collector_keeps_no_client_address(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, log = collector
+    register(path, identity)
+    for pending in batches(db, identity):
+        post(server, encode_batch(pending.batch))
+    post(server, b"junk")
+    assert log and not any("127.0.0.1" in line for line in log)
+    conn = sqlite3.connect(path)
+    for table in ("probes", "runs", "rounds", "chain_heads"):
+        for row in conn.execute(f"select * from {table}"):
+            assert "127.0.0.1" not in json.dumps(row)

@@ -1,0 +1,194 @@
+"""Verdicts end to end in the namespace lab: every censorship scenario's verdict, blocking and mechanism.
+
+The probe runs in the lab's probe namespace with the test helper (``probe helper serve``) in the
+helper namespace, outside the censor, and example.com and facebook.com as its international network
+controls; the censor targets twitter.com. Needs root and network namespaces (``probe.lab``); skipped
+with the reason otherwise. Every packet stays inside the lab's namespaces (198.18.0.0/15).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import probe
+from probe.lab import plan
+from probe.lab.lab import Lab, unavailable_reason
+from probe.lab.shell import in_netns
+from probe.storage import open_database
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+FINGERPRINTS = ROOT / "configs" / "fingerprints" / "zhanaozen.csv"
+HELPER_PORT = 8765
+HELPER_URL = f"http://{plan.HELPER_ADDRESS}:{HELPER_PORT}/"
+TIMEOUT = 2.0
+RUN_LIMIT = 120.0
+TWITTER = "http://twitter.com/"
+TWITTER_TLS = "https://twitter.com/"
+CLEAN_ROUNDS = 5
+CLEAN_INPUTS = [f"{scheme}://{site.name}/" for site in plan.WEB_SITES[:5] for scheme in ("http", "https")]
+
+# scenario: (input, verdict, blocking, blocking_detail, confirmed)
+SCENARIOS: dict[str, tuple[str, str, str | None, str | None, bool]] = {
+    "dns_nxdomain": (TWITTER, "blocked", "dns", "dns_nxdomain", False),
+    "dns_blockpage": (TWITTER, "blocked", "dns", "dns_blockpage_ip", True),
+    "dns_bogon": (TWITTER, "blocked", "dns", "dns_bogon", False),
+    "dns_drop": (TWITTER, "blocked", "dns", "dns_timeout", False),
+    "dns_injection": (TWITTER, "blocked", "dns", "dns_injection", False),
+    "dns_hijack_all": (TWITTER, "blocked", "dns", "dns_blockpage_ip", True),
+    "ip_blackhole": (TWITTER, "blocked", "tcp_ip", "tcp_timeout", False),
+    "ip_reset": (TWITTER, "blocked", "tcp_ip", "tcp_reset", False),
+    "http_host_reset": (TWITTER, "blocked", "http-failure", "http_reset", False),
+    "http_blockpage": (TWITTER, "blocked", "http-diff", "http_blockpage:zp.kz_blocked_marker", True),
+    "sni_reset": (TWITTER_TLS, "blocked", "tls", "tls_reset", False),
+    "sni_drop": (TWITTER_TLS, "blocked", "tls", "tls_timeout", False),
+    "throttling": (TWITTER, "blocked", "http-failure", "throttled", False),
+    "site_down": (TWITTER, "site_down", None, None, False),
+}
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"namespace lab unavailable: {reason}")
+    with Lab() as made:
+        yield made
+        made.scenario("clean")
+
+
+@pytest.fixture(scope="module")
+def helper(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``probe helper serve`` in the helper namespace, trusting the lab's CA; its URL."""
+    directory = tmp_path_factory.mktemp("helper")
+    config = directory / "helper.toml"
+    config.write_text(
+        f'[dns]\nresolvers = ["system"]\ntimeout = {TIMEOUT}\n[tcp]\ntimeout = {TIMEOUT}\n'
+        f'[tls]\ntimeout = {TIMEOUT}\nca_bundle = "{lab.ca_path}"\n[http]\ntimeout = 5.0\n',
+        encoding="utf-8",
+    )
+    env = dict(os.environ)
+    source = str(Path(probe.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+    args = [sys.executable, "-m", "probe", "helper", "serve", "--config", str(config)]
+    args += ["--host", plan.HELPER_ADDRESS, "--port", str(HELPER_PORT), "--allow-private-addresses"]
+    process = subprocess.Popen(
+        in_netns(lab.namespaces.helper, args), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "listening on" in line, line
+        yield HELPER_URL
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def config(lab: Lab, helper: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = lab.probe_config(tmp_path_factory.mktemp("probe"), timeout=TIMEOUT, late_answer_window=0.8)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(
+            f"""
+[control]
+url = "{helper}"
+timeout = 30.0
+retries = 1
+retry_delay = 0.0
+
+[fingerprints]
+files = ["{FINGERPRINTS}"]
+
+[network]
+international_controls = ["http://example.com/", "http://facebook.com/"]
+"""
+        )
+    return path
+
+
+def measure(lab: Lab, config: Path, db: Path, *inputs: str) -> list[dict[str, Any]]:
+    args = ["run", "--config", str(config), "--db", str(db)]
+    for value in inputs:
+        args += ["--url", value]
+    done = lab.run_probe(args, timeout=RUN_LIMIT)
+    assert done.returncode == 0, done.stderr
+    database = open_database(db)
+    try:
+        return list(database.measurement_rows())
+    finally:
+        database.close()
+
+
+def verdict_of(row: dict[str, Any]) -> tuple[str, str | None, str | None, bool]:
+    return row["verdict"], row["blocking"], row["blocking_detail"], bool(row["confirmed"])
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_verdict(lab: Lab, config: Path, tmp_path: Path, scenario: str) -> None:
+    target, *expected = SCENARIOS[scenario]
+    lab.scenario(scenario)
+    try:
+        rows = measure(lab, config, tmp_path / "probe.db", target, "http://guljan.org/")
+    finally:
+        lab.scenario("clean")
+    by_input = {row["input"]: row for row in rows}
+    assert verdict_of(by_input[target]) == tuple(expected), by_input[target]["reason"]
+    assert by_input[target]["network_state"] == "ok"
+    # The censor targets twitter.com only: the other site stays accessible under every scenario.
+    assert verdict_of(by_input["http://guljan.org/"]) == ("accessible", None, None, False)
+
+
+def test_clean_lab_fifty_times_is_never_blocked(lab: Lab, config: Path, tmp_path: Path) -> None:
+    lab.scenario("clean")
+    rows = []
+    for round_number in range(CLEAN_ROUNDS):
+        rows += measure(lab, config, tmp_path / f"clean-{round_number}.db", *CLEAN_INPUTS)
+    assert len(rows) == 50
+    verdicts = {(row["input"], row["verdict"], row["reason"]) for row in rows if row["verdict"] != "accessible"}
+    assert verdicts == set()
+
+
+def test_full_shutdown_is_network_down_with_the_network_state(lab: Lab, config: Path, tmp_path: Path) -> None:
+    lab.scenario("full_shutdown")
+    try:
+        (row,) = measure(lab, config, tmp_path / "probe.db", TWITTER)
+    finally:
+        lab.scenario("clean")
+    assert (row["verdict"], row["blocking"], row["network_state"]) == ("network_down", None, "shutdown")
+
+
+def test_forensics_record_the_censors_reset_next_to_the_servers_packets(lab: Lab, config: Path, tmp_path: Path) -> None:
+    lab.scenario("http_host_reset")
+    try:
+        (row,) = measure(lab, config, tmp_path / "probe.db", TWITTER)
+    finally:
+        lab.scenario("clean")
+    forensics = json.loads(row["test_keys"])["x_forensics"]
+    assert forensics["status"] == "ok" and forensics["suspicious"], forensics
+    # The ISP's reset comes from one hop away; the server's packets from two.
+    assert forensics["injected"] is True, forensics["conclusion"]
+
+
+@pytest.mark.parametrize(("scenario", "url"), [("http_host_reset", TWITTER), ("sni_reset", TWITTER_TLS)])
+def test_probe_trace_names_the_censors_hop(lab: Lab, config: Path, scenario: str, url: str) -> None:
+    lab.scenario(scenario)
+    try:
+        started = time.monotonic()
+        done = lab.run_probe(["trace", "--config", str(config), "--json", "--max-ttl", "6", url], timeout=RUN_LIMIT)
+    finally:
+        lab.scenario("clean")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["censor_hop"], result["censor_address"]) == (1, plan.ISP_PROBE_SIDE), result["conclusion"]
+    assert time.monotonic() - started < 60

@@ -1,0 +1,86 @@
+"""Network context: the round's controls tell a shutdown from a targeted block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import loopback_config
+from servers import http_server, page, tcp_refusing_port
+
+from probe.verdict.network import ControlResult, classify, default_gateway, measure_network
+
+PAGE = page("<title>control</title>")
+
+
+def controls(domestic: str, international: str) -> list[ControlResult]:
+    made = []
+    for group, flags in (("domestic", domestic), ("international", international)):
+        made += [ControlResult(f"http://{group}{i}/", group, ok == "1", None, None, 0.1) for i, ok in enumerate(flags)]
+    return made
+
+
+@pytest.mark.parametrize(
+    ("domestic", "international", "gateway", "state"),
+    [
+        ("11", "11", None, "ok"),
+        ("11", "00", None, "international_cut"),
+        ("00", "00", True, "shutdown"),
+        ("00", "00", None, "shutdown"),
+        ("00", "00", False, "local_fault"),
+        ("10", "11", None, "degraded"),
+        ("11", "10", None, "degraded"),
+        ("", "0", True, "shutdown"),
+        ("", "", None, None),
+    ],
+)
+def test_network_state_from_the_rounds_controls(
+    domestic: str, international: str, gateway: bool | None, state: str | None
+) -> None:
+    assert classify(controls(domestic, international), gateway) == state
+
+
+def test_the_gateway_is_read_from_the_routing_table(tmp_path: Path) -> None:
+    table = tmp_path / "route"
+    table.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+        "isp0\t000012C6\t010112C6\t0003\t0\t0\t0\t0000FEFF\n"  # 198.18.0.0/15 via 198.18.1.1
+        "eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\n",  # default via 192.168.1.1
+        encoding="ascii",
+    )
+    assert default_gateway(table) == "192.168.1.1"
+    table.write_text(table.read_text(encoding="ascii").splitlines()[0] + "\n" + "isp0\t000012C6\t010112C6\t0003\n")
+    assert default_gateway(table) == "198.18.1.1"
+    assert default_gateway(tmp_path / "none") is None
+
+
+def test_controls_on_loopback_up_and_down() -> None:
+    with http_server({"/": PAGE}) as up, tcp_refusing_port() as down:
+        config = loopback_config(
+            "system",
+            network={"domestic_controls": [up.url("/")], "international_controls": [f"http://{down.address}/"]},
+        )
+        context = measure_network(config)
+    assert context.state == "international_cut"
+    assert [(c.group, c.ok, c.failure) for c in context.controls] == [
+        ("domestic", True, None),
+        ("international", False, "connection_refused"),
+    ]
+    assert "domestic 1/1 up, international 0/1 up" in context.summary()
+
+
+def test_when_every_control_fails_the_gateway_decides_between_shutdown_and_local_fault() -> None:
+    with tcp_refusing_port() as down:
+        config = loopback_config(
+            "system", network={"international_controls": [f"http://{down.address}/"], "gateway": "127.0.0.1"}
+        )
+        asked: list[str] = []
+        shutdown = measure_network(config, ask_gateway=lambda ip: asked.append(ip) or True)
+        fault = measure_network(config, ask_gateway=lambda ip: False)
+    assert (shutdown.state, shutdown.gateway, asked) == ("shutdown", "127.0.0.1", ["127.0.0.1"])
+    assert fault.state == "local_fault" and fault.gateway_answers is False
+
+
+def test_no_controls_no_state_and_no_traffic() -> None:
+    context = measure_network(loopback_config("system"), measure=lambda url: pytest.fail("measured"))
+    assert context.state is None and context.summary() == "no network controls"
