@@ -46,7 +46,7 @@ def measure_once(lab: Lab, config: Path, scenario: str, directory: Path, run: in
     measured: list[Measured] = []
     for experiment, inputs in by_experiment.items():
         db = directory / f"{scenario}-{run}-{experiment}.db"
-        args = ["run", "--config", str(config), "--db", str(db), "-e", experiment]
+        args = ["run", "--accept", "--config", str(config), "--db", str(db), "-e", experiment]
         args += [a for value in inputs for a in ("--url", value)]
         done = lab.run_probe(args, timeout=PROBE_RUN_LIMIT)
         if done.returncode != 0:

@@ -65,10 +65,12 @@ def run_targets(
     started_at = utc_now_iso()
     problem_lines = [str(problem) for problem in problems]
     runnable: list[Target] = []
-    for target in targets:
+    for position, target in enumerate(targets, start=1):
         reason = experiment.check_input(target.input)
         if reason:
-            problem_lines.append(f"input {target.input!r}: {reason}")
+            # Some inputs may be personal data (a phone number given by mistake): name them by position.
+            shown = f"#{position}" if getattr(experiment, "redact_rejected_inputs", False) else repr(target.input)
+            problem_lines.append(f"input {shown}: {reason}")
         else:
             runnable.append(target)
     summary = RunSummary(run_id, total=len(runnable))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from probe.errors import TestListError
 
 CITIZENLAB_COLUMNS = ("url", "category_code", "category_description", "date_added", "source", "notes")
 WEB_SCHEMES = ("http", "https")
+InputCheck = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def check_url(url: str) -> str | None:
     return None
 
 
-def _parse_csv(text: str, source: str) -> TestList:
+def _parse_csv(text: str, source: str, check: InputCheck) -> TestList:
     result = TestList(source)
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
@@ -82,7 +84,7 @@ def _parse_csv(text: str, source: str) -> TestList:
             result.problems.append(Problem(line, f"expected {len(columns)} columns, found {len(row)}"))
             continue
         record = dict(zip(columns, (cell.strip() for cell in row), strict=True))
-        reason = check_url(record["url"])
+        reason = check(record["url"])
         if reason:
             result.problems.append(Problem(line, reason))
             continue
@@ -97,13 +99,13 @@ def _parse_csv(text: str, source: str) -> TestList:
     return result
 
 
-def _parse_text(text: str, source: str) -> TestList:
+def _parse_text(text: str, source: str, check: InputCheck) -> TestList:
     result = TestList(source)
     for line, raw in enumerate(text.splitlines(), start=1):
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue
-        reason = check_url(entry)
+        reason = check(entry)
         if reason:
             result.problems.append(Problem(line, reason))
             continue
@@ -111,17 +113,21 @@ def _parse_text(text: str, source: str) -> TestList:
     return result
 
 
-def parse_test_list(text: str, source: str = "list") -> TestList:
-    """Parse a list given as text: Citizen Lab CSV when its header says so, else one URL a line."""
+def parse_test_list(text: str, source: str = "list", check: InputCheck = check_url) -> TestList:
+    """Parse a list given as text: Citizen Lab CSV when its header says so, else one input a line.
+
+    ``check`` says why an input cannot be measured (default: the web experiment's URL check);
+    pass another experiment's ``check_input`` for lists of host names or ``host:port``.
+    """
     first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
     if first.startswith("url,") or first == "url":
-        return _parse_csv(text.lstrip("\ufeff"), source)
-    return _parse_text(text, source)
+        return _parse_csv(text.lstrip("\ufeff"), source, check)
+    return _parse_text(text, source, check)
 
 
-def load_test_list(path: Path) -> TestList:
+def load_test_list(path: Path, check: InputCheck = check_url) -> TestList:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TestListError(f"{path}: cannot read test list: {exc}") from None
-    return parse_test_list(text, str(path))
+    return parse_test_list(text, str(path), check)

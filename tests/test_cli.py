@@ -63,7 +63,7 @@ def measured(tmp_path: Path):  # type: ignore[no-untyped-def]
             "not-a-url,NEWS,News Media,2026-01-01,test,\n",
             encoding="utf-8",
         )
-        result = CliRunner().invoke(cli, ["run", "--config", str(config), "--list", str(listing)])
+        result = CliRunner().invoke(cli, ["run", "--accept", "--config", str(config), "--list", str(listing)])
     assert result.exit_code == 0, result.output
     return config, tmp_path / "data" / "probe.db", result
 
@@ -189,7 +189,7 @@ def test_dns_and_tcp_experiments_run_from_the_command_line(tmp_path: Path) -> No
     with running_dns_server({"smsc.test": Answer(("127.0.0.1",))}) as dns, http_server({}) as web:
         config = write_config(tmp_path, dns.spec())
         db = tmp_path / "p.db"
-        common = ["run", "--config", str(config), "--db", str(db)]
+        common = ["run", "--accept", "--config", str(config), "--db", str(db)]
         names = CliRunner().invoke(cli, [*common, "-e", "dns", "--url", "smsc.test"])
         ports = CliRunner().invoke(cli, [*common, "-e", "tcp", "--url", f"smsc.test:{web.port}"])
     assert names.exit_code == 0 and ports.exit_code == 0, names.output + ports.output

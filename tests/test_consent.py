@@ -126,11 +126,14 @@ def test_turning_upload_on_asks_for_consent_again(tmp_path: Path) -> None:
     assert tried.exit_code == 1 and "collector unreachable" in tried.output
 
 
-def test_run_from_a_script_without_consent_says_so_and_measures(tmp_path: Path) -> None:
+def test_run_from_a_script_without_consent_measures_nothing(tmp_path: Path) -> None:
     with running_dns_server({}) as dns, tcp_refusing_port() as refusing:
         config = write_config(tmp_path).read_text(encoding="utf-8").replace("udp://127.0.0.1:5353", dns.spec())
         (tmp_path / "probe.toml").write_text(config, encoding="utf-8")
         args = ["run", "--config", str(tmp_path / "probe.toml"), "-e", "tcp", "--url", f"127.0.0.1:{refusing.port}"]
         result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0
-    assert "no consent is recorded" in result.output and "probe consent" in result.output
+    assert isinstance(result.exception, consent.ConsentRequired)
+    assert "probe consent --accept" in str(result.exception)
+    assert sqlite3.connect(tmp_path / "data" / "probe.db").execute("select count(*) from measurements").fetchone() == (
+        0,
+    )

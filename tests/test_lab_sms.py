@@ -51,7 +51,7 @@ self-loop = {{ number = "{NUMBER}" }}
 
 
 def measure(lab: Lab, config: Path, db: Path, experiment: str, *inputs: str) -> dict[str, dict[str, object]]:
-    args = ["run", "--config", str(config), "--db", str(db), "-e", experiment]
+    args = ["run", "--accept", "--config", str(config), "--db", str(db), "-e", experiment]
     for value in inputs:
         args += ["--url", value]
     done = lab.run_probe(args, timeout=RUN_LIMIT)

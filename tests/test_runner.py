@@ -67,6 +67,7 @@ def test_killed_probe_keeps_every_measurement_it_had_finished(tmp_path: Path) ->
                 "-m",
                 "probe",
                 "run",
+                "--accept",
                 "--config",
                 str(config),
                 "--list",
@@ -97,3 +98,12 @@ def test_killed_probe_keeps_every_measurement_it_had_finished(tmp_path: Path) ->
     inputs = sorted(row[0] for row in db.execute("select input from measurements"))
     assert inputs == sorted(fast)
     assert db.execute("select status from runs").fetchone()[0] == "running"
+
+
+def test_rejected_sms_inputs_are_recorded_by_position_never_by_value() -> None:
+    db = open_database(":memory:")
+    with running_dns_server({}) as dns:
+        run_targets(get_experiment("sms"), [Target("+77001234567")], loopback_config(dns.spec()), db)
+    (run,) = db.runs()
+    assert "input #1" in run["problems"]
+    assert "7700123" not in run["problems"]

@@ -199,7 +199,19 @@ delivery_timeout = 2.0
             encoding="utf-8",
         )
         run = subprocess.run(
-            [sys.executable, "-m", "probe", "run", "--config", str(config), "-e", "sms", "--url", "self-loop"],
+            [
+                sys.executable,
+                "-m",
+                "probe",
+                "run",
+                "--accept",
+                "--config",
+                str(config),
+                "-e",
+                "sms",
+                "--url",
+                "self-loop",
+            ],
             capture_output=True,
             text=True,
             timeout=60,

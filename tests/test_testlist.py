@@ -66,3 +66,11 @@ def test_unreadable_list_raises_test_list_error(tmp_path: Path) -> None:
 def test_header_only_csv_has_no_targets_and_no_problems() -> None:
     result = parse_test_list(HEADER)
     assert (result.targets, result.problems) == ([], [])
+
+
+def test_list_of_host_names_is_checked_by_the_chosen_experiment() -> None:
+    from probe.experiments import get_experiment
+
+    result = parse_test_list("guljan.org\nbad..name\nridus.ru\n", check=get_experiment("dns").check_input)
+    assert [t.input for t in result.targets] == ["guljan.org", "ridus.ru"]
+    assert [p.line for p in result.problems] == [2]

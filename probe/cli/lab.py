@@ -2,7 +2,7 @@
 
     sudo probe lab up                                   # prints the probe config to use
     sudo probe lab scenario dns_nxdomain twitter.com    # any time, also while a probe runs
-    sudo probe lab exec -- probe run --config CONFIG --url http://twitter.com/
+    sudo probe lab exec -- probe run --accept --config CONFIG --url http://twitter.com/
     sudo probe lab down
 
 The lab itself is ``probe.lab`` (imported only when a ``lab`` command runs, so that the
@@ -95,7 +95,7 @@ def up(root: Path, data_dir: Path) -> None:
     click.echo(f"  namespaces: {ns.probe} (volunteer), {ns.isp} (ISP, censor), {ns.net} (internet), {ns.helper}")
     click.echo(f"  probe config: {config}")
     click.echo(f"  lab CA: {made.ca_path}")
-    click.echo(f"  measure: probe lab exec -- probe run --config {config} --url http://twitter.com/")
+    click.echo(f"  measure: probe lab exec -- probe run --accept --config {config} --url http://twitter.com/")
     click.echo("  censor: probe lab scenario --list")
 
 

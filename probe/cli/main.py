@@ -21,7 +21,7 @@ from probe.cli.consent import consent_command, consent_gate
 from probe.cli.daemon import daemon, identity
 from probe.cli.helper import helper
 from probe.cli.lab import lab
-from probe.cli.output import Progress, outcome_text, summary_table, table
+from probe.cli.output import Progress, outcome_text, summary_table, table, verdict_text
 from probe.cli.trace import trace_command
 from probe.cli.upload import bundle, upload
 from probe.cli.verdict import verdict
@@ -77,7 +77,7 @@ def cli() -> None:
     type=click.Choice(sorted(EXPERIMENTS)),
     default="web",
     show_default=True,
-    help="web: URLs; dns: host names; tcp: host:port.",
+    help="web: URLs; dns: host names; tcp: host:port; sms: a recipient label, SMSC host:port or gateway URL.",
 )
 @accept_option
 def run(
@@ -97,13 +97,13 @@ def run(
         path = list_path or config.probe.test_list
         if path is None:
             raise ProbeError("nothing to measure: give --list, --url, or set [probe] test_list in the config")
-        test_list = load_test_list(path)
+        test_list = load_test_list(path, chosen.check_input)
         test_list.targets.extend(Target(value) for value in inputs)
     for problem in test_list.problems:
         click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
     db = _open(config, db_path)
     try:
-        consent_gate(db, config, accept=accept, strict=False)
+        consent_gate(db, config, accept=accept, strict=True)
         summary = run_targets(
             chosen,
             test_list.targets,
@@ -134,10 +134,11 @@ def results(config_path: Path | None, db_path: Path | None, run_id: str | None) 
             r["experiment"],
             r["input"],
             outcome_text(r["failure"], r["failed_step"]),
+            verdict_text(r["verdict"], r["blocking_detail"]),
         )
         for r in db.measurement_rows(run_id)
     ]
-    click.echo(table(("id", "started_at", "experiment", "input", "outcome"), rows))
+    click.echo(table(("id", "started_at", "experiment", "input", "outcome", "verdict"), rows))
 
 
 @cli.command()
@@ -151,7 +152,8 @@ def show(config_path: Path | None, db_path: Path | None, measurement_id: str) ->
     if row is None:
         raise ProbeError(f"no measurement with id {measurement_id!r}")
     data = row_to_measurement(row).model_dump(mode="json")
-    data.update(verdict=row["verdict"], blocking=row["blocking"], blocking_detail=row["blocking_detail"])
+    for column in ("verdict", "blocking", "blocking_detail", "confirmed", "reason", "network_state"):
+        data[column] = row.get(column)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

@@ -12,7 +12,16 @@ from probe.runner import RunSummary
 
 
 def outcome_text(failure: str | None, failed_step: str | None) -> str:
-    return "ok" if not failure else f"{failed_step or '?'}: {failure}"
+    """What happened, by step: ``ok``, ``tcp: connection_reset``, or the failure alone."""
+    if not failure:
+        return "ok"
+    return f"{failed_step}: {failure}" if failed_step else failure
+
+
+def verdict_text(verdict: str | None, detail: str | None) -> str:
+    if not verdict:
+        return ""
+    return f"{verdict} ({detail})" if detail else verdict
 
 
 class Progress:

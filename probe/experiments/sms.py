@@ -89,6 +89,9 @@ class SMSExperiment:
     version = "0.1.0"
     test_name = "sms_reachability"
 
+    # A rejected input may be a phone number given by mistake: the run records its position only.
+    redact_rejected_inputs = True
+
     def check_input(self, value: str) -> str | None:
         # The input's form is checked here; whether its back-end is enabled needs the config, in run().
         if _LOOKS_LIKE_NUMBER.match(value):

@@ -3,7 +3,7 @@
     with Lab() as lab:
         config = lab.probe_config(tmp_path)                  # TOML for the probe in the lab
         lab.scenario("dns_nxdomain", ["twitter.com"])        # switchable at any time
-        lab.run_probe(["run", "--config", str(config), "--url", "http://twitter.com/"])
+        lab.run_probe(["run", "--accept", "--config", str(config), "--url", "http://twitter.com/"])
         lab.exec(["ip", "route"])                            # anything, in the probe namespace
 
 Everything the lab makes is removed when the block ends, however it ends: an exception,

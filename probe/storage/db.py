@@ -7,9 +7,11 @@ One ``Database`` belongs to one thread (the runner writes from its main thread).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +211,18 @@ def row_to_measurement(row: dict[str, Any]) -> Measurement:
     )
 
 
+@contextmanager
+def _migration_lock(path: Path) -> Iterator[None]:
+    """One process at a time creates or migrates a database file (a daemon and a manual
+    ``probe run`` may open a new one at the same moment); the lock file sits beside it."""
+    with open(path.with_name(path.name + ".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_database(path: Path | str) -> Database:
     """Open (creating and migrating as needed) the database at ``path`` (``:memory:`` works)."""
     memory = str(path) == ":memory:"
@@ -218,9 +232,12 @@ def open_database(path: Path | str) -> Database:
         db = sqlite_utils.Database(memory=True) if memory else sqlite_utils.Database(path)
         # Wait for other writers before anything else: switching to WAL needs the lock too.
         db.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not memory:
-            db.enable_wal()
-        migrate(db)
+        if memory:
+            migrate(db)
+        else:
+            with _migration_lock(Path(path)):
+                db.enable_wal()
+                migrate(db)
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from None
     return Database(db, None if memory else Path(path))

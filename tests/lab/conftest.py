@@ -49,7 +49,7 @@ def run_probe(lab: Lab, lab_config: Path, tmp_path: Path) -> RunProbe:
 
     def run(*inputs: str, experiment: str = "web", config: Path | None = None) -> ProbeRun:
         db = tmp_path / f"probe-{next(runs)}.db"
-        args = ["run", "--config", str(config or lab_config), "--db", str(db), "-e", experiment]
+        args = ["run", "--accept", "--config", str(config or lab_config), "--db", str(db), "-e", experiment]
         for value in inputs:
             args += ["--url", value]
         started = time.monotonic()

@@ -51,7 +51,7 @@ def test_trainer_brings_the_lab_up_applies_a_scenario_measures_and_takes_it_down
         assert switched.returncode == 0 and "dns_nxdomain on twitter.com" in switched.stdout
         db = tmp_path / "cli.db"
         measured = probe_lab(
-            root, "exec", "--", "probe", "run", "--config", config.group(1), "--db", str(db),
+            root, "exec", "--", "probe", "run", "--accept", "--config", config.group(1), "--db", str(db),
             "--url", "http://twitter.com/", "--url", "http://guljan.org/",
         )  # fmt: skip
         assert measured.returncode == 0, measured.stderr

@@ -317,7 +317,9 @@ def test_scenario_switch_while_probe_runs_shows_the_outage_window(censor: Lab, t
     config = censor.probe_config(tmp_path, timeout=TIMEOUT, late_answer_window=LATE_WINDOW, concurrency=1)
     inputs = [f"http://{s.name}/" for s in plan.WEB_SITES] + [f"https://{s.name}/" for s in plan.WEB_SITES[:3]]
     db = tmp_path / "window.db"
-    args = ["run", "--config", str(config), "--db", str(db)] + [a for value in inputs for a in ("--url", value)]
+    args = ["run", "--accept", "--config", str(config), "--db", str(db)] + [
+        a for value in inputs for a in ("--url", value)
+    ]
     process = subprocess.Popen(censor.probe_argv(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         seen = _wait_for_rows(db, 1, process)
@@ -339,7 +341,9 @@ def test_scenario_switch_while_probe_runs_shows_the_outage_window(censor: Lab, t
 
 
 def _measure_from_helper(lab: Lab, config: Path, db: Path, *inputs: str) -> dict[str, Measured]:
-    args = ["run", "--config", str(config), "--db", str(db)] + [a for value in inputs for a in ("--url", value)]
+    args = ["run", "--accept", "--config", str(config), "--db", str(db)] + [
+        a for value in inputs for a in ("--url", value)
+    ]
     done = lab.exec([sys.executable, "-m", "probe", *args], role="helper", capture=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return {m.input: m for m in read_measurements(db)}
