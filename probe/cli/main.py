@@ -21,7 +21,9 @@ from probe.cli.consent import consent_command, consent_gate
 from probe.cli.daemon import daemon, identity
 from probe.cli.helper import helper
 from probe.cli.lab import lab
+from probe.cli.outages import outages
 from probe.cli.output import Progress, outcome_text, summary_table, table, verdict_text
+from probe.cli.report import report
 from probe.cli.trace import trace_command
 from probe.cli.upload import bundle, upload
 from probe.cli.verdict import verdict
@@ -29,7 +31,7 @@ from probe.cli.verify import verify
 from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, get_experiment
-from probe.export import FORMATS, export
+from probe.export import DIRECTORY_FORMATS, FORMATS, export, export_directory
 from probe.runner import run_targets
 from probe.storage import Database, open_database
 from probe.storage.db import DB_FILENAME, row_to_measurement
@@ -162,12 +164,20 @@ def show(config_path: Path | None, db_path: Path | None, measurement_id: str) ->
 @db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="ooni-jsonl", show_default=True)
 @click.option("--run", "run_id", help="Only this run (default: all).")
-@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), help="File (default: stdout).")
+@click.option(
+    "--out", "out_path", type=click.Path(path_type=Path), help="File (default: stdout); parquet: a new directory."
+)
 def export_command(
     config_path: Path | None, db_path: Path | None, fmt: str, run_id: str | None, out_path: Path | None
 ) -> None:
-    """Export measurements, e.g. one OONI measurement a line."""
+    """Export measurements: OONI's format (one a line), csv, json, or parquet (a directory, one file a day)."""
     db = _open(load_config(config_path), db_path)
+    if fmt in DIRECTORY_FORMATS:
+        if out_path is None:
+            raise ProbeError(f"--format {fmt} writes a directory (one file a day): give --out DIR")
+        count = export_directory(db, out_path, fmt=fmt, run_id=run_id)
+        click.echo(f"{count} measurements written to {out_path}", err=True)
+        return
     if out_path is None:
         export(db, sys.stdout, fmt=fmt, run_id=run_id)
         return
@@ -190,6 +200,8 @@ cli.add_command(collector)
 cli.add_command(verdict)
 cli.add_command(helper)
 cli.add_command(trace_command)
+cli.add_command(outages)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
@@ -75,6 +76,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "hash chain, heartbeats, signed heads, probes, upload marks, consent", unattended),
     (3, "sms messages and their reports and receipts", sms_tables),
     (4, "verdict reasons, confirmation, network state; network contexts", verdict_tables),
+    (5, "outage analysis: indexes by network, period and run; saved outage windows", outage_tables),
 ]
 
 

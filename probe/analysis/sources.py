@@ -1,0 +1,180 @@
+"""Reading the series from SQLite: narrow columns, in the order the trackers want, never all at once.
+
+    measurement_rows   the targets' points, input after input, each in time order, read from the
+                       covering index of migration 5 (``schema_outages``)
+    network_points     each probe's network points in time order: its rounds' network contexts
+                       where it has controls; else its rounds' heartbeat counts (``rounds``), or,
+                       for runs outside the daemon, the run's own counts
+
+Works on a probe's database (its own rows have no ``probe_id``) and on a collector's (every
+probe's rows, and its runs and rounds, carry the probe's id). A collector receives neither
+verdict columns nor network contexts: there, the network is judged from the rounds' counts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from probe.analysis import observe, times
+from probe.analysis.observe import Evidence, Mark
+
+MeasurementRow = tuple[
+    str,
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+    str | None,
+    str,
+    str,
+]
+"""probe, input, experiment, started_at, run_id, verdict, blocking, blocking_detail, failure,
+failed_step, confirmed, network_state, probe_asn, probe_cc."""
+
+_MEASUREMENTS = (
+    "select coalesce(probe_id, ''), input, experiment, started_at, coalesce(run_id, ''), verdict, blocking, "
+    "blocking_detail, failure, failed_step, confirmed, network_state, coalesce(probe_asn, ''), "
+    "coalesce(probe_cc, '') from measurements where input is not null"
+)
+_CONTEXTS = (
+    "select nc.measured_at, coalesce(r.probe_id, ''), nc.run_id, coalesce(r.probe_asn, ''), coalesce(r.probe_cc, ''), "
+    "nc.network_state, nc.controls from network_contexts nc join runs r on r.id = nc.run_id "
+    "where nc.measured_at is not null and coalesce(r.experiment, '') != 'sms'"
+)
+_NO_CONTEXT = "not exists (select 1 from network_contexts nc where nc.run_id = {run})"
+_ROUNDS = (
+    "select ro.started_at, coalesce(r.probe_id, ''), ro.run_id, coalesce(r.probe_asn, ''), coalesce(r.probe_cc, ''), "
+    "ro.measured, ro.reached from rounds ro join runs r on r.id = ro.run_id "
+    "where ro.experiment != 'sms' and ro.status != 'running' and " + _NO_CONTEXT.format(run="ro.run_id")
+)
+_RUNS = (
+    "select r.started_at, coalesce(r.probe_id, ''), r.id, coalesce(r.probe_asn, ''), coalesce(r.probe_cc, ''), "
+    "(select count(*) from measurements m where m.run_id = r.id), "
+    "(select count(*) from measurements m where m.run_id = r.id and m.failure is null) "
+    "from runs r where coalesce(r.experiment, '') != 'sms' and coalesce(r.status, '') != 'running' "
+    "and not exists (select 1 from rounds ro where ro.run_id = r.id) and " + _NO_CONTEXT.format(run="r.id")
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """The stretch of time read: ``[since, until)``, either end open."""
+
+    since: str | None = None
+    until: str | None = None
+
+    def where(self, column: str) -> tuple[str, list[str]]:
+        clauses, params = [], []
+        if self.since is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"{column} < ?")
+            params.append(self.until)
+        return "".join(f" and {clause}" for clause in clauses), params
+
+
+def normalize_network(network: str) -> str:
+    """``9198`` or ``as9198`` as ``AS9198`` (how the probe stores ASNs)."""
+    text = network.strip().upper()
+    return text if text.startswith("AS") else f"AS{text}"
+
+
+def matches(target: str, value: str) -> bool:
+    """Whether input ``value`` is ``target``, or, for a bare host, one of its URLs or host:port inputs."""
+    if value == target:
+        return True
+    if "://" in target or "/" in target:
+        return False
+    host = value.split("://", 1)[1] if "://" in value else value
+    return host.split("/", 1)[0].split(":", 1)[0].lower() == target.lower()
+
+
+def inputs(conn: sqlite3.Connection, target: str | None = None) -> Iterator[str]:
+    """The distinct inputs (of ``target``), in order: one index seek each, however many rows they have."""
+    if target is not None and ("://" in target or "/" in target):
+        yield target
+        return
+    row = conn.execute("select min(input) from measurements").fetchone()
+    while row is not None and row[0] is not None:
+        value = str(row[0])
+        if target is None or matches(target, value):
+            yield value
+        row = conn.execute("select min(input) from measurements where input > ?", (value,)).fetchone()
+
+
+def measurement_rows(
+    conn: sqlite3.Connection, span: Span, *, target: str | None = None, network: str | None = None
+) -> Iterator[MeasurementRow]:
+    """The targets' points, input after input, each in time order.
+
+    One query per input (``input = ?`` and a time range) reads the covering index of migration 5
+    and nothing else, whether or not SQLite has statistics to plan with.
+    """
+    where, params = span.where("started_at")
+    sql = _MEASUREMENTS + " and input = ?" + where
+    if network is not None:
+        sql += " and probe_asn = ?"
+        params.append(normalize_network(network))
+    sql += " order by started_at"
+    for value in list(inputs(conn, target)):
+        yield from conn.execute(sql, [value, *params])
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPoint:
+    time: str
+    probe: str
+    run_id: str
+    network: str
+    region: str
+    mark: Mark
+    evidence: Evidence | None
+    share: float | None
+    from_controls: bool
+
+
+def network_points(conn: sqlite3.Connection, span: Span, *, network: str | None = None) -> Iterator[NetworkPoint]:
+    """Every probe's network points, in time order (see the module docstring)."""
+    asn = normalize_network(network) if network is not None else None
+    return heapq.merge(_contexts(conn, span, asn), _heartbeats(conn, span, asn), key=lambda point: point.time)
+
+
+def _query(
+    conn: sqlite3.Connection, sql: str, span: Span, column: str, asn: str | None
+) -> Iterator[tuple[str, str, str, str, str, object, object]]:
+    where, params = span.where(column)
+    if asn is not None:
+        where += " and r.probe_asn = ?"
+        params.append(asn)
+    yield from conn.execute(f"{sql}{where} order by {column}", params)
+
+
+def _contexts(conn: sqlite3.Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
+    """Each context at the time its controls started (see ``observe.controls_summary``), in that order."""
+    points = []
+    for time, probe, run_id, network, region, state, controls in _query(conn, _CONTEXTS, span, "nc.measured_at", asn):
+        mark, found = observe.network_context(state if isinstance(state, str) else None)
+        share, longest = observe.controls_summary(controls if isinstance(controls, str) else None)
+        started = times.shifted(time, -longest) if longest else time
+        points.append(NetworkPoint(started, probe, run_id, network, region, mark, found, share, True))
+    points.sort(key=lambda point: point.time)
+    return iter(points)
+
+
+def _heartbeats(conn: sqlite3.Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
+    rounds = _query(conn, _ROUNDS, span, "ro.started_at", asn)
+    runs = _query(conn, _RUNS, span, "r.started_at", asn)
+    for time, probe, run_id, network, region, measured, reached in heapq.merge(rounds, runs, key=lambda row: row[0]):
+        done, ok = int(measured or 0), int(reached or 0)  # type: ignore[call-overload]
+        mark, found = observe.heartbeat(done, ok)
+        yield NetworkPoint(time, probe, run_id, network, region, mark, found, ok / done if done else None, False)

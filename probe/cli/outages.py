@@ -1,0 +1,204 @@
+"""``probe outages``: outage windows of a probe's or a collector's database (``probe.analysis``).
+
+probe outages [--db PATH] [--target T] [--network ASN] [--since] [--until] [--format table|json|csv]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
+from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
+from probe.analysis.times import now_iso, short
+from probe.analysis.windows import FIELDS, SCOPES
+from probe.cli.common import config_option, database_path, db_option
+from probe.cli.output import table
+from probe.config import load_config
+from probe.errors import ProbeError
+from probe.storage import open_database
+from probe.storage.schema_outages import save_windows
+
+F = TypeVar("F", bound=Callable[..., Any])
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def parse_time(text: str | None, option: str) -> str | None:
+    """A date or an ISO 8601 time (UTC unless it says otherwise) as the database's time text.
+
+    A date alone for ``--until`` means the end of that day: ``--since 2026-11-01 --until 2026-11-30``
+    is all of November.
+    """
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProbeError(
+            f"{option}: not a date or ISO 8601 time: {text!r} (e.g. 2026-11-01 or 2026-11-01T08:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if option == "--until" and len(text.strip()) == 10:
+        moment += timedelta(days=1)
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def period_options(func: F) -> F:
+    func = click.option("--until", help="Up to this date (included) or time, UTC; default: the end of the data.")(func)
+    return click.option("--since", help="From this date or ISO 8601 time, UTC; default: the start of the data.")(func)
+
+
+def window_options(func: F) -> F:
+    """Grouping and hysteresis, shared by ``probe outages`` and ``probe report``."""
+    for option in reversed(
+        (
+            click.option(
+                "--by",
+                type=click.Choice(SCOPES),
+                default="network",
+                show_default=True,
+                help="Merge windows across a network's probes (ASN), a region's (country), or not (probe).",
+            ),
+            click.option(
+                "--open-after",
+                type=click.IntRange(1, 1000),
+                default=DEFAULT_OPEN_AFTER,
+                show_default=True,
+                help="Bad rounds in a row that open a window (one more for SMS).",
+            ),
+            click.option(
+                "--close-after",
+                type=click.IntRange(1, 1000),
+                default=DEFAULT_CLOSE_AFTER,
+                show_default=True,
+                help="Good rounds in a row that close it.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def outage_query(
+    *,
+    since: str | None,
+    until: str | None,
+    target: str | None,
+    network: str | None,
+    by: str,
+    open_after: int,
+    close_after: int,
+) -> OutageQuery:
+    return OutageQuery(
+        since=parse_time(since, "--since"),
+        until=parse_time(until, "--until"),
+        target=target,
+        network=network,
+        by=by,
+        hysteresis=Hysteresis(open_after, close_after),
+    )
+
+
+def _between(low: str | None, high: str | None) -> str:
+    if high is None:
+        return "ongoing"
+    if low is None:
+        return f"by {short(high)}"
+    return f"{short(low)} .. {short(high)}"
+
+
+def windows_table(windows: Sequence[Window]) -> str:
+    if not windows:
+        return "no outage windows"
+    rows = [
+        (
+            window.target,
+            window.kind,
+            "/".join(part for part in (window.blocking, window.blocking_detail) if part),
+            _between(window.start_min, window.start_max),
+            _between(window.end_min, window.end_max),
+            f"{window.failing}/{window.measurements}",
+            f"{window.probes}/{window.probes_total}",
+            window.network if window.scope != "probe" else f"{window.network} {window.probe[:8]}".strip(),
+            f"{window.confidence:.2f} {window.confidence_label}",
+            f"{window.severity:g}",
+        )
+        for window in windows
+    ]
+    headers = ("target", "kind", "how", "start between", "end between", "failing", "probes", "network")
+    return table((*headers, "confidence", "severity"), rows)
+
+
+def windows_csv(windows: Sequence[Window]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for window in windows:
+        writer.writerow(window.to_dict())
+    return out.getvalue()
+
+
+def windows_json(windows: Sequence[Window]) -> str:
+    return json.dumps([window.to_dict() for window in windows], indent=2, ensure_ascii=False)
+
+
+FORMATTERS: dict[str, Callable[[Sequence[Window]], str]] = {
+    "table": windows_table,
+    "json": windows_json,
+    "csv": windows_csv,
+}
+
+
+@click.command(name="outages")
+@config_option
+@db_option
+@click.option(
+    "--target",
+    help="An input (URL, host:port, SMS recipient), a host name (all its inputs), or `network` "
+    "for whole-network windows only.",
+)
+@click.option("--network", help="Only this network's probes (ASN, e.g. AS9198).")
+@period_options
+@window_options
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True)
+@click.option("--save", is_flag=True, help="Also keep the windows in the database's outage_windows table.")
+def outages(
+    config_path: Path | None,
+    db_path: Path | None,
+    target: str | None,
+    network: str | None,
+    since: str | None,
+    until: str | None,
+    by: str,
+    open_after: int,
+    close_after: int,
+    fmt: str,
+    save: bool,
+) -> None:
+    """List outage windows: what was cut (a target, or the whole network), how, and when, with bounds."""
+    query = outage_query(
+        since=since,
+        until=until,
+        target=target,
+        network=network,
+        by=by,
+        open_after=open_after,
+        close_after=close_after,
+    )
+    db = open_database(database_path(load_config(config_path), db_path))
+    try:
+        found = find_outages(db.db.conn, query)
+        if save:
+            saved = save_windows(db.db, (window.to_dict() for window in found), now_iso())
+            click.echo(f"{saved} windows saved in outage_windows", err=True)
+    finally:
+        db.close()
+    click.echo(FORMATTERS[fmt](found).rstrip("\n"))

@@ -1,0 +1,73 @@
+"""``probe report``: one self-contained HTML page about a period (``probe.report``).
+
+probe report [--db PATH] [--since] [--until] [--network ASN] --out FILE.html
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from probe.analysis import Hysteresis
+from probe.cli.common import config_option, database_path, db_option
+from probe.cli.outages import parse_time, period_options, window_options
+from probe.config import load_config
+from probe.errors import ProbeError
+from probe.report import ReportQuery, build_report
+from probe.storage import open_database
+
+
+@click.command(name="report")
+@config_option
+@db_option
+@period_options
+@click.option("--network", help="Only this network's probes (ASN, e.g. AS9198).")
+@window_options
+@click.option("--title", help="The page's title (default: Internet blocking and outages).")
+@click.option("--no-verify", is_flag=True, help="Leave out the hash-chain check (slow on a large collector).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The HTML file to write.",
+)
+def report(
+    config_path: Path | None,
+    db_path: Path | None,
+    since: str | None,
+    until: str | None,
+    network: str | None,
+    by: str,
+    open_after: int,
+    close_after: int,
+    title: str | None,
+    no_verify: bool,
+    out_path: Path,
+) -> None:
+    """Write an HTML report: timelines, outage windows, the method in plain words, probes, verification."""
+    query = ReportQuery(
+        since=parse_time(since, "--since"),
+        until=parse_time(until, "--until"),
+        network=network,
+        by=by,
+        hysteresis=Hysteresis(open_after, close_after),
+        verify=not no_verify,
+        title=title,
+    )
+    path = database_path(load_config(config_path), db_path)
+    db = open_database(path)
+    try:
+        page = build_report(db.db.conn, query, path)
+    finally:
+        db.close()
+    temporary = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(page, encoding="utf-8")
+        temporary.replace(out_path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ProbeError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    click.echo(f"report written to {out_path} ({len(page.encode()) // 1024} KiB)", err=True)

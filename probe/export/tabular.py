@@ -1,0 +1,75 @@
+"""``csv`` and ``json``: the measurements' own columns, as analysts open them.
+
+``csv`` keeps one row per measurement and leaves the test keys out (a web measurement's keys are
+kilobytes of JSON: use ``json``, ``parquet`` or ``ooni-jsonl`` for them). ``json`` is one array,
+written one measurement at a time, with ``test_keys`` and ``annotations`` as objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+COLUMNS = (
+    "id",
+    "probe_id",
+    "run_id",
+    "experiment",
+    "input",
+    "category_code",
+    "started_at",
+    "runtime",
+    "failure",
+    "failed_step",
+    "verdict",
+    "blocking",
+    "blocking_detail",
+    "confirmed",
+    "reason",
+    "network_state",
+    "probe_asn",
+    "probe_cc",
+    "test_name",
+    "test_version",
+    "report_id",
+    "software_name",
+    "software_version",
+    "chain_seq",
+    "chain_hash",
+)
+"""The flat columns every format carries (a database without a column exports it empty)."""
+
+
+def flat(row: dict[str, Any]) -> dict[str, Any]:
+    return {column: row.get(column) for column in COLUMNS}
+
+
+def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(flat(row))
+        count += 1
+    return count
+
+
+def _object(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return text
+
+
+def write_json(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    out.write("[")
+    count = 0
+    for row in rows:
+        item = {**flat(row), "annotations": _object(row.get("annotations")), "test_keys": _object(row.get("test_keys"))}
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(item, ensure_ascii=False, sort_keys=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
