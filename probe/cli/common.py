@@ -1,4 +1,4 @@
-"""Options and helpers shared by the unattended-operation commands (daemon, upload, collector...)."""
+"""Options and helpers shared by the commands (``--config``, ``--db``, ``--accept``, times, logs)."""
 
 from __future__ import annotations
 

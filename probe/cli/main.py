@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from probe import __version__
 from probe.cli.collector import collector
-from probe.cli.common import accept_option
+from probe.cli.common import accept_option, config_option, database_path, db_option
 from probe.cli.consent import consent_command, consent_gate
 from probe.cli.daemon import daemon, identity
 from probe.cli.helper import helper
@@ -34,32 +32,12 @@ from probe.experiments import EXPERIMENTS, get_experiment
 from probe.export import DIRECTORY_FORMATS, FORMATS, export, export_directory
 from probe.runner import run_targets
 from probe.storage import Database, open_database
-from probe.storage.db import DB_FILENAME, row_to_measurement
+from probe.storage.db import row_to_measurement
 from probe.testlist import Target, TestList, load_test_list
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def config_option(func: F) -> F:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Config file (default: configs/default.toml if present).",
-    )(func)
-
-
-def db_option(func: F) -> F:
-    return click.option(
-        "--db",
-        "db_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help=f"Database (default: <data_dir>/{DB_FILENAME}).",
-    )(func)
 
 
 def _open(config: Config, db_path: Path | None) -> Database:
-    return open_database(db_path or config.probe.data_dir / DB_FILENAME)
+    return open_database(database_path(config, db_path))
 
 
 @click.group()
