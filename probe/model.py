@@ -17,9 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 DATA_FORMAT_VERSION = "0.2.0"
 
 
+DB_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""How the database stores times: ISO 8601 UTC to the microsecond, ``Z`` suffix (sorts as time does)."""
+
+
+def db_time(moment: datetime) -> str:
+    """``moment`` (timezone-aware) as the database's time text."""
+    return moment.astimezone(UTC).strftime(DB_TIME_FORMAT)
+
+
 def utc_now_iso() -> str:
-    """Now, as ISO 8601 UTC with a ``Z`` suffix (how the database stores times)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now, as the database's time text."""
+    return db_time(datetime.now(UTC))
 
 
 def ooni_time(iso: str) -> str:

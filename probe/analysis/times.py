@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from probe.model import db_time, utc_now_iso
 
 
 def seconds(text: str) -> float:
@@ -21,7 +21,7 @@ def seconds(text: str) -> float:
 
 def iso(epoch: float) -> str:
     """Seconds since the epoch as the database's time text."""
-    return datetime.fromtimestamp(epoch, UTC).strftime(_FORMAT)
+    return db_time(datetime.fromtimestamp(epoch, UTC))
 
 
 def shifted(text: str, delta: float) -> str:
@@ -44,4 +44,4 @@ def short(text: str | None) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime(_FORMAT)
+    return utc_now_iso()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,6 +11,7 @@ import click
 
 from probe.config import Config
 from probe.errors import ProbeError
+from probe.model import db_time
 from probe.storage.db import DB_FILENAME
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,16 +52,27 @@ def log_line(line: str) -> None:
     click.echo(f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} {line}", err=True)
 
 
-def parse_since(text: str | None) -> str | None:
-    """``--since`` (a date, or an ISO 8601 time; UTC unless it says otherwise) as the database's time text."""
+def parse_time(text: str | None, option: str) -> str | None:
+    """A date or an ISO 8601 time (UTC unless it says otherwise) as the database's time text.
+
+    A date alone for ``--until`` means the end of that day: ``--since 2026-11-01 --until 2026-11-30``
+    is all of November.
+    """
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ProbeError(
-            f"--since: not a date or ISO 8601 time: {text!r} (e.g. 2026-11-01 or 2026-11-01T08:00Z)"
+            f"{option}: not a date or ISO 8601 time: {text!r} (e.g. 2026-11-01 or 2026-11-01T08:00Z)"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if option == "--until" and len(text.strip()) == 10:
+        moment += timedelta(days=1)
+    return db_time(moment)
+
+
+def parse_since(text: str | None) -> str | None:
+    """``--since`` as the database's time text."""
+    return parse_time(text, "--since")

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,36 +18,13 @@ from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
 from probe.analysis.times import now_iso, short
 from probe.analysis.windows import FIELDS, SCOPES
-from probe.cli.common import config_option, database_path, db_option
+from probe.cli.common import config_option, database_path, db_option, parse_time
 from probe.cli.output import table
 from probe.config import load_config
-from probe.errors import ProbeError
 from probe.storage import open_database
 from probe.storage.schema_outages import save_windows
 
 F = TypeVar("F", bound=Callable[..., Any])
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def parse_time(text: str | None, option: str) -> str | None:
-    """A date or an ISO 8601 time (UTC unless it says otherwise) as the database's time text.
-
-    A date alone for ``--until`` means the end of that day: ``--since 2026-11-01 --until 2026-11-30``
-    is all of November.
-    """
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ProbeError(
-            f"{option}: not a date or ISO 8601 time: {text!r} (e.g. 2026-11-01 or 2026-11-01T08:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if option == "--until" and len(text.strip()) == 10:
-        moment += timedelta(days=1)
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def period_options(func: F) -> F:

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from probe.analysis import Hysteresis
-from probe.cli.common import config_option, database_path, db_option
-from probe.cli.outages import parse_time, period_options, window_options
+from probe.cli.common import config_option, database_path, db_option, parse_time
+from probe.cli.outages import period_options, window_options
 from probe.config import load_config
 from probe.errors import ProbeError
 from probe.report import ReportQuery, build_report

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from probe.errors import StorageError
+from probe.model import DB_TIME_FORMAT, db_time
 from probe.storage import Database
 
 RUNNING = "running"
@@ -23,17 +24,16 @@ FAILED = "failed"
 COMPLETED = (FINISHED, FAILED)
 """Statuses that count for the schedule: an interrupted round is run again, once, when next due."""
 
-_ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 ABANDONED = "the daemon stopped during this round (crash, kill or power loss)"
 
 
 def iso(epoch: float) -> str:
     """Wall-clock seconds as the database's ISO 8601 UTC text."""
-    return datetime.fromtimestamp(epoch, UTC).strftime(_ISO_FORMAT)
+    return db_time(datetime.fromtimestamp(epoch, UTC))
 
 
 def epoch(text: str) -> float:
-    return datetime.strptime(text, _ISO_FORMAT).replace(tzinfo=UTC).timestamp()
+    return datetime.strptime(text, DB_TIME_FORMAT).replace(tzinfo=UTC).timestamp()
 
 
 def _execute(db: Database, sql: str, params: tuple[Any, ...]) -> None:

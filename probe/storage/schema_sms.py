@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
-from probe.model import Measurement
+from probe.model import Measurement, db_time
 from probe.sms.model import LocalEvent, SMSTestKeys
 
 LATE_MATCH_DAYS = 7
@@ -56,7 +56,7 @@ def _owner(conn: sqlite3.Connection, event: LocalEvent, backend: str, current: s
         return str(row[0]) if row else None
     if event.message_ref is None:
         return None
-    since = (datetime.now(UTC) - timedelta(days=LATE_MATCH_DAYS)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = db_time(datetime.now(UTC) - timedelta(days=LATE_MATCH_DAYS))
     row = conn.execute(
         "select measurement_id from sms_messages where backend = ? and message_ref = ? and sent_at >= ?"
         " and measurement_id != ? order by sent_at desc limit 1",
