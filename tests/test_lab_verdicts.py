@@ -9,9 +9,6 @@ with the reason otherwise. Every packet stays inside the lab's namespaces (198.1
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +16,8 @@ from typing import Any
 
 import pytest
 
-import probe
 from probe.lab import plan
 from probe.lab.lab import Lab, unavailable_reason
-from probe.lab.shell import in_netns
 from probe.storage import open_database
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -70,29 +65,9 @@ def lab() -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def helper(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``probe helper serve`` in the helper namespace, trusting the lab's CA; its URL."""
-    directory = tmp_path_factory.mktemp("helper")
-    config = directory / "helper.toml"
-    config.write_text(
-        f'[dns]\nresolvers = ["system"]\ntimeout = {TIMEOUT}\n[tcp]\ntimeout = {TIMEOUT}\n'
-        f'[tls]\ntimeout = {TIMEOUT}\nca_bundle = "{lab.ca_path}"\n[http]\ntimeout = 5.0\n',
-        encoding="utf-8",
-    )
-    env = dict(os.environ)
-    source = str(Path(probe.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
-    args = [sys.executable, "-m", "probe", "helper", "serve", "--config", str(config)]
-    args += ["--host", plan.HELPER_ADDRESS, "--port", str(HELPER_PORT), "--allow-private-addresses"]
-    process = subprocess.Popen(
-        in_netns(lab.namespaces.helper, args), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        assert "listening on" in line, line
-        yield HELPER_URL
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with lab.test_helper(tmp_path_factory.mktemp("helper"), port=HELPER_PORT, timeout=TIMEOUT) as url:
+        assert url == HELPER_URL
+        yield url
 
 
 @pytest.fixture(scope="module")

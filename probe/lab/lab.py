@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
@@ -48,6 +48,8 @@ TEST_LAB_SECONDS = 2 * 3600
 DETACHED_LAB_SECONDS = 12 * 3600
 SITE_LIST = "lab-sites.txt"
 ID_ATTEMPTS = 8
+HELPER_HTTP_TIMEOUT = 5.0
+"""Seconds the lab's test helper gives its own HTTP fetch of a site."""
 Role = Literal["probe", "isp", "net", "helper"]
 _CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -288,6 +290,39 @@ class Lab:
             timeout=timeout,
             check=False,
         )
+
+    @contextlib.contextmanager
+    def test_helper(self, directory: Path, *, port: int, timeout: float) -> Iterator[str]:
+        """``probe helper serve`` in the helper namespace (outside the censor), trusting the lab CA; its URL.
+
+        Lab addresses are private (198.18.0.0/15), so the helper is started with
+        ``--allow-private-addresses``. It is stopped when the block ends.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        config = directory / "helper.toml"
+        config.write_text(
+            f'[dns]\nresolvers = ["system"]\ntimeout = {timeout}\n[tcp]\ntimeout = {timeout}\n'
+            f"[tls]\ntimeout = {timeout}\nca_bundle = {_toml_str(self.ca_path)}\n"
+            f"[http]\ntimeout = {HELPER_HTTP_TIMEOUT}\n",
+            encoding="utf-8",
+        )
+        env = dict(os.environ)
+        source = str(Path(probe.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+        args = [sys.executable, "-m", "probe", "helper", "serve", "--config", str(config)]
+        args += ["--host", plan.HELPER_ADDRESS, "--port", str(port), "--allow-private-addresses"]
+        process = subprocess.Popen(
+            self.argv(args, role="helper"), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+        try:
+            assert process.stderr is not None
+            line = process.stderr.readline()
+            if "listening on" not in line:
+                raise LabError(f"lab: the test helper did not start: {line.strip()}")
+            yield f"http://{plan.HELPER_ADDRESS}:{port}/"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
     def probe_config(
         self,

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,13 +28,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import probe
 from probe.analysis import OutageQuery, Window, find_outages
 from probe.analysis.times import now_iso, seconds
 from probe.cli.main import cli
-from probe.lab import plan
 from probe.lab.lab import Lab
-from probe.lab.shell import in_netns
 from probe.storage import open_database
 
 from .labsupport import CONCURRENCY, LATE_WINDOW, TIMEOUT
@@ -64,29 +59,8 @@ SLACK = 1.0
 @pytest.fixture(scope="module")
 def helper(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``probe helper serve`` in the helper namespace (outside the censor); its URL."""
-    directory = tmp_path_factory.mktemp("timeline-helper")
-    config = directory / "helper.toml"
-    config.write_text(
-        f'[dns]\nresolvers = ["system"]\ntimeout = {TIMEOUT}\n[tcp]\ntimeout = {TIMEOUT}\n'
-        f'[tls]\ntimeout = {TIMEOUT}\nca_bundle = "{lab.ca_path}"\n[http]\ntimeout = 5.0\n',
-        encoding="utf-8",
-    )
-    env = dict(os.environ)
-    source = str(Path(probe.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
-    args = [sys.executable, "-m", "probe", "helper", "serve", "--config", str(config)]
-    args += ["--host", plan.HELPER_ADDRESS, "--port", str(HELPER_PORT), "--allow-private-addresses"]
-    process = subprocess.Popen(
-        in_netns(lab.namespaces.helper, args), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        assert "listening on" in line, line
-        yield f"http://{plan.HELPER_ADDRESS}:{HELPER_PORT}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with lab.test_helper(tmp_path_factory.mktemp("timeline-helper"), port=HELPER_PORT, timeout=TIMEOUT) as url:
+        yield url
 
 
 def daemon_config(lab: Lab, helper: str, directory: Path) -> Path:
