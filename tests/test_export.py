@@ -19,8 +19,8 @@ from test_outages import GULJAN, TWITTER, Series
 from probe.cli.main import cli
 from probe.errors import ProbeError
 from probe.export import FORMATS, export, export_directory
-from probe.export.tabular import COLUMNS
 from probe.storage import open_database
+from probe.storage.columns import EXPORT_COLUMNS as COLUMNS
 
 
 def two_days(path: Path | None = None) -> Series:

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 from unattended import fill, probe_identity
 
 from probe.cli.main import cli
-from probe.integrity.chain import CHAINED_FIELDS, GENESIS, record_hash
 from probe.integrity.heads import sign_local_head
 from probe.integrity.verify import verify_database
 from probe.storage import open_database
+from probe.storage.chain import GENESIS, record_hash
+from probe.storage.columns import CHAINED_COLUMNS as CHAINED_FIELDS
 from probe.storage.migrations import MIGRATIONS
 
 

@@ -10,6 +10,7 @@ from servers import Endpoint, tcp_blackhole_server, tcp_refusing_port, tcp_reset
 
 from probe.failures import classify
 from probe.net import tcp
+from probe.net.addresses import format_endpoint
 from probe.net.trace import Trace
 
 
@@ -85,4 +86,4 @@ def test_hostname_instead_of_ip_is_a_programming_error() -> None:
 
 
 def test_endpoint_address_formats_ipv6_with_brackets() -> None:
-    assert Endpoint("::1", 8).address == tcp.format_address("::1", 8) == "[::1]:8"
+    assert Endpoint("::1", 8).address == format_endpoint("::1", 8) == "[::1]:8"

@@ -14,9 +14,9 @@ from probe.config import load_config
 from probe.errors import ProbeError
 from probe.forensics.trace import CONTROL_HOST, DEFAULT_HOP_TIMEOUT, DEFAULT_MAX_TTL, TraceError, trace
 from probe.net import dns
+from probe.net.addresses import default_port, is_ip
 from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
-from probe.verdict.observation import is_ip
 
 
 @click.command(name="trace")
@@ -45,7 +45,7 @@ def trace_command(
         address = host if is_ip(host) else _resolve(host, config_path)
     elif not is_ip(address):
         raise ProbeError(f"--address: not an IP address: {address!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or default_port(parts.scheme)
     try:
         result = trace(
             address,

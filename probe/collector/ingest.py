@@ -29,13 +29,13 @@ from pydantic import ValidationError
 from probe.collector.registry import learn_key, lookup
 from probe.errors import ProbeError, StorageError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
-from probe.integrity.chain import GENESIS, record_hash
 from probe.integrity.signing import batch_statement, head_signature_ok
 from probe.model import utc_now_iso
 from probe.storage import Database
+from probe.storage.chain import GENESIS, record_hash
+from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.db import row_to_measurement
 from probe.upload.protocol import ROUND_FIELDS, RUN_FIELDS, Batch, MeasurementRecord
-from probe.upload.queue import RECORD_COLUMNS
 
 
 class IngestError(ProbeError):
@@ -114,10 +114,10 @@ def _ingest(db: Database, received: Received) -> IngestResult:
     result = IngestResult(head=batch.head.seq if batch.head else None)
     fresh = _check_against_stored(db, batch, result)
     conn = db.db.conn
-    columns = (*RECORD_COLUMNS, "probe_id")
+    columns = (*CHAIN_RECORD_COLUMNS, "probe_id")
     conn.executemany(
         f"insert into measurements ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
-        [[*(row[name] for name in RECORD_COLUMNS), batch.probe_id] for row in (r.model_dump() for r in fresh)],
+        [[*(row[name] for name in CHAIN_RECORD_COLUMNS), batch.probe_id] for row in (r.model_dump() for r in fresh)],
     )
     result.stored = len(fresh)
     result.runs = _upsert(db, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)

@@ -32,6 +32,7 @@ from probe.experiments.tcp import split_host_port
 from probe.failures import TIMEOUT
 from probe.model import Measurement
 from probe.net import http, tcp, tls
+from probe.net.addresses import default_port
 from probe.net.trace import Trace
 from probe.sms import at_modem, conclusion, http_gateway, smpp
 from probe.sms.model import SMSTestKeys, Stage
@@ -145,7 +146,7 @@ class SMSExperiment:
             keys.conclude("gateway_unreachable", resolved.failure, "dns")
             return
         sni = host if parts.scheme == "https" else None
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or default_port(parts.scheme)
         connected = steps.connect_all(resolved.addresses, port, config, trace, server_name=sni)
         keys.tcp_connect, keys.tls_handshakes = connected.tcp_connect, connected.tls_handshakes
         if not connected.reachable:

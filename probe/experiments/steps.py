@@ -5,13 +5,13 @@ Network work happens in ``probe.net``; these functions only fan it out and colle
 
 from __future__ import annotations
 
-import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from probe.config import Config
 from probe.model import DNSQuery, TCPConnect, TLSHandshake
 from probe.net import dns, tcp, tls
+from probe.net.addresses import is_ip
 from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
 
@@ -32,14 +32,6 @@ class ConnectStep:
     """Addresses where TCP (and TLS, when asked) succeeded, in the order given."""
     failure: str | None = None
     failed_step: str | None = None
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def resolve(host: str, config: Config, trace: Trace) -> DNSStep:

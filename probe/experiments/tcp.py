@@ -11,18 +11,16 @@ from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
 from probe.experiments.dns import check_hostname
 from probe.model import Measurement, TCPTestKeys
+from probe.net.addresses import is_ip, split_endpoint
 from probe.net.trace import Trace
 
 
 def split_host_port(value: str) -> tuple[str, int]:
     """``host:port`` or ``[v6]:port`` into its parts; ValueError when it is neither."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"expected host:port, got {value!r}")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not steps.is_ip(host) and check_hostname(host):
+    host, port = split_endpoint(value)
+    if not is_ip(host) and check_hostname(host):
         raise ValueError(f"not a host name or IP address: {host!r}")
-    return host, int(port_text)
+    return host, port
 
 
 class TCPExperiment:

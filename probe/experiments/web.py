@@ -33,12 +33,11 @@ from probe.experiments.base import Context, Outcome, measure
 from probe.helper import client as control_client
 from probe.model import Measurement, WebTestKeys
 from probe.net import dns, http
+from probe.net.addresses import DEFAULT_PORTS, format_endpoint, is_ip
 from probe.net.resolvers import parse_resolver
-from probe.net.tcp import format_address
 from probe.net.trace import Trace
 from probe.testlist import check_url
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
 _RETRY_KEYS = ("queries", "tcp_connect", "tls_handshakes", "requests", "dns_experiment_failure")
 ControlAnswer = tuple[dict[str, Any] | None, str | None]
 
@@ -102,7 +101,7 @@ class WebExperiment:
         return control_client.ask(
             config.control.url,
             url,
-            [format_address(ip, port) for ip in addresses[: config.tcp.max_addresses]],
+            [format_endpoint(ip, port) for ip in addresses[: config.tcp.max_addresses]],
             timeout=config.control.timeout,
             connect_timeout=config.tcp.timeout,
             token=config.control.token.get_secret_value(),
@@ -153,7 +152,7 @@ class WebExperiment:
     @staticmethod
     def _resolve_redirect(name: str, ctx: Context, trace: Trace) -> list[str]:
         """Addresses for a redirect's host, from the first configured resolver."""
-        if steps.is_ip(name):
+        if is_ip(name):
             return [name]
         resolver = parse_resolver(ctx.config.dns.resolvers[0])
         queries = dns.lookup(

@@ -5,7 +5,7 @@
 
 Hive-style partitions, one file a day, written as the rows stream by (ordered by time, a row
 group every ``ROW_GROUP`` rows), so a year of a collector never sits in memory. Every column of
-``tabular.COLUMNS``, plus ``annotations`` and ``test_keys`` as JSON text; ``started_at`` is a UTC
+``probe.storage.columns.EXPORT_COLUMNS``, plus ``annotations`` and ``test_keys`` as JSON text; ``started_at`` is a UTC
 timestamp in microseconds. Read it with DuckDB (``read_parquet('OUT/*/*.parquet',
 hive_partitioning = true)``), ClickHouse (``file('OUT/*/*.parquet', Parquet)``) or pyarrow.
 The directory must be new or empty: a second export never mixes with the first.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from probe.errors import ProbeError
-from probe.export.tabular import COLUMNS
+from probe.storage.columns import EXPORT_COLUMNS
 
 ROW_GROUP = 50_000
 PART = "part-0.parquet"
@@ -41,7 +41,7 @@ def _pyarrow() -> Any:
 
 def _schema(pa: Any) -> Any:
     fields = []
-    for column in (*COLUMNS, "annotations", "test_keys"):
+    for column in (*EXPORT_COLUMNS, "annotations", "test_keys"):
         if column == "started_at":
             kind = pa.timestamp("us", tz="UTC")
         elif column in _INTEGERS:

@@ -12,42 +12,15 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-COLUMNS = (
-    "id",
-    "probe_id",
-    "run_id",
-    "experiment",
-    "input",
-    "category_code",
-    "started_at",
-    "runtime",
-    "failure",
-    "failed_step",
-    "verdict",
-    "blocking",
-    "blocking_detail",
-    "confirmed",
-    "reason",
-    "network_state",
-    "probe_asn",
-    "probe_cc",
-    "test_name",
-    "test_version",
-    "report_id",
-    "software_name",
-    "software_version",
-    "chain_seq",
-    "chain_hash",
-)
-"""The flat columns every format carries (a database without a column exports it empty)."""
+from probe.storage.columns import EXPORT_COLUMNS
 
 
 def flat(row: dict[str, Any]) -> dict[str, Any]:
-    return {column: row.get(column) for column in COLUMNS}
+    return {column: row.get(column) for column in EXPORT_COLUMNS}
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     count = 0
     for row in rows:

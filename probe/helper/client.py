@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from probe import SOFTWARE_NAME, __version__
 from probe.failures import TIMEOUT, classify
+from probe.net.addresses import default_port
 
 MAX_ANSWER_BYTES = 1 << 20
 BAD_ANSWER = "unknown_failure control_bad_answer"
@@ -35,8 +36,10 @@ def _connection(url: str, timeout: float, ca_bundle: Path | None) -> tuple[http.
     path = parts.path or "/"
     if parts.scheme == "https":
         context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-        return http.client.HTTPSConnection(host, parts.port or 443, timeout=timeout, context=context), path
-    return http.client.HTTPConnection(host, parts.port or 80, timeout=timeout), path
+        return http.client.HTTPSConnection(
+            host, parts.port or default_port(parts.scheme), timeout=timeout, context=context
+        ), path
+    return http.client.HTTPConnection(host, parts.port or default_port(parts.scheme), timeout=timeout), path
 
 
 def ask(

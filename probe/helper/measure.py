@@ -40,10 +40,9 @@ from probe.config import Config
 from probe.failures import HTTP_TOO_MANY_REDIRECTS, TIMEOUT
 from probe.model import HTTPTransaction
 from probe.net import dns, http, tcp, tls
+from probe.net.addresses import default_port, format_endpoint, is_bogon, is_ip, split_endpoint
 from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
-from probe.verdict.dns_consistency import is_bogon
-from probe.verdict.observation import is_ip
 
 MAX_ENDPOINTS = 16
 """Endpoints connected to per request (the probe's and the helper's own together)."""
@@ -73,17 +72,19 @@ class ControlRequest:
     @property
     def port(self) -> int:
         parts = urlsplit(self.url)
-        return parts.port or (443 if parts.scheme == "https" else 80)
+        return parts.port or default_port(parts.scheme)
 
 
 def _endpoint(value: Any) -> tuple[str, int]:
     if not isinstance(value, str) or len(value) > 64:
         raise RequestError('tcp_connect: entries are "ip:port" strings')
-    host, sep, port_text = value.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not is_ip(host):
+    try:
+        host, port = split_endpoint(value)
+    except ValueError:
+        host, port = "", 0
+    if not is_ip(host):
         raise RequestError(f"tcp_connect: not ip:port: {value!r}")
-    return host, int(port_text)
+    return host, port
 
 
 def parse_request(body: bytes) -> ControlRequest:
@@ -118,7 +119,7 @@ def _header(transaction: HTTPTransaction, name: str) -> str | None:
 
 
 def _format(ip: str, port: int) -> str:
-    return tcp.format_address(ip, port)
+    return format_endpoint(ip, port)
 
 
 class ControlMeasurement:

@@ -31,6 +31,7 @@ from typing import Any
 
 from probe.config import Config
 from probe.helper.measure import HELPER_NAME, ControlMeasurement, RequestError, parse_request
+from probe.net.addresses import format_endpoint
 
 DEFAULT_PORT = 8765
 DEFAULT_WORKERS = 16
@@ -94,8 +95,7 @@ class HelperServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{format_endpoint(self.host, self.port)}/"
 
     # --- life cycle -------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from probe.identity import Identity, verify
-from probe.integrity.chain import canonical_json
+from probe.storage.chain import canonical_json
 
 HEAD_CONTEXT = b"zhanaozen-probe chain head v1\n"
 BATCH_CONTEXT = b"zhanaozen-probe batch v1\n"

@@ -29,13 +29,13 @@ from pydantic import ValidationError
 
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
-from probe.integrity.chain import CHAINED_FIELDS, GENESIS, record_hash
 from probe.integrity.signing import batch_statement, head_signature_ok
+from probe.storage.chain import GENESIS, record_hash
+from probe.storage.columns import CHAIN_RECORD_COLUMNS
 
 MOVED_WINDOW = 64
 """How far from its position a record whose hash does not fit is looked for, to call it moved."""
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_ROW_COLUMNS = (*CHAINED_FIELDS, "chain_seq", "chain_prev", "chain_hash")
 
 
 @dataclass(frozen=True)
@@ -249,12 +249,12 @@ def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
         report = ChainReport(group or (own_ids[0] if own_ids else ""))
         walk = _Walk(report, from_genesis=not group, wanted={head.seq for _, head in heads})
         rows = conn.execute(
-            f"select {', '.join(_ROW_COLUMNS)} from measurements where coalesce(probe_id, '') = ? "
+            f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where coalesce(probe_id, '') = ? "
             "and chain_seq is not null order by chain_seq",
             (group,),
         )
         for values in rows:
-            if not walk.feed(dict(zip(_ROW_COLUMNS, values, strict=True))):
+            if not walk.feed(dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))):
                 break
         for probe_id in probe_ids:
             key = keys.get(probe_id)

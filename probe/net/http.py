@@ -25,7 +25,6 @@ The body is stored as received: no ``Accept-Encoding`` is sent, so no decoding i
 from __future__ import annotations
 
 import codecs
-import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from probe.failures import (
 from probe.model import HTTPRequestInfo, HTTPResponseInfo, HTTPTransaction, maybe_binary
 from probe.net import _http1, html, tcp, tls
 from probe.net._deadline import Deadline
+from probe.net.addresses import DEFAULT_PORTS, bracketed, format_endpoint, is_ip
 from probe.net.trace import Trace
 
 INVALID_URL = "unknown_failure invalid_url"
@@ -52,7 +52,6 @@ INVALID_URL = "unknown_failure invalid_url"
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_LANGUAGE = "en-US,en;q=0.9"
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAFE_IN_PATH = "/%:@!$&'()*+,;=-._~"
 _SAFE_IN_QUERY = _SAFE_IN_PATH + "?"
 
@@ -66,8 +65,8 @@ class _Target:
 
     @property
     def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == _DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+        host = bracketed(self.host)
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -86,23 +85,15 @@ class _Hop:
     sock: socket.socket | None = None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _target(url: str) -> _Target:
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS:
+        if scheme not in DEFAULT_PORTS:
             raise MeasuredFailure(UNSUPPORTED_SCHEME, scheme)
         host = parts.hostname or ""
-        port = parts.port or _DEFAULT_PORTS[scheme]
-        if not _is_ip(host):
+        port = parts.port or DEFAULT_PORTS[scheme]
+        if not is_ip(host):
             host = host.encode("idna").decode("ascii")
     except ValueError:  # UnicodeError too: a bad port, IPv6 literal or IDNA label
         raise MeasuredFailure(INVALID_URL, url) from None
@@ -127,7 +118,7 @@ def _request_headers(target: _Target, user_agent: str) -> list[tuple[str, str]]:
 def _addresses(target: _Target, given: list[str], resolve: Callable[[str], list[str]]) -> list[str]:
     if given:
         return given
-    if _is_ip(target.host):
+    if is_ip(target.host):
         return [target.host]
     found = resolve(target.host)
     if not found:
@@ -144,7 +135,7 @@ def _connect(
     failure = DNS_NO_ANSWER
     sock: socket.socket | None = None
     for ip in ips:
-        hop.address = tcp.format_address(ip, target.port)
+        hop.address = format_endpoint(ip, target.port)
         sock, connect = tcp.connect(ip, target.port, trace, timeout=deadline.timeout(opts.tcp_timeout))
         if sock is not None:
             break
@@ -200,7 +191,7 @@ def _redirect(url: str, response: _http1.Response) -> tuple[str | None, str | No
         # urljoin reads "http://" (an authority with no host) as "this page": it is not.
         if after_scheme.startswith("//") and not given.hostname:
             return None, HTTP_INVALID_REDIRECT
-        if joined.scheme.lower() in _DEFAULT_PORTS and not joined.hostname:
+        if joined.scheme.lower() in DEFAULT_PORTS and not joined.hostname:
             return None, HTTP_INVALID_REDIRECT
     except ValueError:
         return None, HTTP_INVALID_REDIRECT

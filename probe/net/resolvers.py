@@ -8,6 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from probe.errors import ConfigError
+from probe.net.addresses import format_endpoint
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Resolver:
         """OONI's ``resolver_address``: ``ip:port`` (``[ip]:port`` for IPv6), or empty for system."""
         if self.engine == "system":
             return ""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return format_endpoint(self.host, self.port)
 
     def __str__(self) -> str:
         return "system" if self.engine == "system" else f"{self.engine}://{self.address}"

@@ -7,12 +7,8 @@ from typing import Any
 
 from probe.failures import classify
 from probe.model import TCPConnect, TCPConnectStatus
+from probe.net.addresses import format_endpoint
 from probe.net.trace import Trace
-
-
-def format_address(ip: str, port: int) -> str:
-    """OONI's ``ip:port``, with brackets around IPv6 addresses."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _sockaddr(ip: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
@@ -43,7 +39,7 @@ def connect(ip: str, port: int, trace: Trace, *, timeout: float) -> tuple[socket
         failure = classify(exc)
         sock.close()
     t = trace.elapsed()
-    address = format_address(ip, port)
+    address = format_endpoint(ip, port)
     trace.event("connect", address=address, failure=failure, proto="tcp", transaction_id=transaction_id)
     observation = TCPConnect(
         ip=ip,

@@ -19,7 +19,7 @@ from typing import Any
 
 from probe.failures import classify
 from probe.model import BinaryData, TLSHandshake
-from probe.net.tcp import format_address
+from probe.net.addresses import format_endpoint
 from probe.net.trace import Trace
 
 ALPN_PROTOCOLS = ["http/1.1"]
@@ -81,7 +81,7 @@ def _peer_address(sock: socket.socket) -> str:
         host, port = sock.getpeername()[:2]
     except OSError:
         return ""
-    return format_address(str(host), int(port))
+    return format_endpoint(str(host), int(port))
 
 
 def _failure(exc: OSError, sock: socket.socket) -> str:

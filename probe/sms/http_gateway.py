@@ -30,6 +30,7 @@ from probe.config import Config, HTTPGatewaySection, SMSRecipient
 from probe.model import utc_now_iso
 from probe.net import http
 from probe.net._deadline import Deadline
+from probe.net.addresses import split_endpoint
 from probe.net.trace import Trace
 from probe.sms import conclusion
 from probe.sms.model import LocalEvent, SMSTestKeys, message_text, new_nonce
@@ -58,8 +59,7 @@ def credentials_refusal(url: str, addresses: list[str]) -> str | None:
 
 
 def _split_listen(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host.strip("[]"), int(port)
+    return split_endpoint(value, allow_port_zero=True)
 
 
 class ReportListener:

@@ -18,25 +18,15 @@ from typing import Any
 import sqlite_utils
 
 from probe.errors import StorageError
-from probe.integrity.chain import record_hash
 from probe.model import Measurement, TestKeys, ooni_time
+from probe.storage.chain import record_hash
+from probe.storage.columns import ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
 from probe.storage.migrations import migrate
 from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
-from probe.storage.schema_verdicts import VERDICT_COLUMNS
 
 DB_FILENAME = "probe.db"
 BUSY_TIMEOUT_MS = 5000
-_VERDICT_COLUMNS = ("verdict", "blocking", "blocking_detail")
-_ENVELOPE_COLUMNS = (
-    "probe_asn",
-    "probe_cc",
-    "test_name",
-    "test_version",
-    "report_id",
-    "software_name",
-    "software_version",
-)
 
 
 class Database:
@@ -90,10 +80,10 @@ class Database:
             "failed_step": measurement.failed_step,
             "annotations": json.dumps(measurement.annotations),
             "test_keys": measurement.test_keys.model_dump_json(),
-            **{column: getattr(measurement, column) for column in _ENVELOPE_COLUMNS},
+            **{column: getattr(measurement, column) for column in ENVELOPE_COLUMNS},
             # Verdict columns set on the measurement (by its experiment, e.g. sms, or the verdict stage).
-            **{column: getattr(measurement, column) for column in _VERDICT_COLUMNS if getattr(measurement, column)},
-            **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_COLUMNS},
+            **{column: getattr(measurement, column) for column in VERDICT_COLUMNS if getattr(measurement, column)},
+            **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_DETAIL_COLUMNS},
         }
         self._append_to_chain(row)
         self._save_side_records(measurement)
@@ -207,7 +197,7 @@ def row_to_measurement(row: dict[str, Any]) -> Measurement:
         test_start_time=row["test_start_time"],
         test_runtime=row["runtime"],
         test_keys=TestKeys.model_validate_json(row["test_keys"]),
-        **{column: row[column] for column in _ENVELOPE_COLUMNS},
+        **{column: row[column] for column in ENVELOPE_COLUMNS},
     )
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
+from probe.storage.columns import INITIAL_SCHEMA
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
@@ -38,30 +39,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["measurements"].create(  # type: ignore[union-attr]
-        {
-            "id": str,
-            "run_id": str,
-            "experiment": str,
-            "input": str,
-            "category_code": str,
-            "started_at": str,
-            "test_start_time": str,
-            "runtime": float,
-            "failure": str,
-            "failed_step": str,
-            "verdict": str,
-            "blocking": str,
-            "blocking_detail": str,
-            "probe_asn": str,
-            "probe_cc": str,
-            "test_name": str,
-            "test_version": str,
-            "report_id": str,
-            "software_name": str,
-            "software_version": str,
-            "annotations": str,
-            "test_keys": str,
-        },
+        INITIAL_SCHEMA,
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
     )

@@ -18,7 +18,8 @@ import sqlite3
 
 import sqlite_utils
 
-from probe.integrity.chain import CHAINED_FIELDS, GENESIS, record_hash
+from probe.storage.chain import GENESIS, record_hash
+from probe.storage.columns import CHAINED_COLUMNS
 
 _TABLES = """
 create table if not exists rounds (
@@ -99,12 +100,12 @@ def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]
 
 def _chain_existing(conn: sqlite3.Connection) -> None:
     seq, prev = local_chain_tail(conn)
-    columns = ", ".join(CHAINED_FIELDS)
+    columns = ", ".join(CHAINED_COLUMNS)
     unchained = conn.execute(
         f"select rowid, {columns} from measurements where chain_seq is null and probe_id is null order by rowid"
     ).fetchall()
     for values in unchained:
-        row = dict(zip(("rowid", *CHAINED_FIELDS), values, strict=True))
+        row = dict(zip(("rowid", *CHAINED_COLUMNS), values, strict=True))
         seq += 1
         hash_ = record_hash(seq, prev, row)
         conn.execute(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from probe.storage.columns import VERDICT_DETAIL_COLUMNS
+
 NETWORK_CONTEXTS = """
 create table if not exists network_contexts (
     id integer primary key,
@@ -28,13 +30,12 @@ create table if not exists network_contexts (
 create index if not exists network_contexts_run on network_contexts (run_id);
 create index if not exists measurements_verdict on measurements (verdict);
 """
-VERDICT_COLUMNS = {"confirmed": int, "reason": str, "network_state": str}
 
 
 def verdict_tables(db: sqlite_utils.Database) -> None:
     table = db.table("measurements")
     existing = set(table.columns_dict)
-    for column, kind in VERDICT_COLUMNS.items():
+    for column, kind in VERDICT_DETAIL_COLUMNS.items():
         if column not in existing:
             table.add_column(column, kind)
     for statement in NETWORK_CONTEXTS.split(";"):

@@ -18,14 +18,13 @@ from typing import Any
 
 from probe.errors import StorageError
 from probe.identity import Identity
-from probe.integrity.chain import CHAINED_FIELDS
 from probe.integrity.heads import SignedHead, head_at
 from probe.integrity.signing import batch_statement
 from probe.model import utc_now_iso
 from probe.storage import Database
+from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.upload.protocol import BATCH_FORMAT, MAX_ITEMS, ROUND_FIELDS, RUN_FIELDS, TEXT_MAX
 
-RECORD_COLUMNS = (*CHAINED_FIELDS, "chain_seq", "chain_prev", "chain_hash")
 _LOCAL = "coalesce(probe_id, '') = ''"
 _RUN_STATE = "coalesce(r.status, '') || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.measurements, '')"
 _ROUND_STATE = (
@@ -61,14 +60,14 @@ def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: 
     smaller cap then refuses it, which is reported, rather than the queue silently stalling.
     """
     rows = db.db.conn.execute(
-        f"select {', '.join(RECORD_COLUMNS)} from measurements where {_LOCAL} and chain_seq > ? "
+        f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where {_LOCAL} and chain_seq > ? "
         "order by chain_seq limit ?",
         (after_seq, limit),
     )
     records: list[dict[str, Any]] = []
     total = 0
     for values in rows:
-        record = dict(zip(RECORD_COLUMNS, values, strict=True))
+        record = dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))
         size = _size(record)
         if records and total + size > max_bytes:
             break

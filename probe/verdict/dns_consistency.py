@@ -20,39 +20,10 @@ a lab, a corporate network or a split-horizon zone resolves into private space l
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
-from probe.verdict.observation import Attempt, Control, is_ip
-
-BOGON_NETWORKS = tuple(
-    ipaddress.ip_network(network)
-    for network in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "198.18.0.0/15",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-        "::/128",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
-)
-
-
-def is_bogon(address: str) -> bool:
-    """Whether ``address`` lies in space that is never a public server's (RFC 1918, loopback, ...)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    return any(ip.version == network.version and ip in network for network in BOGON_NETWORKS)
+from probe.net.addresses import endpoint_host, is_bogon, is_ip
+from probe.verdict.observation import Attempt, Control
 
 
 @dataclass
@@ -69,21 +40,12 @@ def _validated(attempt: Attempt, control: Control | None, port: int) -> list[str
     good: list[str] = []
     for handshake in attempt.tls:
         if handshake.failure is None and not handshake.no_tls_verify:
-            good.append(_ip_of(handshake.address))
+            good.append(endpoint_host(handshake.address))
     if control is not None:
         for endpoint, handshake in control.tls.items():
             if handshake.failure is None:
-                good.append(_ip_of(endpoint))
+                good.append(endpoint_host(endpoint))
     return [address for address in attempt.dns.addresses if address in good]
-
-
-def _ip_of(endpoint: str) -> str:
-    """``1.2.3.4:443`` and ``[::1]:443`` to their address (a bare address stays as it is)."""
-    if endpoint.startswith("["):
-        return endpoint[1:].split("]", 1)[0]
-    if endpoint.count(":") == 1:
-        return endpoint.rsplit(":", 1)[0]
-    return endpoint
 
 
 def dns_consistency(attempt: Attempt, control: Control | None, host: str, port: int) -> DNSConsistency:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from probe import failures
+from probe.net.addresses import format_endpoint, is_ip, url_port
 from probe.net.html import title as html_title
 
 # OONI's legacy test helper says NXDOMAIN its own way.
@@ -60,7 +60,7 @@ class TCPResult:
 
     @property
     def endpoint(self) -> str:
-        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+        return format_endpoint(self.ip, self.port)
 
 
 @dataclass
@@ -175,23 +175,6 @@ class Observation:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def url_port(url: str) -> int:
-    parts = urlsplit(url)
-    try:
-        explicit = parts.port
-    except ValueError:
-        explicit = None
-    return explicit or (443 if parts.scheme.lower() == "https" else 80)
-
-
-def is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _text(value: Any) -> str | None:
@@ -513,7 +496,3 @@ def observe(url: str, keys: Mapping[str, Any], *, source: str = "probe") -> Obse
         control_after_failure=_failure(keys.get("x_control_after_failure")),
         source=source,
     )
-
-
-def endpoints(addresses: Sequence[str], port: int) -> list[str]:
-    return [f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in addresses]

@@ -36,10 +36,11 @@ from urllib.parse import urlsplit
 
 from probe import failures
 from probe.fingerprints import Match
-from probe.verdict.dns_consistency import DNSConsistency, is_bogon
+from probe.net.addresses import is_bogon, is_ip
+from probe.verdict.dns_consistency import DNSConsistency
 from probe.verdict.http_compare import HTTPComparison
 from probe.verdict.network import DOWN_STATES
-from probe.verdict.observation import Attempt, Control, Observation, is_ip
+from probe.verdict.observation import Attempt, Control, Observation
 from probe.verdict.throttling import throttling
 
 VerdictName = Literal["accessible", "blocked", "site_down", "network_down", "inconclusive"]

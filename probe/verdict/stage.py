@@ -23,6 +23,7 @@ from probe.config import Config
 from probe.experiments import Context, Experiment
 from probe.fingerprints import Fingerprints, load_fingerprints
 from probe.model import Measurement
+from probe.net.addresses import default_port
 from probe.net.resolvers import parse_resolver
 from probe.verdict.engine import judge_measurement
 from probe.verdict.network import DOWN_STATES, NetworkContext, measure_network
@@ -128,7 +129,7 @@ class VerdictStage:
         parts = urlsplit(url)
         timeout = self.config.tcp.timeout + self.config.tls.timeout
         if verdict.blocking_detail in RESET_DETAILS:
-            target = _reset_target(keys, parts.port or (443 if parts.scheme == "https" else 80))
+            target = _reset_target(keys, parts.port or default_port(parts.scheme))
             if target is None:
                 return {"status": "skipped (no address to connect to)"}
             hello = None if verdict.blocking_detail == "tcp_reset" else hello_for(parts.scheme, parts.hostname or "")

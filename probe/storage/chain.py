@@ -13,32 +13,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from probe.storage.columns import CHAINED_COLUMNS
+
 CHAIN_VERSION = 1
 GENESIS = "0" * 64
 """The ``chain_prev`` of record 1."""
-
-CHAINED_FIELDS = (
-    "id",
-    "run_id",
-    "experiment",
-    "input",
-    "category_code",
-    "started_at",
-    "test_start_time",
-    "runtime",
-    "failure",
-    "failed_step",
-    "probe_asn",
-    "probe_cc",
-    "test_name",
-    "test_version",
-    "report_id",
-    "software_name",
-    "software_version",
-    "annotations",
-    "test_keys",
-)
-"""A measurement's immutable columns. An allow-list: columns added later (verdicts) stay out."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -48,7 +27,7 @@ def canonical_json(value: Any) -> bytes:
 
 def chain_content(row: Mapping[str, Any]) -> dict[str, Any]:
     """The chained part of a measurement row (``KeyError`` if a chained column is missing)."""
-    return {name: row[name] for name in CHAINED_FIELDS}
+    return {name: row[name] for name in CHAINED_COLUMNS}
 
 
 def record_hash(seq: int, prev: str, row: Mapping[str, Any]) -> str:

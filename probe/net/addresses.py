@@ -1,0 +1,99 @@
+"""Addresses, ports and endpoints: the small shared vocabulary every layer uses, written once.
+
+An *endpoint* is OONI's ``ip:port`` text, with brackets around IPv6 addresses (``[::1]:443``).
+Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+"""The port a URL of each scheme connects to when it names none."""
+
+BOGON_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+"""Space that is never a public server's: RFC 1918, loopback, link-local, CGNAT, benchmarking, multicast."""
+
+
+def is_ip(value: str) -> bool:
+    """Whether ``value`` is an IPv4 or IPv6 address (no brackets, no zone)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_bogon(address: str) -> bool:
+    """Whether ``address`` lies in space that is never a public server's (RFC 1918, loopback, ...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip.version == network.version and ip in network for network in BOGON_NETWORKS)
+
+
+def default_port(scheme: str) -> int:
+    """The port of an http(s) URL that names none: 443 for https, else 80."""
+    return 443 if scheme.lower() == "https" else 80
+
+
+def url_port(url: str) -> int:
+    """The port ``url`` connects to: its own, or its scheme's default (also when its own is not a number)."""
+    parts = urlsplit(url)
+    try:
+        explicit = parts.port
+    except ValueError:
+        explicit = None
+    return explicit or default_port(parts.scheme)
+
+
+def bracketed(host: str) -> str:
+    """``host`` as written before ``:port`` in an endpoint, a URL or a Host header: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def format_endpoint(host: str, port: int) -> str:
+    """OONI's ``ip:port``, with brackets around IPv6 addresses."""
+    return f"{bracketed(host)}:{port}"
+
+
+def split_endpoint(value: str, *, allow_port_zero: bool = False) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` into its parts; ValueError when it is neither.
+
+    The host is not checked (a name or an address); port 0 ("any free port") only for a listener.
+    """
+    host, sep, port_text = value.rpartition(":")
+    lowest = 0 if allow_port_zero else 1
+    if not sep or not port_text.isdigit() or not lowest <= int(port_text) < 65536:
+        raise ValueError(f"expected host:port, got {value!r}")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return host, int(port_text)
+
+
+def endpoint_host(endpoint: str) -> str:
+    """``1.2.3.4:443`` and ``[::1]:443`` to their address (a bare address stays as it is)."""
+    if endpoint.startswith("["):
+        return endpoint[1:].split("]", 1)[0]
+    if endpoint.count(":") == 1:
+        return endpoint.rsplit(":", 1)[0]
+    return endpoint

@@ -1,0 +1,69 @@
+"""The ``measurements`` table's columns, named once: the schema, the hash chain and the exports read them here.
+
+A measurement row is its own bookkeeping (``id``, ``run_id``, ``experiment``, ...), the OONI envelope, the
+verdict and the test keys. The chain covers what never changes once stored; verdicts stay out of it because
+a measurement can be judged again later. Migrations that add columns add them to ``SCHEMA`` here too; the
+columns of a step already released are never renamed.
+"""
+
+from __future__ import annotations
+
+ENVELOPE_COLUMNS = (
+    "probe_asn",
+    "probe_cc",
+    "test_name",
+    "test_version",
+    "report_id",
+    "software_name",
+    "software_version",
+)
+"""The OONI envelope fields kept as columns (copied from ``Measurement`` as they are)."""
+
+VERDICT_COLUMNS = ("verdict", "blocking", "blocking_detail")
+"""The verdict, since migration 1; not chained."""
+
+VERDICT_DETAIL_COLUMNS: dict[str, type] = {"confirmed": int, "reason": str, "network_state": str}
+"""Why a verdict was given and in which network state, since migration 4; not chained."""
+
+INITIAL_SCHEMA: dict[str, type] = {
+    "id": str,
+    "run_id": str,
+    "experiment": str,
+    "input": str,
+    "category_code": str,
+    "started_at": str,
+    "test_start_time": str,
+    "runtime": float,
+    "failure": str,
+    "failed_step": str,
+    **dict.fromkeys(VERDICT_COLUMNS, str),
+    **dict.fromkeys(ENVELOPE_COLUMNS, str),
+    "annotations": str,
+    "test_keys": str,
+}
+"""The table as migration 1 creates it."""
+
+CHAINED_COLUMNS = tuple(name for name in INITIAL_SCHEMA if name not in VERDICT_COLUMNS)
+"""A measurement's immutable columns, covered by the hash chain. An allow-list: columns added later stay out."""
+
+CHAIN_RECORD_COLUMNS = (*CHAINED_COLUMNS, "chain_seq", "chain_prev", "chain_hash")
+"""What a chained record carries: its content and its place in the chain (uploads, bundles, verification)."""
+
+EXPORT_COLUMNS = (
+    "id",
+    "probe_id",
+    "run_id",
+    "experiment",
+    "input",
+    "category_code",
+    "started_at",
+    "runtime",
+    "failure",
+    "failed_step",
+    *VERDICT_COLUMNS,
+    *VERDICT_DETAIL_COLUMNS,
+    *ENVELOPE_COLUMNS,
+    "chain_seq",
+    "chain_hash",
+)
+"""The flat columns every export format carries, in this order (a database without a column exports it empty)."""
