@@ -31,21 +31,33 @@ def helper(dns_spec: str = "system") -> Iterator[HelperServer]:
 
 
 def probe_config(dns_spec: str, control_url: str, **control: Any) -> Config:
-    return loopback_config(dns_spec, control={"url": control_url, "timeout": 5.0, "retry_delay": 0.0, **control})
+    return loopback_config(
+        dns_spec,
+        control={"url": control_url, "timeout": 5.0, "retry_delay": 0.0, **control},
+        http={"user_agent": PROBE_AGENT},
+    )
 
 
 def extra(measurement: Measurement, key: str) -> Any:
     return measurement.test_keys.model_dump(mode="json").get(key)
 
 
+PROBE_AGENT = "probe-under-test"
+"""The probe's User-Agent in these tests; the helper sends its own, so a server can tell them apart."""
+
+
 def flaky(failures: int) -> Handler:
-    """Reset the first ``failures`` requests, then serve the page."""
+    """Reset the probe's first ``failures`` requests, then serve the page; the helper's are always served.
+
+    Counting only the probe's requests makes the test deterministic: the helper fetches the page
+    at the same time, and must never be the one that meets a failure meant for the probe."""
     seen: list[int] = []
     serve = page(TITLE_PAGE)
 
     def handler(exchange: Exchange) -> None:
-        seen.append(1)
-        if len(seen) <= failures:
+        if exchange.request.header("User-Agent") == PROBE_AGENT:
+            seen.append(1)
+        if exchange.request.header("User-Agent") == PROBE_AGENT and len(seen) <= failures:
             exchange.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             exchange.conn.close()
             return
