@@ -1,18 +1,26 @@
 """Schema migrations: numbered steps, applied in order, each once, recorded in ``schema_migrations``.
 
-A new step is appended to ``MIGRATIONS`` with a new number; existing steps are never
-edited, so a probe's database from any earlier version upgrades in place. Steps are
+A new step is appended to ``MIGRATIONS`` with a new number; existing steps never change what
+they make, so a probe's database from any earlier version upgrades in place. Steps are
 independent of each other's order except where a later number says so: any number not yet
 recorded is applied, so steps developed in parallel can land in any order.
+
+Each step and its record are one transaction, opened with an explicit ``BEGIN IMMEDIATE``:
+Python's sqlite3 opens no transaction before DDL by itself, so ``with conn:`` alone would let a
+crash keep a step's tables without its record. A crash inside a step leaves nothing of it, and
+the next open applies it again. Steps are also idempotent (``if not exists``), so a database
+left half-migrated by an older version (DDL kept, record lost) is completed, not refused.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlite_utils
 
+from probe.errors import StorageError
 from probe.storage.columns import INITIAL_SCHEMA
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_sms import sms_tables
@@ -37,15 +45,17 @@ def _initial(db: sqlite_utils.Database) -> None:
             "problems": str,
         },
         pk="id",
+        if_not_exists=True,
     )
     db["measurements"].create(  # type: ignore[union-attr]
         INITIAL_SCHEMA,
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
+        if_not_exists=True,
     )
-    db["measurements"].create_index(["run_id"])  # type: ignore[union-attr]
-    db["measurements"].create_index(["input", "started_at"])  # type: ignore[union-attr]
-    db["measurements"].create_index(["started_at"])  # type: ignore[union-attr]
+    db["measurements"].create_index(["run_id"], if_not_exists=True)  # type: ignore[union-attr]
+    db["measurements"].create_index(["input", "started_at"], if_not_exists=True)  # type: ignore[union-attr]
+    db["measurements"].create_index(["started_at"], if_not_exists=True)  # type: ignore[union-attr]
 
 
 Migration = Callable[[sqlite_utils.Database], None]
@@ -69,18 +79,39 @@ def current_version(db: sqlite_utils.Database) -> int:
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every pending migration, each in its own transaction; return the schema version."""
-    if "schema_migrations" not in db.table_names():
-        db["schema_migrations"].create(  # type: ignore[union-attr]
-            {"version": int, "name": str, "applied_at": str}, pk="version"
-        )
-    done = applied(db)
+    """Apply every pending migration, each with its record in one transaction; return the schema version."""
+    conn = db.conn
+    if conn.in_transaction:
+        raise StorageError("cannot migrate inside an open transaction")
+    _in_transaction(conn, lambda: conn.execute(_MIGRATIONS_TABLE))
     for number, name, step in sorted(MIGRATIONS, key=lambda migration: migration[0]):
-        if number in done:
+        if number in applied(db):
             continue
-        with db.conn:
+
+        def apply(number: int = number, name: str = name, step: Migration = step) -> None:
+            if number in applied(db):  # another process applied it while we waited for the lock
+                return
             step(db)
-            db["schema_migrations"].insert(  # type: ignore[union-attr]
-                {"version": number, "name": name, "applied_at": datetime.now(UTC).isoformat()}
+            conn.execute(
+                "insert into schema_migrations (version, name, applied_at) values (?, ?, ?)",
+                (number, name, datetime.now(UTC).isoformat()),
             )
+
+        _in_transaction(conn, apply)
     return current_version(db)
+
+
+_MIGRATIONS_TABLE = (
+    "create table if not exists schema_migrations (version integer primary key, name text, applied_at text)"
+)
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[], object]) -> None:
+    """Run ``work`` between an explicit ``BEGIN IMMEDIATE`` and ``COMMIT``; roll back on any error."""
+    conn.execute("begin immediate")
+    try:
+        work()
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()

@@ -30,8 +30,9 @@ def sms_tables(db: sqlite_utils.Database) -> None:
         {"nonce": str, "measurement_id": str, "backend": str, "message_ref": str, "sent_at": str},
         pk="nonce",
         foreign_keys=[("measurement_id", "measurements", "id")],
+        if_not_exists=True,
     )
-    db["sms_messages"].create_index(["backend", "message_ref", "sent_at"])  # type: ignore[union-attr]
+    db["sms_messages"].create_index(["backend", "message_ref", "sent_at"], if_not_exists=True)  # type: ignore[union-attr]
     db["sms_events"].create(  # type: ignore[union-attr]
         {
             "id": int,
@@ -46,8 +47,9 @@ def sms_tables(db: sqlite_utils.Database) -> None:
         },
         pk="id",
         foreign_keys=[("measurement_id", "measurements", "id"), ("observed_in", "measurements", "id")],
+        if_not_exists=True,
     )
-    db["sms_events"].create_index(["measurement_id"])  # type: ignore[union-attr]
+    db["sms_events"].create_index(["measurement_id"], if_not_exists=True)  # type: ignore[union-attr]
 
 
 def _owner(conn: sqlite3.Connection, event: LocalEvent, backend: str, current: str) -> str | None:
