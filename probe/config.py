@@ -292,27 +292,41 @@ class UploadSection(_Section):
 
 
 class ControlSection(_Section):
-    url: str = Field(
-        "",
-        description="The test helper (`probe helper serve`) outside the censored network, http(s)://HOST:PORT/; "
-        "empty (the default): no control, no retries, and failures stay inconclusive.",
+    url: list[str] = Field(
+        default_factory=list,
+        description="Test helpers outside the censored network (OONI's web-connectivity helpers or "
+        "`probe helper serve`), http(s)://HOST[:PORT]/, tried in order: a helper that fails is skipped for "
+        "`skip_failed` seconds, a busy one (503) is retried after a pause within `timeout`. One URL may be given "
+        "as a string. Empty: no control, no retries, and failures stay inconclusive.",
     )
-    token: SecretStr = Field(SecretStr(""), description="Shared token the helper asks for, if any.")
+    token: SecretStr = Field(SecretStr(""), description="Shared token the helpers ask for, if any.")
     timeout: Seconds = Field(
-        30.0, description="Seconds to wait for the helper's answer (it measures the site itself meanwhile)."
+        30.0,
+        description="Seconds to wait for a control answer (the helper measures the site itself meanwhile), "
+        "pauses and retries of busy helpers included.",
+    )
+    skip_failed: Seconds = Field(
+        300.0, description="Seconds a helper that failed (unreachable, bad answer) is skipped for the next one."
     )
     retries: int = Field(
         2, ge=0, le=5, description="Tries of a failing target after the first, between two asks of the control."
     )
     retry_delay: float = Field(1.0, ge=0, le=60, description="Seconds between two tries of a failing target.")
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [value] if value else []
+        return value
+
     @field_validator("url")
     @classmethod
-    def _helper_url(cls, value: str) -> str:
-        if value:
-            parts = urlsplit(value)
+    def _helper_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"an http or https URL, got {value!r}")
+                raise ValueError(f"an http or https URL, got {url!r}")
         return value
 
 

@@ -18,7 +18,8 @@ from servers import http_server, page, raw, slow_drip, tcp_refusing_port
 from testca import PKI
 
 from probe.config import Config
-from probe.helper.client import BAD_ANSWER, ask
+from probe.helper.client import BAD_ANSWER, ask_one
+from probe.helper.protocol import ControlRequest
 from probe.helper.server import HelperOptions, HelperServer
 from probe.verdict.observation import parse_control
 
@@ -35,6 +36,15 @@ def helper(config: Config | None = None, **options: Any) -> Iterator[HelperServe
     options.setdefault("allow_private", True)
     with HelperServer(config or helper_config(), port=0, options=HelperOptions(**options)) as server:
         yield server
+
+
+def ask(
+    helper_url: str, url: str, endpoints: list[str], *, timeout: float, token: str = ""
+) -> tuple[dict[str, Any] | None, str | None]:
+    """One helper's answer as the probe stores it (OONI's JSON), or the failure."""
+    request = ControlRequest(http_request=url, tcp_connect=endpoints)
+    answer = ask_one(helper_url, request, timeout=timeout, token=token)
+    return (answer.response.document() if answer.response is not None else None), answer.failure
 
 
 def raw_request(server: HelperServer, data: bytes, *, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:
@@ -98,7 +108,7 @@ def test_bad_requests_get_400_and_the_reason() -> None:
             (b"not json", "not JSON"),
             (b'{"http_request": "ftp://x/"}', "http(s) URL"),
             (b'{"http_request": "http://x/", "tcp_connect": ["x.test:80"]}', "ip:port"),
-            (b'{"http_request": "http://x/", "tcp_connect": "1.2.3.4:80"}', "list"),
+            (b'{"http_request": "http://x/", "tcp_connect": "1.2.3.4:80"}', "array"),
         ):
             status, answer = raw_request(server, post(body))
             assert status == 400 and words in answer["error"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from probe import SOFTWARE_NAME, __version__
 from probe.config import Config
+from probe.helper.client import Helpers
 from probe.model import Measurement, TestKeys, ooni_time, utc_now_iso
 from probe.net.trace import Trace
 
@@ -26,6 +27,18 @@ class Context:
     config: Config
     report_id: str
     test_start_time: str  # ISO 8601 UTC
+    helpers: Helpers = field(init=False)
+    """The test helpers of ``[control] url``: what one measurement learns of them, the next knows."""
+
+    def __post_init__(self) -> None:
+        control = self.config.control
+        helpers = Helpers(
+            control.url,
+            token=control.token.get_secret_value(),
+            ca_bundle=self.config.tls.ca_bundle,
+            skip_failed=control.skip_failed,
+        )
+        object.__setattr__(self, "helpers", helpers)
 
 
 @dataclass

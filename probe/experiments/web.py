@@ -8,8 +8,8 @@ Method (after OONI's web_connectivity, see ``methodology.md``):
 3. For https, a TLS handshake with the host as SNI over each connection.
 4. An HTTP GET through the first address that worked, following redirects.
 
-With ``[control] url`` set, the test helper is asked for its view of the URL (with the
-addresses resolved here) while the target is measured; its answer is ``test_keys.control``
+With ``[control] url`` set, a test helper (OONI's protocol, ``probe.helper``) is asked for its
+view of the URL (with the addresses resolved here) while the target is measured; its answer is ``test_keys.control``
 (or ``control_failure``). A target that fails is tried again, up to ``[control] retries``
 times, stopping at the first success (``test_keys.x_retries``), and when every try failed the
 helper is asked again (``x_control_after``): retries sandwiched by controls.
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
-from probe.helper import client as control_client
+from probe.helper.protocol import ControlRequest
 from probe.model import Measurement, WebTestKeys
 from probe.net import dns, http
 from probe.net.addresses import DEFAULT_PORTS, format_endpoint, is_ip
@@ -98,15 +98,13 @@ class WebExperiment:
         config = ctx.config
         parts = urlsplit(url)
         port = parts.port or DEFAULT_PORTS[parts.scheme]
-        return control_client.ask(
-            config.control.url,
-            url,
-            [format_endpoint(ip, port) for ip in addresses[: config.tcp.max_addresses]],
-            timeout=config.control.timeout,
-            connect_timeout=config.tcp.timeout,
-            token=config.control.token.get_secret_value(),
-            ca_bundle=config.tls.ca_bundle,
+        request = ControlRequest(
+            http_request=url,
+            http_request_headers={"User-Agent": [config.http.user_agent]},
+            tcp_connect=[format_endpoint(ip, port) for ip in addresses[: config.tcp.max_addresses]],
         )
+        answer, failure = ctx.helpers.ask(request, timeout=config.control.timeout, connect_timeout=config.tcp.timeout)
+        return (answer.document() if answer is not None else None), failure
 
     def _attempt(
         self, url: str, ctx: Context, trace: Trace, on_resolved: Callable[[list[str]], None] | None = None

@@ -1,23 +1,13 @@
-"""What the test helper measures for one request: the control's view of a URL (OONI's TH shape).
+"""What the test helper measures for one request: the control's view of a URL.
 
-Request (JSON, OONI's web_connectivity control request)::
-
-    {"http_request": "https://guljan.org/", "tcp_connect": ["198.51.100.7:443", ...]}
-
-Response::
-
-    {"dns": {"addrs": [...], "failure": null},
-     "tcp_connect": {"ip:port": {"status": true, "failure": null}},
-     "tls_handshake": {"ip:port": {"server_name": "guljan.org", "status": true, "failure": null,
-                                   "x_issuer": "CN=...,O=..."}},
-     "http_request": {"status_code": 200, "headers": {...}, "title": "...", "body_length": 1234,
-                      "failure": null, "x_transfer_seconds": 0.41, "x_final_url": "https://..."},
-     "ip_info": {}, "x_helper": "zhanaozen-probe 0.1.0", "x_runtime": 0.9}
+The request and the answer are OONI's web-connectivity test-helper messages (``probe.helper.protocol``).
 
 Method: DNS through the helper's own first resolver; TCP to the probe's addresses and its own on
 the URL's port (TLS with the host as SNI for https, verified against the helper's trust store);
-an HTTP GET through its own addresses, following redirects. Failed values follow OONI: a status
-and body length of -1.
+an HTTP GET through its own addresses, following redirects, with the probe's User-Agent. Failed
+values follow OONI: a status and body length of -1. ``ip_info`` flags each address (resolved by
+the probe, by the helper, a bogon, valid for the domain: a TLS handshake for it succeeded) with its
+ASN when the helper has an ASN database.
 
 Bounded work: at most ``MAX_ENDPOINTS`` endpoints, each step with the config's timeouts, the whole
 redirect chain within ``HTTP_BUDGET`` seconds. Unless ``allow_private`` (tests, the lab), the
@@ -28,42 +18,50 @@ network. Such an endpoint is reported with ``status: false`` and ``x_skipped``.
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from probe import SOFTWARE_NAME, __version__
 from probe.config import Config
 from probe.failures import HTTP_TOO_MANY_REDIRECTS, TIMEOUT
+from probe.helper import protocol
+from probe.helper.protocol import (
+    MAX_ENDPOINTS,
+    ClientNetwork,
+    ControlResponse,
+    DNSControl,
+    HTTPControl,
+    IPInfo,
+    TCPControl,
+    TLSControl,
+)
 from probe.model import HTTPTransaction
 from probe.net import dns, http, tcp, tls
-from probe.net.addresses import default_port, format_endpoint, is_bogon, is_ip, split_endpoint
+from probe.net.addresses import default_port, format_endpoint, is_bogon, is_ip
 from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
 
-MAX_ENDPOINTS = 16
-"""Endpoints connected to per request (the probe's and the helper's own together)."""
-MAX_URL_CHARS = 2048
 HTTP_BUDGET = 20.0
 """Seconds the whole redirect chain may take."""
 MAX_HOPS = 10
 SKIPPED_PRIVATE = "private address: not measured by this helper"
 HELPER_NAME = f"{SOFTWARE_NAME} {__version__}"
-_NO_RESPONSE: dict[str, Any] = {"status_code": -1, "body_length": -1, "headers": {}, "title": ""}
-
-
-class RequestError(ValueError):
-    """The request cannot be measured; the message is sent back with a 400."""
+RequestError = protocol.ProtocolError
+"""The request cannot be measured; the message is sent back with a 400."""
+AsnLookup = Callable[[str], int]
+"""An address's ASN (0: unknown)."""
 
 
 @dataclass(frozen=True)
 class ControlRequest:
+    """A checked request: the URL and the probe's endpoints, connected to as given."""
+
     url: str
     endpoints: tuple[tuple[str, int], ...]
-    """The probe's ``(ip, port)``: connected to as given."""
+    user_agent: str | None = None
 
     @property
     def host(self) -> str:
@@ -75,28 +73,10 @@ class ControlRequest:
         return parts.port or default_port(parts.scheme)
 
 
-def _endpoint(value: Any) -> tuple[str, int]:
-    if not isinstance(value, str) or len(value) > 64:
-        raise RequestError('tcp_connect: entries are "ip:port" strings')
-    try:
-        host, port = split_endpoint(value)
-    except ValueError:
-        host, port = "", 0
-    if not is_ip(host):
-        raise RequestError(f"tcp_connect: not ip:port: {value!r}")
-    return host, port
-
-
 def parse_request(body: bytes) -> ControlRequest:
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise RequestError("the body is not a JSON object")
-    url = data.get("http_request")
-    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
-        raise RequestError("http_request: an http(s) URL is required")
+    """The request in ``body`` (OONI's shape), checked; RequestError says what is wrong."""
+    message = protocol.parse_request(body)
+    url = message.http_request
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -104,11 +84,8 @@ def parse_request(body: bytes) -> ControlRequest:
         raise RequestError("http_request: not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RequestError("http_request: an http(s) URL is required")
-    raw = data.get("tcp_connect", [])
-    if not isinstance(raw, list):
-        raise RequestError('tcp_connect: a list of "ip:port"')
-    endpoints = tuple(dict.fromkeys(_endpoint(value) for value in raw[:MAX_ENDPOINTS]))
-    return ControlRequest(url, endpoints)
+    endpoints = tuple(dict.fromkeys(protocol.parse_endpoint(v) for v in message.tcp_connect[:MAX_ENDPOINTS]))
+    return ControlRequest(url, endpoints, protocol.user_agent(message))
 
 
 def _header(transaction: HTTPTransaction, name: str) -> str | None:
@@ -118,23 +95,33 @@ def _header(transaction: HTTPTransaction, name: str) -> str | None:
     return values[-1] if values else None
 
 
-def _format(ip: str, port: int) -> str:
-    return format_endpoint(ip, port)
-
-
 class ControlMeasurement:
-    """One request's measurement; ``run`` returns the response document."""
+    """One request's measurement; ``run`` returns the answer.
 
-    def __init__(self, request: ControlRequest, config: Config, *, allow_private: bool = False) -> None:
+    ``client_network`` (the requesting address's network, when the helper can tell) is sent as
+    ``x_client_network``; ``asn`` fills ``ip_info``.
+    """
+
+    def __init__(
+        self,
+        request: ControlRequest,
+        config: Config,
+        *,
+        allow_private: bool = False,
+        client_network: ClientNetwork | None = None,
+        asn: AsnLookup | None = None,
+    ) -> None:
         self.request = request
         self.config = config
         self.allow_private = allow_private
+        self.client_network = client_network
+        self.asn = asn
         self.trace = Trace()
 
     def allowed(self, ip: str) -> bool:
         return self.allow_private or not is_bogon(ip)
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> ControlResponse:
         begin = time.monotonic()
         addresses, dns_part = self._dns()
         own = [(ip, self.request.port) for ip in addresses]
@@ -142,23 +129,38 @@ class ControlMeasurement:
         tcp_part, tls_part = self._connect(endpoints)
         allowed = [ip for ip in addresses if self.allowed(ip)]
         if addresses and not allowed:
-            http_part = {**_NO_RESPONSE, "failure": "unknown_failure not_measured", "x_skipped": SKIPPED_PRIVATE}
+            http_part = HTTPControl(failure="unknown_failure not_measured", x_skipped=SKIPPED_PRIVATE)
         else:
             http_part = self._http(allowed)
-        return {
-            "dns": dns_part,
-            "tcp_connect": tcp_part,
-            "tls_handshake": tls_part,
-            "http_request": http_part,
-            "ip_info": {},
-            "x_helper": HELPER_NAME,
-            "x_runtime": round(time.monotonic() - begin, 3),
-        }
+        return ControlResponse(
+            dns=dns_part,
+            tcp_connect=tcp_part,
+            tls_handshake=tls_part,
+            http_request=http_part,
+            ip_info=self._ip_info(addresses, tls_part),
+            x_helper=HELPER_NAME,
+            x_runtime=round(time.monotonic() - begin, 3),
+            x_client_network=self.client_network,
+        )
 
-    def _dns(self) -> tuple[list[str], dict[str, Any]]:
+    def _ip_info(self, addresses: list[str], tls_part: dict[str, TLSControl]) -> dict[str, IPInfo]:
+        valid = {protocol.parse_endpoint(ep)[0] for ep, handshake in tls_part.items() if handshake.status}
+        flags: dict[str, int] = {}
+        for ip, _ in self.request.endpoints:
+            flags[ip] = flags.get(ip, 0) | protocol.FLAG_RESOLVED_BY_PROBE
+        for ip in addresses:
+            flags[ip] = flags.get(ip, 0) | protocol.FLAG_RESOLVED_BY_HELPER
+        info = {}
+        for ip, flag in flags.items():
+            flag |= protocol.FLAG_BOGON if is_bogon(ip) else 0
+            flag |= protocol.FLAG_VALID_FOR_DOMAIN if ip in valid else 0
+            info[ip] = IPInfo(asn=self.asn(ip) if self.asn is not None else 0, flags=flag)
+        return info
+
+    def _dns(self) -> tuple[list[str], DNSControl]:
         host = self.request.host
         if is_ip(host.strip("[]")):
-            return [host.strip("[]")], {"addrs": [host.strip("[]")], "failure": None}
+            return [host.strip("[]")], DNSControl(addrs=[host.strip("[]")])
         settings = self.config.dns
         resolver = parse_resolver(settings.resolvers[0])
         queries = []
@@ -169,21 +171,21 @@ class ControlMeasurement:
         failure = None
         if not addresses:
             failure = next((q.failure for q in queries if q.failure), "dns_no_answer")
-        return addresses, {"addrs": list(dict.fromkeys([*cnames, *addresses])), "failure": failure}
+        return addresses, DNSControl(addrs=list(dict.fromkeys([*cnames, *addresses])), failure=failure)
 
-    def _connect(self, endpoints: list[tuple[str, int]]) -> tuple[dict[str, Any], dict[str, Any]]:
-        tcp_part: dict[str, Any] = {}
-        tls_part: dict[str, Any] = {}
+    def _connect(self, endpoints: list[tuple[str, int]]) -> tuple[dict[str, TCPControl], dict[str, TLSControl]]:
+        tcp_part: dict[str, TCPControl] = {}
+        tls_part: dict[str, TLSControl] = {}
         if not endpoints:
             return tcp_part, tls_part
         sni = self.request.host if urlsplit(self.request.url).scheme == "https" else None
 
-        def one(endpoint: tuple[str, int]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        def one(endpoint: tuple[str, int]) -> tuple[TCPControl, TLSControl | None]:
             ip, port = endpoint
             if not self.allowed(ip):
-                return {"status": False, "failure": None, "x_skipped": SKIPPED_PRIVATE}, None
+                return TCPControl(status=False, x_skipped=SKIPPED_PRIVATE), None
             sock, connect = tcp.connect(ip, port, self.trace, timeout=self.config.tcp.timeout)
-            status = {"status": connect.status.success, "failure": connect.status.failure}
+            status = TCPControl(status=connect.status.success, failure=connect.status.failure)
             if sock is None or sni is None:
                 if sock is not None:
                     sock.close()
@@ -193,19 +195,19 @@ class ControlMeasurement:
             )
             if tls_sock is not None:
                 tls_sock.close()
-            return status, {
-                "server_name": sni,
-                "status": handshake.failure is None,
-                "failure": handshake.failure,
-                "x_issuer": handshake.x_issuer,
-            }
+            return status, TLSControl(
+                server_name=sni,
+                status=handshake.failure is None,
+                failure=handshake.failure,
+                x_issuer=handshake.x_issuer,
+            )
 
         with ThreadPoolExecutor(max_workers=len(endpoints), thread_name_prefix="helper-connect") as pool:
             results = list(pool.map(one, endpoints))
         for (ip, port), (status, handshake) in zip(endpoints, results, strict=True):
-            tcp_part[_format(ip, port)] = status
+            tcp_part[format_endpoint(ip, port)] = status
             if handshake is not None:
-                tls_part[_format(ip, port)] = handshake
+                tls_part[format_endpoint(ip, port)] = handshake
         return tcp_part, tls_part
 
     def _resolve(self, name: str) -> list[str]:
@@ -215,7 +217,7 @@ class ControlMeasurement:
         )
         return dns.addresses(queries)
 
-    def _http(self, addresses: list[str]) -> dict[str, Any]:
+    def _http(self, addresses: list[str]) -> HTTPControl:
         """GET the URL hop by hop, so that every hop's addresses are checked and the chain has one budget."""
         begin = time.monotonic()
         url = self.request.url
@@ -233,15 +235,15 @@ class ControlMeasurement:
             if not addresses:
                 failure = "dns_no_answer" if hop else "dns_lookup_error"
                 break
-            limits = self.config.http.model_copy(
-                update={"timeout": min(self.config.http.timeout, remaining), "max_redirects": 0}
-            )
+            update: dict[str, object] = {"timeout": min(self.config.http.timeout, remaining), "max_redirects": 0}
+            if self.request.user_agent:
+                update["user_agent"] = self.request.user_agent
             (last,) = http.fetch(
                 url,
                 self.trace,
                 addresses=addresses,
                 resolve=lambda _: [],
-                limits=limits,
+                limits=self.config.http.model_copy(update=update),
                 tcp_timeout=self.config.tcp.timeout,
                 tls_timeout=self.config.tls.timeout,
                 ca_bundle=self.config.tls.ca_bundle,
@@ -255,13 +257,13 @@ class ControlMeasurement:
             failure = HTTP_TOO_MANY_REDIRECTS
         response = last.response if last is not None else None
         if response is None or response.code is None:
-            return {**_NO_RESPONSE, "failure": failure or TIMEOUT}
-        return {
-            "status_code": response.code,
-            "headers": response.headers,
-            "title": response.x_title or "",
-            "body_length": response.x_body_length if response.x_body_length is not None else -1,
-            "failure": failure,
-            "x_transfer_seconds": round(last.t - last.t0, 3) if last is not None else None,
-            "x_final_url": url,
-        }
+            return HTTPControl(failure=failure or TIMEOUT)
+        return HTTPControl(
+            status_code=response.code,
+            headers=response.headers,
+            title=response.x_title or "",
+            body_length=response.x_body_length if response.x_body_length is not None else -1,
+            failure=failure,
+            x_transfer_seconds=round(last.t - last.t0, 3) if last is not None else None,
+            x_final_url=url,
+        )

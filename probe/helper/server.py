@@ -40,6 +40,10 @@ MAX_HEAD_BYTES = 8 * 1024
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
 ACCEPT_POLL = 0.2
+LINGER = 1.0
+"""Seconds an answered connection is drained before it is closed (see ``_answer_and_close``)."""
+MAX_REJECTING = 64
+"""Busy answers being written at once."""
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -87,6 +91,7 @@ class HelperServer:
         self._listener.settimeout(ACCEPT_POLL)
         self.host, self.port = host, self._listener.getsockname()[1]
         self._slots = threading.BoundedSemaphore(self.options.workers)
+        self._rejecting = threading.BoundedSemaphore(MAX_REJECTING)
         self._pool = ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="helper")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,8 +120,7 @@ class HelperServer:
             except OSError:
                 return
             if not self._slots.acquire(blocking=False):
-                self.rejected_busy += 1
-                self._answer_and_close(conn, 503, {"error": "busy: try again later"})
+                self._reject_busy(conn)
                 continue
             try:
                 self._pool.submit(self._serve, conn)
@@ -124,6 +128,21 @@ class HelperServer:
                 self._slots.release()
                 conn.close()
                 return
+
+    def _reject_busy(self, conn: socket.socket) -> None:
+        """503 at once; answered from a short-lived thread so that the accept loop never waits on a client."""
+        self.rejected_busy += 1
+        if not self._rejecting.acquire(blocking=False):
+            conn.close()  # a flood: not even a 503
+            return
+
+        def answer() -> None:
+            try:
+                self._answer_and_close(conn, 503, {"error": "busy: try again later"})
+            finally:
+                self._rejecting.release()
+
+        threading.Thread(target=answer, name="helper-busy", daemon=True).start()
 
     def close(self) -> None:
         self._stop.set()
@@ -163,7 +182,9 @@ class HelperServer:
         except RequestError as exc:
             return 400, {"error": str(exc)}
         try:
-            document = ControlMeasurement(request, self.config, allow_private=self.options.allow_private).run()
+            document = (
+                ControlMeasurement(request, self.config, allow_private=self.options.allow_private).run().document()
+            )
         except Exception as exc:  # a bug in the helper: say so, keep serving the others
             return 500, {"error": f"{type(exc).__name__}: {exc}"}
         self.served += 1
@@ -229,6 +250,16 @@ class HelperServer:
             conn.settimeout(WRITE_TIMEOUT)
             conn.sendall(head + body)
             conn.shutdown(socket.SHUT_WR)
+            # Closing with the request unread (a 503 or 413 sent before reading it) would reset the
+            # connection, and the client would lose the answer: read until its end, briefly.
+            deadline = time.monotonic() + LINGER
+            drained = 0
+            while drained < MAX_HEAD_BYTES + MAX_REQUEST_BYTES and (remaining := deadline - time.monotonic()) > 0:
+                conn.settimeout(remaining)
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
         conn.close()
 
 

@@ -163,7 +163,7 @@ def _web_measure(config: Config) -> Measure:
     from probe.experiments.web import WebExperiment
 
     # The controls are judged on their own reachability: no helper, no retries.
-    plain = config.model_copy(update={"control": config.control.model_copy(update={"url": ""})})
+    plain = config.model_copy(update={"control": config.control.model_copy(update={"url": []})})
     ctx = Context(config=plain, report_id=new_report_id(), test_start_time=utc_now_iso())
     experiment = WebExperiment()
     return lambda url: experiment.run(url, ctx)
