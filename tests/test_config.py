@@ -1,8 +1,10 @@
+import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from probe.config import Config, load_config
+from probe.config import Config, NetworkSection, load_config
 from probe.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +59,29 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_udp_and_tcp_resolvers_with_ports_are_accepted(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[dns]\nresolvers = ["udp://198.18.0.1:5353", "tcp://[::1]:53"]\n'))
     assert config.dns.resolvers == ["udp://198.18.0.1:5353", "tcp://[::1]:53"]
+
+
+def test_shipped_config_asks_oonis_public_helpers_and_names_kazakh_and_international_controls() -> None:
+    config = load_config(ROOT / "configs" / "default.toml")
+    assert len(config.control.url) >= 2
+    assert all((urlsplit(url).hostname or "").endswith(".th.ooni.org") for url in config.control.url)
+    domestic = [urlsplit(url).hostname or "" for url in config.network.domestic_controls]
+    abroad = [urlsplit(url).hostname or "" for url in config.network.international_controls]
+    assert len(domestic) >= 2 and all(host.endswith(".kz") for host in domestic)
+    assert len(abroad) >= 2 and not any(host.endswith(".kz") for host in abroad)
+
+
+def test_every_country_preset_is_a_network_section_with_that_countrys_sites() -> None:
+    presets = sorted((ROOT / "configs" / "networks").glob("*.toml"))
+    assert len(presets) >= 3
+    for path in presets:
+        network = NetworkSection.model_validate(tomllib.loads(path.read_text(encoding="utf-8"))["network"])
+        hosts = [urlsplit(url).hostname or "" for url in network.domestic_controls]
+        assert hosts and all(host.endswith(f".{path.stem}") for host in hosts), path.name
+        assert network.international_controls, path.name
+
+
+def test_one_helper_url_may_be_given_as_a_string(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[control]\nurl = "http://127.0.0.1:8765/"\n'))
+    assert config.control.url == ["http://127.0.0.1:8765/"]
+    assert load_config(write(tmp_path, '[control]\nurl = ""\n')).control.url == []

@@ -30,6 +30,8 @@ from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, get_experiment
 from probe.export import DIRECTORY_FORMATS, FORMATS, export, export_directory
+from probe.report.run_summary import group_verdicts
+from probe.report.run_summary import render as render_verdicts
 from probe.runner import run_targets
 from probe.storage import Database, open_database
 from probe.storage.db import row_to_measurement
@@ -93,9 +95,15 @@ def run(
             problems=test_list.problems,
             on_measurement=Progress(sys.stderr),
         )
+        states = [context.get("state") for context in db.network_contexts(summary.run_id)]
+        verdicts = group_verdicts(
+            db.measurement_rows(summary.run_id), helpers=config.control.url, network_states=states
+        )
     finally:
         db.close()
     click.echo(summary_table(summary))
+    if verdicts.groups:
+        click.echo(render_verdicts(verdicts))
     if summary.probe_errors:
         sys.exit(1)
 
