@@ -372,6 +372,30 @@ class NetworkSection(_Section):
         return value
 
 
+class ListsSection(_Section):
+    source: str = Field(
+        "https://raw.githubusercontent.com/citizenlab/test-lists/master/lists/",
+        description="Where `probe lists update` fetches Citizen Lab's lists: <source>global.csv and <source><cc>.csv.",
+    )
+    licence: str = Field(
+        "CC BY-NC-SA 4.0, Citizen Lab test lists (github.com/citizenlab/test-lists)",
+        description="The lists' licence, recorded with each copy.",
+    )
+    timeout: Seconds = Field(30.0, description="Seconds one download may take.")
+    max_bytes: int = Field(8 << 20, ge=1024, le=1 << 30, description="Largest list accepted.")
+    use_cached: bool = Field(
+        True, description="`probe run` (web, no --list) also measures the lists in <data_dir>/lists/."
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"an http or https URL, got {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+
 class Config(_Section):
     probe: ProbeSection = Field(default_factory=ProbeSection)
     dns: DNSSection = Field(default_factory=DNSSection)
@@ -393,6 +417,9 @@ class Config(_Section):
     )
     network: NetworkSection = Field(
         default_factory=NetworkSection, description="Controls that tell a shutdown from a targeted block."
+    )
+    lists: ListsSection = Field(
+        default_factory=ListsSection, description="Citizen Lab's test lists kept current by `probe lists update`."
     )
 
 

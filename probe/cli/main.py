@@ -19,6 +19,7 @@ from probe.cli.consent import consent_command, consent_gate
 from probe.cli.daemon import daemon, identity
 from probe.cli.helper import helper
 from probe.cli.lab import lab
+from probe.cli.lists import lists
 from probe.cli.outages import outages
 from probe.cli.output import Progress, outcome_text, summary_table, table, verdict_text
 from probe.cli.report import report
@@ -30,6 +31,7 @@ from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, get_experiment
 from probe.export import DIRECTORY_FORMATS, FORMATS, export, export_directory
+from probe.listcache import add_cached_lists, cached_lists
 from probe.report.run_summary import group_verdicts
 from probe.report.run_summary import render as render_verdicts
 from probe.runner import run_targets
@@ -80,6 +82,8 @@ def run(
         if path is None:
             raise ProbeError("nothing to measure: give --list, --url, or set [probe] test_list in the config")
         test_list = load_test_list(path, chosen.check_input)
+        if list_path is None and chosen.name == "web" and config.lists.use_cached:
+            add_cached_lists(test_list, cached_lists(config))
         test_list.targets.extend(Target(value) for value in inputs)
     for problem in test_list.problems:
         click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
@@ -185,6 +189,7 @@ cli.add_command(verify)
 cli.add_command(collector)
 cli.add_command(verdict)
 cli.add_command(helper)
+cli.add_command(lists)
 cli.add_command(trace_command)
 cli.add_command(outages)
 cli.add_command(report)
