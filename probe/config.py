@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from probe.errors import ConfigError
+from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES, MAX_ITEMS, MIN_BATCH_BYTES
 
 DEFAULT_CONFIG_PATH = Path("configs/default.toml")
 
@@ -250,9 +251,12 @@ class UploadSection(_Section):
         "(socks5h also resolves the collector's name through the proxy). Never stored in runs.",
     )
     ca_bundle: Path | None = Field(None, description="PEM file of roots trusted for an https collector.")
-    batch_size: int = Field(200, ge=1, le=1000, description="Most measurements in one batch.")
+    batch_size: int = Field(200, ge=1, le=MAX_ITEMS, description="Most measurements in one batch.")
     max_batch_bytes: int = Field(
-        4 << 20, ge=64 << 10, le=32 << 20, description="Largest batch sent, in bytes (the collector caps it too)."
+        DEFAULT_BATCH_BYTES,
+        ge=MIN_BATCH_BYTES,
+        le=MAX_BODY_BYTES,
+        description="Largest batch sent, in bytes (at most what a collector accepts by default, 16 MiB).",
     )
     timeout: Seconds = Field(30.0, description="Seconds one upload request may take (connect, then each read).")
     every: Interval = Field(300.0, description="Seconds between upload attempts while nothing fails.")

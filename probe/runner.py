@@ -19,6 +19,7 @@ from probe import __version__
 from probe.config import Config
 from probe.experiments import Context, Experiment
 from probe.experiments.base import new_report_id
+from probe.limits import input_refusal
 from probe.model import Measurement, utc_now_iso
 from probe.storage import Database
 from probe.testlist import Problem, Target
@@ -66,10 +67,11 @@ def run_targets(
     problem_lines = [str(problem) for problem in problems]
     runnable: list[Target] = []
     for position, target in enumerate(targets, start=1):
-        reason = experiment.check_input(target.input)
+        reason = input_refusal(target.input) or experiment.check_input(target.input)
         if reason:
             # Some inputs may be personal data (a phone number given by mistake): name them by position.
             shown = f"#{position}" if getattr(experiment, "redact_rejected_inputs", False) else repr(target.input)
+            shown = shown if len(shown) <= 200 else f"#{position}"  # a 70 KB input is named by its place
             problem_lines.append(f"input {shown}: {reason}")
         else:
             runnable.append(target)

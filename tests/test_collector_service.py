@@ -20,6 +20,8 @@ from probe.collector.service import CollectorServer, Limits, running_collector
 from probe.identity import Identity, load_or_create
 from probe.integrity.verify import verify_database
 from probe.storage import Database, open_database
+from probe.storage.chain import record_hash
+from probe.storage.columns import CHAIN_RECORD_COLUMNS as RECORD_COLUMNS
 from probe.upload.protocol import encode_batch
 from probe.upload.queue import Pending, mark_acked, next_batch
 
@@ -74,9 +76,13 @@ def test_batch_sent_twice_is_stored_once(probe_db, collector) -> None:  # type: 
     db, identity = probe_db
     server, path, _ = collector
     register(path, identity)
-    (pending,) = batches(db, identity)
+    heartbeats, pending = batches(db, identity)
+    assert post(server, encode_batch(heartbeats.batch)) == (
+        200,
+        {"stored": 0, "duplicates": 0, "runs": 1, "rounds": 0, "head": None},
+    )
     body = encode_batch(pending.batch)
-    assert post(server, body) == (200, {"stored": 5, "duplicates": 0, "runs": 1, "rounds": 0, "head": 5})
+    assert post(server, body) == (200, {"stored": 5, "duplicates": 0, "runs": 0, "rounds": 0, "head": 5})
     status, answer = post(server, body)
     assert status == 200 and answer["stored"] == 0 and answer["duplicates"] == 5
     assert sorted(stored(path)) == sorted(row["id"] for row in db.measurement_rows())
@@ -86,7 +92,7 @@ def test_batch_sent_twice_is_stored_once(probe_db, collector) -> None:  # type: 
 def test_batch_from_an_unknown_probe_is_refused_and_the_service_keeps_serving(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
     db, identity = probe_db
     server, path, _ = collector
-    (pending,) = batches(db, identity)
+    _, pending = batches(db, identity)
     status, answer = post(server, encode_batch(pending.batch))
     assert status == 403 and "not registered" in answer["error"]
     register(path, identity)
@@ -97,7 +103,7 @@ def test_batch_with_a_bad_signature_is_refused(probe_db, collector) -> None:  # 
     db, identity = probe_db
     server, path, _ = collector
     register(path, identity)
-    (pending,) = batches(db, identity)
+    pending, _ = batches(db, identity)
     forged = dict(pending.batch, rounds=[])  # any change the signature does not cover...
     forged["runs"] = [dict(pending.batch["runs"][0], status="finished", measurements=99)]
     status, answer = post(server, encode_batch(forged))
@@ -115,7 +121,7 @@ def test_probe_allowed_by_id_is_accepted_with_the_key_its_id_was_made_from(probe
     collector_db = open_database(path)
     registry.allow(collector_db, identity.probe_id)
     collector_db.close()
-    (pending,) = batches(db, identity)
+    _, pending = batches(db, identity)
     impostor = load_or_create(tmp_path / "impostor.key")
     wrong_key = dict(pending.batch, public_key=impostor.public_key_b64)
     assert post(server, encode_batch(wrong_key))[0] == 401
@@ -154,7 +160,7 @@ def test_malformed_input_is_refused_with_4xx_and_the_service_keeps_serving(  # t
     else:
         got, answer = post(server, body)
         assert got == status and answer["error"]
-    (pending,) = batches(db, identity)
+    _, pending = batches(db, identity)
     assert post(server, encode_batch(pending.batch))[0] == 200
 
 
@@ -170,7 +176,7 @@ def test_oversize_batch_is_refused_413_from_its_length_alone(probe_db, collector
     response = conn.getresponse()
     assert response.status == 413 and "over this collector's" in json.loads(response.read())["error"]
     conn.close()
-    (pending,) = batches(db, identity)
+    _, pending = batches(db, identity)
     assert post(server, encode_batch(pending.batch))[0] == 200
 
 
@@ -178,7 +184,7 @@ def test_record_whose_hash_does_not_match_its_content_is_refused_422(probe_db, c
     db, identity = probe_db
     server, path, _ = collector
     register(path, identity)
-    (pending,) = batches(db, identity)
+    _, pending = batches(db, identity)
     altered = json.loads(encode_batch(pending.batch))
     altered["measurements"][2]["failure"] = None
     from probe.integrity.signing import batch_statement
@@ -189,20 +195,47 @@ def test_record_whose_hash_does_not_match_its_content_is_refused_422(probe_db, c
     assert stored(path) == []
 
 
-def test_rewritten_chain_is_refused_409(tmp_path: Path, collector) -> None:  # type: ignore[no-untyped-def]
+def rewrite_from(db: Database, seq: int) -> None:
+    """Rewrite the chain from record ``seq`` on, hashes and all (what only the key's holder can)."""
+    conn = db.db.conn
+    with conn:
+        conn.execute("update measurements set failure = 'rewritten' where chain_seq = ?", (seq,))
+        prev = conn.execute("select chain_hash from measurements where chain_seq = ?", (seq - 1,)).fetchone()[0]
+        for (number,) in conn.execute(
+            "select chain_seq from measurements where chain_seq >= ? order by chain_seq", (seq,)
+        ).fetchall():
+            row = db.db.execute(f"select {', '.join(RECORD_COLUMNS)} from measurements where chain_seq = ?", [number])
+            record = dict(zip(RECORD_COLUMNS, row.fetchone(), strict=True))
+            prev_hash = record_hash(number, prev, record)
+            conn.execute(
+                "update measurements set chain_prev = ?, chain_hash = ? where chain_seq = ?", (prev, prev_hash, number)
+            )
+            prev = prev_hash
+        conn.execute("delete from upload_acks")
+        conn.execute("delete from chain_heads")
+
+
+def test_rewritten_chain_is_refused_409_but_a_database_made_again_is_a_new_epoch(tmp_path: Path, collector) -> None:  # type: ignore[no-untyped-def]
     server, path, _ = collector
     first = open_database(tmp_path / "a" / "probe.db")
     fill(first, 3)
     identity = probe_identity(first)
     register(path, identity)
-    (pending,) = batches(first, identity)
-    assert post(server, encode_batch(pending.batch))[0] == 200
-    # The same probe (same key) with another history: another record 1.
+    for pending in batches(first, identity):
+        assert post(server, encode_batch(pending.batch))[0] == 200
+    # The same chain (same record 1, same epoch) with another record 2: a rewritten history.
+    rewrite_from(first, 2)
+    _, forked = batches(first, identity)
+    status, answer = post(server, encode_batch(forked.batch))
+    assert status == 409 and "already stored with other content" in answer["error"]
+    # The same probe (same key) with a database made again: another record 1, another epoch.
     second = open_database(tmp_path / "b" / "probe.db")
     fill(second, 2)
-    (forked,) = batches(second, identity)
-    status, answer = post(server, encode_batch(forked.batch))
-    assert status == 409 and "seq 1" in answer["error"]
+    for pending in batches(second, identity):
+        assert post(server, encode_batch(pending.batch))[0] == 200
+    verification = verify_database(path)
+    assert (verification.ok and [chain.records for chain in verification.chains] == [3, 2]) or [2, 3]
+    assert len({chain.epoch for chain in verification.chains}) == 2
     first.close()
     second.close()
 
@@ -232,7 +265,7 @@ def test_concurrent_burst_of_many_probes_loses_nothing(tmp_path: Path, collector
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert answers.count(200) == len(bodies) == 24
+    assert answers.count(200) == len(bodies) == 30  # per probe: its run, then 4 batches of 5
     assert set(stored(path)) == expected and len(stored(path)) == 120
     verification = verify_database(path)
     assert verification.ok and len(verification.chains) == 6

@@ -31,7 +31,7 @@ from probe.daemon.service import Daemon
 from probe.identity import Identity
 from probe.integrity.verify import verify_database
 from probe.storage import Database, open_database
-from probe.upload.queue import next_batch, queued
+from probe.upload.queue import next_heartbeats, next_records, queued, sign
 from probe.upload.uploader import Backoff, make_session, upload_pending
 
 MAX_RELAY_SECONDS = 10.0
@@ -107,13 +107,13 @@ def test_collector_down_for_several_rounds_then_up_receives_every_measurement_on
 
 
 class LoseTheFirstAnswer(HTTPAdapter):
-    """The collector stores the batch, but its answer never reaches the probe."""
+    """The collector stores the first batch of measurements, but its answer never reaches the probe."""
 
     lost = 0
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         response = super().send(request, **kwargs)
-        if not self.lost:
+        if not self.lost and b'"measurements":[{' in (request.body or b""):
             self.lost += 1
             response.close()
             raise requests.ConnectionError("the answer was lost")
@@ -149,18 +149,20 @@ def test_batches_follow_the_size_cap_and_the_chain_order(probe, tmp_path: Path) 
     with running_collector(tmp_path / "collector.db") as server, make_session(settings(server.url)) as session:
         register(tmp_path / "collector.db", identity)
         report = upload_pending(db, identity, settings(server.url, batch_size=4), session)
-    assert (report.batches, report.stored, report.left) == (2, 6, 0)
+    assert (report.batches, report.stored, report.left) == (3, 6, 0)  # runs and rounds, then 4 + 2 records
     assert queued(db, server.url) == 0
 
 
 def test_batch_carries_no_run_config_no_list_path_and_no_public_ip(probe) -> None:  # type: ignore[no-untyped-def]
     db, identity = probe
     db.db.execute("update runs set test_list = '/home/volunteer/lists/kz.csv'")
-    pending = next_batch(db, identity, "http://collector.test", batch_size=10, max_bytes=1 << 20)
-    assert pending is not None
-    (run,) = pending.batch["runs"]
+    heartbeats = next_heartbeats(db, "http://collector.test", max_bytes=1 << 20)
+    records = next_records(db, "http://collector.test", batch_size=10, max_bytes=1 << 20)
+    assert heartbeats is not None and records is not None
+    batches = [sign(db, identity, heartbeats), sign(db, identity, records)]
+    (run,) = batches[0]["runs"]
     assert "config" not in run and run["test_list"] == "kz.csv"
-    text = json.dumps(pending.batch)
+    text = json.dumps(batches)
     assert "volunteer" not in text and "probe_ip" not in text
 
 
@@ -265,7 +267,7 @@ def test_upload_goes_through_a_configured_http_proxy(probe, tmp_path: Path) -> N
         with make_session(upload) as session:
             report = upload_pending(db, identity, upload, session)
     assert report.error is None and report.stored == 6
-    assert seen == [f"{server.url}/v1/batches"]
+    assert seen == [f"{server.url}/v1/batches"] * 2  # the run, then the measurements
 
 
 def test_upload_goes_through_a_configured_socks5_proxy(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""``probe upload`` (send what the collector has not acknowledged) and ``probe bundle`` (write it to a file)."""
+"""``probe upload`` (send what the collector has not acknowledged; ``--status``, ``--retry-quarantined``) and
+``probe bundle`` (write it to a file)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,17 @@ from probe.identity import key_path_for, load_or_create
 from probe.integrity.heads import register_self
 from probe.storage import open_database
 from probe.upload.bundle import write_bundle
-from probe.upload.uploader import make_session, upload_pending
+from probe.upload.status import queue_status
+from probe.upload.uploader import collector_key, make_session, upload_pending
+from probe.upload.uploader import retry_quarantined as retry_quarantined_items
 
 
 @click.command()
 @config_option
 @db_option
-def upload(config_path: Path | None, db_path: Path | None) -> None:
+@click.option("--status", "show_status", is_flag=True, help="Say where the queue stands; send nothing.")
+@click.option("--retry-quarantined", is_flag=True, help="Send again what the collector refused for good (after a fix).")
+def upload(config_path: Path | None, db_path: Path | None, show_status: bool, retry_quarantined: bool) -> None:
     """Send every measurement the collector has not acknowledged, now (the daemon does this by itself)."""
     config = load_config(config_path)
     settings = config.upload
@@ -30,14 +35,18 @@ def upload(config_path: Path | None, db_path: Path | None) -> None:
     path = database_path(config, db_path)
     db = open_database(path)
     try:
+        if show_status:
+            click.echo(queue_status(db, collector_key(settings.url)).describe())
+            return
         if not consent.covers_upload(consent.accepted(db), config):
             raise consent.ConsentRequired(
                 f"the recorded consent does not cover sending to {settings.url}: run `probe consent --accept`"
             )
         me = load_or_create(key_path_for(path))
         register_self(db, me)
+        send = retry_quarantined_items if retry_quarantined else upload_pending
         with make_session(settings) as session:
-            report = upload_pending(db, me, settings, session)
+            report = send(db, me, settings, session)
     finally:
         db.close()
     click.echo(report.describe())

@@ -12,6 +12,11 @@ Checks, in order, each refusal with the HTTP status it is answered with:
          probe, another record at the same place of the probe's chain, a link to a stored
          neighbour that does not match (a rewritten chain), a run or round of another probe
 
+A probe's chain is named by its epoch, the hash of its record 1 (``Batch.epoch``): a probe whose
+database was made again with the same key starts a new chain, kept beside the old one, and each
+record is stored once per probe, epoch and place in the chain. A batch without an epoch (an old
+bundle) belongs to the chain its records link to.
+
 A measurement already stored with the same hash is a duplicate: counted, not stored again. The
 whole batch is one transaction. Batches of one probe may arrive in any order (a bundle can fill
 a gap later): links are checked against whichever neighbours are already stored.
@@ -111,21 +116,26 @@ def _ingest(db: Database, received: Received) -> IngestResult:
     batch = received.batch
     public_key = _authenticate(db, received)
     _check_chain(batch, public_key)
+    epoch = _epoch(db, batch)
     result = IngestResult(head=batch.head.seq if batch.head else None)
-    fresh = _check_against_stored(db, batch, result)
+    fresh = _check_against_stored(db, batch, epoch, result)
     conn = db.db.conn
-    columns = (*CHAIN_RECORD_COLUMNS, "probe_id")
+    columns = (*CHAIN_RECORD_COLUMNS, "probe_id", "chain_epoch")
     conn.executemany(
         f"insert into measurements ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
-        [[*(row[name] for name in CHAIN_RECORD_COLUMNS), batch.probe_id] for row in (r.model_dump() for r in fresh)],
+        [
+            [*(row[name] for name in CHAIN_RECORD_COLUMNS), batch.probe_id, epoch]
+            for row in (r.model_dump() for r in fresh)
+        ],
     )
     result.stored = len(fresh)
     result.runs = _upsert(db, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
     result.rounds = _upsert(db, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
     if batch.head is not None:
         conn.execute(
-            "insert or ignore into chain_heads (probe_id, seq, hash, signed_at, signature) values (?, ?, ?, ?, ?)",
-            (batch.probe_id, batch.head.seq, batch.head.hash, batch.head.signed_at, batch.head.signature),
+            "insert or ignore into chain_heads (probe_id, epoch, seq, hash, signed_at, signature) "
+            "values (?, ?, ?, ?, ?, ?)",
+            (batch.probe_id, epoch or "", batch.head.seq, batch.head.hash, batch.head.signed_at, batch.head.signature),
         )
     now = utc_now_iso()
     conn.execute(
@@ -191,10 +201,35 @@ def _check_chain(batch: Batch, public_key: str) -> None:
         raise IngestError(401, "bad signature on the chain head")
 
 
-def _check_against_stored(db: Database, batch: Batch, result: IngestResult) -> list[MeasurementRecord]:
+def _epoch(db: Database, batch: Batch) -> str | None:
+    """The epoch of the batch's chain: as it says (checked against its record 1 when it holds it),
+    or, for a batch that names none, record 1's hash or the epoch of the stored record it links to."""
+    if not batch.measurements:
+        return None
+    first = batch.measurements[0]
+    if first.chain_seq == 1:
+        if batch.epoch is not None and batch.epoch != first.chain_hash:
+            raise IngestError(422, "the batch's epoch is not the hash of its chain's record 1")
+        return first.chain_hash
+    if batch.epoch is not None:
+        return batch.epoch
+    linked = db.db.conn.execute(
+        "select chain_epoch from measurements where probe_id = ? and chain_seq = ? and chain_hash = ?",
+        (batch.probe_id, first.chain_seq - 1, first.chain_prev),
+    ).fetchone()
+    if linked is None:
+        raise IngestError(422, "a batch of records that does not start the chain names its epoch")
+    return None if linked[0] is None else str(linked[0])
+
+
+def _check_against_stored(
+    db: Database, batch: Batch, epoch: str | None, result: IngestResult
+) -> list[MeasurementRecord]:
     """The records not stored yet; duplicates counted into ``result``; 409 on any contradiction."""
     conn = db.db.conn
     probe_id = batch.probe_id
+    chain = "coalesce(probe_id, '') = ? and coalesce(chain_epoch, '') = ? and chain_seq = ?"
+    epoch_key = epoch or ""
     fresh = []
     for record in batch.measurements:
         stored = conn.execute("select probe_id, chain_hash from measurements where id = ?", (record.id,)).fetchone()
@@ -203,24 +238,20 @@ def _check_against_stored(db: Database, batch: Batch, result: IngestResult) -> l
                 raise IngestError(409, f"measurement {record.id} is already stored with other content or probe")
             result.duplicates += 1
             continue
-        other = conn.execute(
-            "select id from measurements where coalesce(probe_id, '') = ? and chain_seq = ?",
-            (probe_id, record.chain_seq),
-        ).fetchone()
+        other = conn.execute(f"select id from measurements where {chain}", (probe_id, epoch_key, record.chain_seq))
+        other = other.fetchone()
         if other is not None:
             raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
         fresh.append(record)
     if batch.measurements:
         first, last = batch.measurements[0], batch.measurements[-1]
         before = conn.execute(
-            "select chain_hash from measurements where coalesce(probe_id, '') = ? and chain_seq = ?",
-            (probe_id, first.chain_seq - 1),
+            f"select chain_hash from measurements where {chain}", (probe_id, epoch_key, first.chain_seq - 1)
         ).fetchone()
         if before is not None and before[0] != first.chain_prev:
             raise IngestError(409, f"record {first.chain_seq} does not continue the chain stored for this probe")
         after = conn.execute(
-            "select chain_prev from measurements where coalesce(probe_id, '') = ? and chain_seq = ?",
-            (probe_id, last.chain_seq + 1),
+            f"select chain_prev from measurements where {chain}", (probe_id, epoch_key, last.chain_seq + 1)
         ).fetchone()
         if after is not None and after[0] != last.chain_hash:
             raise IngestError(409, f"the stored record {last.chain_seq + 1} does not follow this batch's last")

@@ -24,6 +24,7 @@ from typing import Any
 from probe import SOFTWARE_NAME, __version__
 from probe.collector.ingest import IngestError, IngestResult, Received, ingest, parse_batch
 from probe.errors import ProbeError
+from probe.limits import MAX_BODY_BYTES
 from probe.storage import open_database
 
 BATCHES_PATH = "/v1/batches"
@@ -32,8 +33,8 @@ HEALTH_PATH = "/v1/health"
 
 @dataclass(frozen=True)
 class Limits:
-    max_body_bytes: int = 16 << 20
-    """Largest batch accepted, in bytes (probes send at most 4 MiB by default)."""
+    max_body_bytes: int = MAX_BODY_BYTES
+    """Largest batch accepted, in bytes (``probe.limits``: probes send at most this, 4 MiB by default)."""
     max_clients: int = 32
     """Requests handled at once; more get 503."""
     queue_size: int = 64

@@ -4,7 +4,8 @@ A round whose every target failed still has its row (status ``finished``, ``fail
 ``measured``); a round that could not run at all has one too (status ``failed`` and the
 error). Silence is then never mistaken for "no data": a gap in this table is a time the
 probe was not running. A row left ``running`` by a crash, a kill or a power cut is closed as
-``interrupted`` when the daemon starts again.
+``interrupted`` when the daemon starts again. A finished row also says how many records the
+uploader holds in quarantine (refused by a collector for good), so a collector sees them.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def finish_round(
     _execute(
         db,
         "update rounds set finished_at = ?, status = ?, run_id = coalesce(?, run_id), targets = ?, measured = ?, "
-        "failed = ?, reached = ?, probe_errors = ?, error = ? where id = ?",
+        "failed = ?, reached = ?, probe_errors = ?, error = ?, "
+        "quarantined = (select count(*) from upload_quarantine) where id = ?",
         (finished_at, status, run_id, targets, measured, failed, reached, probe_errors, error, round_id),
     )
 

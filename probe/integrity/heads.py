@@ -44,7 +44,7 @@ def head_at(db: Database, identity: Identity, seq: int) -> SignedHead:
     """The signed head of this probe's own chain at ``seq``: the one already stored, or a new one."""
     conn = db.db.conn
     row = conn.execute(
-        "select seq, hash, signed_at, signature from chain_heads where probe_id = ? and seq = ?",
+        "select seq, hash, signed_at, signature from chain_heads where probe_id = ? and epoch = '' and seq = ?",
         (identity.probe_id, seq),
     ).fetchone()
     if row:
@@ -65,6 +65,17 @@ def head_at(db: Database, identity: Identity, seq: int) -> SignedHead:
     except sqlite3.Error as exc:
         raise StorageError(f"cannot store a signed head in {db.path or 'memory'}: {exc}") from None
     return head
+
+
+def local_epoch(db: Database) -> str:
+    """This database's chain's epoch: the hash of its record 1. A database made again with the
+    same key starts a new chain, hence a new epoch, which a collector keeps apart from the old."""
+    row = db.db.conn.execute(
+        "select chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq = 1"
+    ).fetchone()
+    if row is None:
+        raise StorageError(f"record 1 of the chain is missing from {db.path or 'memory'}: run `probe verify`")
+    return str(row[0])
 
 
 def sign_local_head(db: Database, identity: Identity) -> SignedHead | None:

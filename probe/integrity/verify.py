@@ -50,6 +50,7 @@ class Problem:
 @dataclass
 class ChainReport:
     probe_id: str
+    epoch: str = ""
     records: int = 0
     first_seq: int | None = None
     last_seq: int | None = None
@@ -59,6 +60,8 @@ class ChainReport:
 
     def describe(self) -> str:
         name = f"probe {self.probe_id}" if self.probe_id else "this database's probe"
+        if self.epoch:
+            name += f" (chain {self.epoch[:16]})"
         if self.problem is not None:
             return f"{name}: {self.problem}"
         if not self.records:
@@ -227,8 +230,19 @@ def verify_database(path: Path) -> Verification:
         conn.close()
 
 
+def _epoch_columns(conn: sqlite3.Connection) -> tuple[str, str]:
+    """How to read a chain's epoch from measurements and from chain_heads ('' before migration 6)."""
+    measurements = {row[1] for row in conn.execute("pragma table_info(measurements)")}
+    heads = {row[1] for row in conn.execute("pragma table_info(chain_heads)")}
+    return (
+        "coalesce(chain_epoch, '')" if "chain_epoch" in measurements else "''",
+        "epoch" if "epoch" in heads else "''",
+    )
+
+
 def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
     result = Verification(source)
+    record_epoch, head_epoch = _epoch_columns(conn)
     unchained = conn.execute("select id from measurements where chain_seq is null order by rowid").fetchall()
     if unchained:
         result.problems.append(
@@ -236,22 +250,24 @@ def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
         )
     keys = dict(conn.execute("select id, public_key from probes").fetchall())
     own_ids = [row[0] for row in conn.execute("select id from probes where added_how = 'self' order by is_self desc")]
-    groups = [row[0] for row in conn.execute("select distinct coalesce(probe_id, '') from measurements")]
-    for group in sorted(group for group in groups if group is not None):
+    # One chain per probe and epoch (a probe whose database was made again starts a new epoch).
+    groups = conn.execute(f"select distinct coalesce(probe_id, ''), {record_epoch} from measurements").fetchall()
+    for group, epoch in sorted(groups):
         probe_ids = [group] if group else own_ids
         heads = [
             (probe_id, Head(*row))
             for probe_id in probe_ids
             for row in conn.execute(
-                "select seq, hash, signed_at, signature from chain_heads where probe_id = ?", (probe_id,)
+                f"select seq, hash, signed_at, signature from chain_heads where probe_id = ? and {head_epoch} = ?",
+                (probe_id, epoch),
             )
         ]
-        report = ChainReport(group or (own_ids[0] if own_ids else ""))
+        report = ChainReport(group or (own_ids[0] if own_ids else ""), epoch)
         walk = _Walk(report, from_genesis=not group, wanted={head.seq for _, head in heads})
         rows = conn.execute(
             f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where coalesce(probe_id, '') = ? "
-            "and chain_seq is not null order by chain_seq",
-            (group,),
+            f"and {record_epoch} = ? and chain_seq is not null order by chain_seq",
+            (group, epoch),
         )
         for values in rows:
             if not walk.feed(dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))):
@@ -276,8 +292,8 @@ def verify_bundle(path: Path) -> Verification:
     from probe.upload.protocol import Batch
 
     result = Verification(str(path))
-    records: dict[str, list[tuple[dict[str, Any], str]]] = {}
-    heads: dict[str, list[Head]] = {}
+    records: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+    heads: dict[tuple[str, str], list[Head]] = {}
     keys: dict[str, str] = {}
     for number, line in read_bundle(path):
         where = f"line {number}"
@@ -305,14 +321,17 @@ def verify_bundle(path: Path) -> Verification:
                 Problem("signature", f"{where}: its signature does not verify (the line was altered)")
             )
         for record in batch.measurements:
-            records.setdefault(batch.probe_id, []).append((record.model_dump(), where))
+            records.setdefault((batch.probe_id, batch.epoch or ""), []).append((record.model_dump(), where))
         if batch.head is not None:
-            heads.setdefault(batch.probe_id, []).append(Head(**batch.head.model_dump(), where=where))
-    for probe_id in sorted(set(records) | set(heads)):
-        report = ChainReport(probe_id)
-        probe_heads = heads.get(probe_id, [])
+            heads.setdefault((batch.probe_id, batch.epoch or ""), []).append(
+                Head(**batch.head.model_dump(), where=where)
+            )
+    for chain in sorted(set(records) | set(heads)):
+        probe_id = chain[0]
+        report = ChainReport(*chain)
+        probe_heads = heads.get(chain, [])
         walk = _Walk(report, from_genesis=False, wanted={head.seq for head in probe_heads})
-        for row, where in sorted(records.get(probe_id, []), key=lambda item: int(item[0]["chain_seq"])):
+        for row, where in sorted(records.get(chain, []), key=lambda item: int(item[0]["chain_seq"])):
             if not walk.feed(row, where):
                 break
         walk.check_heads(probe_heads, keys.get(probe_id))

@@ -18,9 +18,10 @@ from typing import Any
 import sqlite_utils
 
 from probe.errors import StorageError
+from probe.limits import fit_measurement_row
 from probe.model import Measurement, TestKeys, ooni_time
 from probe.storage.chain import record_hash
-from probe.storage.columns import ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
+from probe.storage.columns import CHAINED_COLUMNS, ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
 from probe.storage.migrations import migrate
 from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
@@ -85,6 +86,7 @@ class Database:
             **{column: getattr(measurement, column) for column in VERDICT_COLUMNS if getattr(measurement, column)},
             **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_DETAIL_COLUMNS},
         }
+        fit_measurement_row(row, CHAINED_COLUMNS)  # what a collector would refuse is cut now, and the cut recorded
         self._append_to_chain(row)
         self._save_side_records(measurement)
 

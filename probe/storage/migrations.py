@@ -23,6 +23,7 @@ import sqlite_utils
 from probe.errors import StorageError
 from probe.storage.columns import INITIAL_SCHEMA
 from probe.storage.schema_outages import outage_tables
+from probe.storage.schema_queue import queue_tables
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
@@ -65,6 +66,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "sms messages and their reports and receipts", sms_tables),
     (4, "verdict reasons, confirmation, network state; network contexts", verdict_tables),
     (5, "outage analysis: indexes by network, period and run; saved outage windows", outage_tables),
+    (6, "upload quarantine, chain epochs, quarantined records in heartbeats", queue_tables),
 ]
 
 

@@ -20,15 +20,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
+
 BATCH_FORMAT = "zhanaozen-batch/1"
-MAX_ITEMS = 1000
-"""Most measurements (and runs, and rounds) in one batch."""
+TEXT_MAX = TEXT_CHARS
 
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ProbeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-Short = Annotated[str, Field(max_length=1024)]
-TEXT_MAX = 65536
-Text = Annotated[str, Field(max_length=TEXT_MAX)]
+Short = Annotated[str, Field(max_length=SHORT_CHARS)]
+Text = Annotated[str, Field(max_length=TEXT_CHARS)]
 Count = Annotated[int, Field(ge=0, le=1 << 40)]
 
 
@@ -50,7 +50,7 @@ class MeasurementRecord(_Record):
     id: Short
     run_id: Short
     experiment: Short
-    input: Text | None
+    input: Annotated[str, Field(max_length=INPUT_CHARS)] | None
     category_code: Short | None
     started_at: Short
     test_start_time: Short
@@ -110,6 +110,7 @@ class RoundRecord(_Record):
     failed: Count = 0
     reached: Count = 0
     probe_errors: Count = 0
+    quarantined: Count = 0
     error: Text | None = None
 
 
@@ -125,6 +126,9 @@ class Batch(_Record):
     probe_id: ProbeId
     public_key: Short
     created_at: Short
+    epoch: Hex64 | None = None
+    """The chain the measurements belong to: the hash of its record 1 (a recreated database starts
+    a new one). Required with measurements; absent from batches of runs and rounds alone."""
     measurements: Annotated[list[MeasurementRecord], Field(max_length=MAX_ITEMS)]
     runs: Annotated[list[RunRecord], Field(max_length=MAX_ITEMS)]
     rounds: Annotated[list[RoundRecord], Field(max_length=MAX_ITEMS)]

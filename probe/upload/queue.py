@@ -1,10 +1,14 @@
 """The upload queue, in the probe's database: what a collector has not acknowledged yet.
 
 Measurements go in chain order; the queue's position per collector is the last chain seq it
-acknowledged (``upload_acks``, kind ``chain``). Runs and rounds change after they are first
-sent (a run finishes, a round is closed), so each is re-sent until the collector has
-acknowledged its latest state. An acknowledgement is recorded only after the collector
-answered that it stored the batch; a batch whose answer was lost is sent again and stored once.
+acknowledged (``upload_acks``, kind ``chain``). Runs and rounds (the heartbeats) change after
+they are first sent (a run finishes, a round is closed), so each is re-sent until the collector
+has acknowledged its latest state; they travel in their own batches, sent before any batch of
+measurements. An acknowledgement is recorded only after the collector answered that it stored
+the batch; a batch whose answer was lost is sent again and stored once.
+
+What a collector refuses for good is quarantined (``probe.upload.quarantine``) and the queue
+moves past it.
 """
 
 from __future__ import annotations
@@ -18,35 +22,65 @@ from typing import Any
 
 from probe.errors import StorageError
 from probe.identity import Identity
-from probe.integrity.heads import SignedHead, head_at
+from probe.integrity.heads import SignedHead, head_at, local_epoch
 from probe.integrity.signing import batch_statement
+from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
-from probe.upload.protocol import BATCH_FORMAT, MAX_ITEMS, ROUND_FIELDS, RUN_FIELDS, TEXT_MAX
+from probe.upload.protocol import BATCH_FORMAT, ROUND_FIELDS, RUN_FIELDS
 
-_LOCAL = "coalesce(probe_id, '') = ''"
-_RUN_STATE = "coalesce(r.status, '') || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.measurements, '')"
-_ROUND_STATE = (
+LOCAL_ROWS = "coalesce(probe_id, '') = ''"
+RUN_STATE = "coalesce(r.status, '') || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.measurements, '')"
+ROUND_STATE = (
     "r.status || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.run_id, '') || '|' || r.measured "
-    "|| '|' || r.failed"
+    "|| '|' || r.failed || '|' || coalesce(r.quarantined, '')"
 )
-_ENVELOPE_BYTES = 2048
-"""Room kept in a batch for everything but its items (keys, head, signature)."""
+MEASUREMENT, RUN, ROUND = "measurement", "run", "round"
 
 
 @dataclass
 class Pending:
-    """A signed batch, and what to mark acknowledged once the collector has stored it."""
+    """What one batch carries, and what to mark acknowledged once the collector has stored it.
 
-    batch: dict[str, Any]
-    last_seq: int | None = None
-    run_states: dict[str, str] = field(default_factory=dict)
-    round_states: dict[str, str] = field(default_factory=dict)
+    Either measurements (consecutive records of the chain) or runs and rounds, never both, so
+    heartbeats never wait behind measurements. ``halves`` splits it to find a refused record.
+    """
+
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    rounds: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    batch: dict[str, Any] = field(default_factory=dict)
+    """The signed batch, once ``next_batch`` signed it."""
 
     @property
-    def measurements(self) -> int:
-        return len(self.batch["measurements"])
+    def items(self) -> int:
+        return len(self.measurements) + len(self.runs) + len(self.rounds)
+
+    @property
+    def last_seq(self) -> int | None:
+        return int(self.measurements[-1]["chain_seq"]) if self.measurements else None
+
+    def halves(self) -> tuple[Pending, Pending]:
+        if self.measurements:
+            middle = len(self.measurements) // 2
+            return Pending(self.measurements[:middle]), Pending(self.measurements[middle:])
+        both = [(ROUND, item) for item in self.rounds] + [(RUN, item) for item in self.runs]
+        first, second = both[: len(both) // 2], both[len(both) // 2 :]
+        return _of(first), _of(second)
+
+    def only(self) -> tuple[str, str, str]:
+        """The kind, key and state of a one-item batch (what quarantine records)."""
+        if self.measurements:
+            return MEASUREMENT, str(self.measurements[0]["chain_seq"]), str(self.measurements[0]["chain_hash"])
+        kind, (item, state) = (ROUND, self.rounds[0]) if self.rounds else (RUN, self.runs[0])
+        return kind, str(item["id"]), state
+
+
+def _of(items: list[tuple[str, tuple[dict[str, Any], str]]]) -> Pending:
+    return Pending(
+        runs=[item for kind, item in items if kind == RUN], rounds=[item for kind, item in items if kind == ROUND]
+    )
 
 
 def _size(item: dict[str, Any]) -> int:
@@ -57,10 +91,10 @@ def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: 
     """This probe's chained records after ``after_seq``, in chain order, within ``limit`` and ``max_bytes``.
 
     The first record is always returned, even alone over ``max_bytes``: a collector with a
-    smaller cap then refuses it, which is reported, rather than the queue silently stalling.
+    smaller cap then refuses it, and it is quarantined, rather than the queue silently stalling.
     """
     rows = db.db.conn.execute(
-        f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where {_LOCAL} and chain_seq > ? "
+        f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where {LOCAL_ROWS} and chain_seq > ? "
         "order by chain_seq limit ?",
         (after_seq, limit),
     )
@@ -76,52 +110,47 @@ def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: 
     return records
 
 
-def _clip(text: str | None) -> str | None:
-    # A run's problems (a long broken list) must not make every batch that carries it refused.
-    if text is None or len(text) <= TEXT_MAX:
-        return text
-    return text[: TEXT_MAX - 20] + " ... (cut at upload)"
-
-
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
     record = {name: row.get(name) for name in RUN_FIELDS}
     if record["test_list"]:
         record["test_list"] = PurePath(record["test_list"]).name
-    record["problems"] = _clip(record["problems"])
+    # A run's problems (a long broken list) must not make every batch that carries it refused.
+    record["problems"] = clip(record["problems"], TEXT_CHARS)
     return record
 
 
 def round_record(row: dict[str, Any]) -> dict[str, Any]:
     record = {name: row.get(name) for name in ROUND_FIELDS}
-    record["error"] = _clip(record["error"])
+    record["error"] = clip(record["error"], TEXT_CHARS)
+    record["quarantined"] = record["quarantined"] or 0
     return record
 
 
-def _select(db: Database, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+def select_rows(db: Database, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     cursor = db.db.conn.execute(sql, params)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, values, strict=True)) for values in cursor]
 
 
-def changed_runs(db: Database, collector: str, limit: int) -> list[dict[str, Any]]:
-    return _select(
+def _changed(db: Database, table: str, kind: str, state: str, collector: str, limit: int) -> list[dict[str, Any]]:
+    # Not acknowledged in this state, and not quarantined in this state either.
+    return select_rows(
         db,
-        f"select r.*, {_RUN_STATE} as state_ from runs r left join upload_acks a on a.collector = ? "
-        f"and a.kind = 'run' and a.key = r.id where r.probe_id is null "
-        f"and (a.state is null or a.state != {_RUN_STATE}) "
+        f"select r.*, {state} as state_ from {table} r left join upload_acks a on a.collector = ? "
+        f"and a.kind = '{kind}' and a.key = r.id where r.probe_id is null "
+        f"and (a.state is null or a.state != {state}) and not exists (select 1 from upload_quarantine q "
+        f"where q.collector = ? and q.kind = '{kind}' and q.key = r.id and q.state = {state}) "
         "order by r.started_at limit ?",
-        (collector, limit),
+        (collector, collector, limit),
     )
+
+
+def changed_runs(db: Database, collector: str, limit: int) -> list[dict[str, Any]]:
+    return _changed(db, "runs", RUN, RUN_STATE, collector, limit)
 
 
 def changed_rounds(db: Database, collector: str, limit: int) -> list[dict[str, Any]]:
-    return _select(
-        db,
-        f"select r.*, {_ROUND_STATE} as state_ from rounds r left join upload_acks a on a.collector = ? "
-        f"and a.kind = 'round' and a.key = r.id where r.probe_id is null "
-        f"and (a.state is null or a.state != {_ROUND_STATE}) order by r.started_at limit ?",
-        (collector, limit),
-    )
+    return _changed(db, "rounds", ROUND, ROUND_STATE, collector, limit)
 
 
 def acked_seq(db: Database, collector: str) -> int:
@@ -138,6 +167,7 @@ def make_batch(
     runs: list[dict[str, Any]],
     rounds: list[dict[str, Any]],
     head: SignedHead | None,
+    epoch: str | None = None,
 ) -> dict[str, Any]:
     batch: dict[str, Any] = {
         "format": BATCH_FORMAT,
@@ -149,60 +179,90 @@ def make_batch(
         "rounds": rounds,
         "head": asdict(head) if head is not None else None,
     }
+    if measurements:
+        batch["epoch"] = epoch
     batch["signature"] = identity.sign(batch_statement(batch))
     return batch
 
 
-def next_batch(db: Database, identity: Identity, collector: str, *, batch_size: int, max_bytes: int) -> Pending | None:
-    """The next batch for ``collector``, signed; None when it has acknowledged everything."""
+def sign(db: Database, identity: Identity, pending: Pending) -> dict[str, Any]:
+    """The signed batch for ``pending``: its records with their chain's epoch and a head at the last."""
+    last = pending.last_seq
+    return make_batch(
+        identity,
+        measurements=pending.measurements,
+        runs=[item for item, _ in pending.runs],
+        rounds=[item for item, _ in pending.rounds],
+        head=head_at(db, identity, last) if last is not None else None,
+        epoch=local_epoch(db) if last is not None else None,
+    )
+
+
+def next_heartbeats(db: Database, collector: str, *, max_bytes: int) -> Pending | None:
+    """The next batch of changed rounds (heartbeats), then runs; None when all are acknowledged."""
+    pending = Pending()
+    room = max_bytes - ENVELOPE_BYTES
+    for kind, rows, convert in (
+        (ROUND, changed_rounds(db, collector, MAX_ITEMS), round_record),
+        (RUN, changed_runs(db, collector, MAX_ITEMS), run_record),
+    ):
+        for row in rows:
+            item = convert(row)
+            room -= _size(item)
+            if room < 0 and pending.items:
+                return pending
+            (pending.rounds if kind == ROUND else pending.runs).append((item, str(row["state_"])))
+    return pending if pending.items else None
+
+
+def next_records(db: Database, collector: str, *, batch_size: int, max_bytes: int) -> Pending | None:
+    """The next batch of measurements for ``collector``; None when it has acknowledged them all."""
     after = acked_seq(db, collector)
-    records = measurement_records(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - _ENVELOPE_BYTES)
-    room = max_bytes - _ENVELOPE_BYTES - sum(_size(record) for record in records)
-    runs, run_states = _fit(changed_runs(db, collector, MAX_ITEMS), run_record, room)
-    room -= sum(_size(run) for run in runs)
-    rounds, round_states = _fit(changed_rounds(db, collector, MAX_ITEMS), round_record, room)
-    if not records and not runs and not rounds:
-        return None
-    last_seq = int(records[-1]["chain_seq"]) if records else None
-    head = head_at(db, identity, last_seq) if last_seq is not None else None
-    batch = make_batch(identity, measurements=records, runs=runs, rounds=rounds, head=head)
-    return Pending(batch, last_seq, run_states, round_states)
+    records = measurement_records(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - ENVELOPE_BYTES)
+    return Pending(records) if records else None
 
 
-def _fit(rows: list[dict[str, Any]], convert: Any, room: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    items: list[dict[str, Any]] = []
-    states: dict[str, str] = {}
-    for row in rows:
-        item = convert(row)
-        room -= _size(item)
-        if room < 0:
-            break
-        items.append(item)
-        states[str(row["id"])] = str(row["state_"])
-    return items, states
+def next_batch(db: Database, identity: Identity, collector: str, *, batch_size: int, max_bytes: int) -> Pending | None:
+    """The next batch for ``collector``, heartbeats first, signed into ``batch``; None when all is acknowledged."""
+    pending = next_heartbeats(db, collector, max_bytes=max_bytes) or next_records(
+        db, collector, batch_size=batch_size, max_bytes=max_bytes
+    )
+    if pending is not None:
+        pending.batch = sign(db, identity, pending)
+    return pending
+
+
+def write_rows(db: Database, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    try:
+        with db.db.conn:
+            db.db.conn.executemany(sql, rows)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot update the upload queue in {db.path or 'memory'}: {exc}") from None
+
+
+_ACK = (
+    "insert into upload_acks (collector, kind, key, state, acked_at) values (?, ?, ?, ?, ?) "
+    "on conflict(collector, kind, key) do update set acked_at = excluded.acked_at, state = case "
+    "when upload_acks.kind != 'chain' then excluded.state "
+    "when cast(excluded.state as integer) > cast(upload_acks.state as integer) then excluded.state "
+    "else upload_acks.state end"
+)
 
 
 def mark_acked(db: Database, collector: str, pending: Pending) -> None:
+    """The collector stored ``pending`` (or it was quarantined): the queue moves past it."""
     now = utc_now_iso()
-    marks = [("run", key, state) for key, state in pending.run_states.items()]
-    marks += [("round", key, state) for key, state in pending.round_states.items()]
+    marks = [(RUN, str(item["id"]), state) for item, state in pending.runs]
+    marks += [(ROUND, str(item["id"]), state) for item, state in pending.rounds]
     if pending.last_seq is not None:
         marks.append(("chain", "", str(pending.last_seq)))
-    try:
-        with db.db.conn:
-            db.db.conn.executemany(
-                "insert into upload_acks (collector, kind, key, state, acked_at) values (?, ?, ?, ?, ?) "
-                "on conflict(collector, kind, key) do update set state = excluded.state, acked_at = excluded.acked_at",
-                [(collector, kind, key, state, now) for kind, key, state in marks],
-            )
-    except sqlite3.Error as exc:
-        raise StorageError(f"cannot record the collector's acknowledgement: {exc}") from None
+    write_rows(db, _ACK, [(collector, kind, key, state, now) for kind, key, state in marks])
 
 
 def queued(db: Database, collector: str) -> int:
-    """How many measurements ``collector`` has not acknowledged."""
+    """How many measurements ``collector`` has not acknowledged (quarantined ones not included)."""
     row = db.db.conn.execute(
-        f"select count(*) from measurements where {_LOCAL} and chain_seq > ?", (acked_seq(db, collector),)
+        f"select count(*) from measurements where {LOCAL_ROWS} and chain_seq > ?", (acked_seq(db, collector),)
     ).fetchone()
     return int(row[0])
 
@@ -215,22 +275,22 @@ def bundle_batches(
     conn = db.db.conn
     start = 1
     if since is not None:
-        row = conn.execute(f"select min(chain_seq) from measurements where {_LOCAL} and started_at >= ?", (since,))
+        row = conn.execute(f"select min(chain_seq) from measurements where {LOCAL_ROWS} and started_at >= ?", (since,))
         start = row.fetchone()[0] or 0
     run_ids: set[str] = set()
     after = start - 1
     while start:
-        records = measurement_records(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - _ENVELOPE_BYTES)
+        records = measurement_records(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - ENVELOPE_BYTES)
         if not records:
             break
         run_ids.update(str(record["run_id"]) for record in records)
         after = int(records[-1]["chain_seq"])
-        yield make_batch(identity, measurements=records, runs=[], rounds=[], head=head_at(db, identity, after))
+        yield sign(db, identity, Pending(records))
     ordered = sorted(run_ids)
     runs = [
         run_record(row)
         for index in range(0, len(ordered), 500)
-        for row in _select(
+        for row in select_rows(
             db,
             f"select * from runs where id in ({', '.join('?' for _ in ordered[index : index + 500])})",
             ordered[index : index + 500],
@@ -239,11 +299,11 @@ def bundle_batches(
     where = "probe_id is null" + ("" if since is None else " and started_at >= ?")
     rounds = [
         round_record(row)
-        for row in _select(
+        for row in select_rows(
             db, f"select * from rounds where {where} order by started_at", [] if since is None else [since]
         )
     ]
-    room = max_bytes - _ENVELOPE_BYTES
+    room = max_bytes - ENVELOPE_BYTES
     items = [("runs", run) for run in runs] + [("rounds", one) for one in rounds]
     chunk: dict[str, list[dict[str, Any]]] = {"runs": [], "rounds": []}
     used = 0

@@ -4,9 +4,10 @@ Only the configured proxy is used, never one from the environment (``trust_env``
 probe's traffic goes where its configuration says. With ``socks5h://`` the proxy also resolves
 the collector's name, which matters when the collector's name is what the censor blocks.
 
-Errors: ``UploadError`` carries the HTTP status when there was one. 5xx, 408, 429 and no answer
-at all are worth retrying later; another 4xx means this batch was refused (bad signature,
-probe not registered yet...), retried only after the backoff, and logged for the operator.
+Errors: ``UploadError`` carries the HTTP status when there was one. 5xx, 408, 429, no answer at
+all, and refusals of the probe itself (401 bad signature, 403 not registered yet) are retried
+after the backoff, the queue as it was. Refusals of what a batch holds (``CONTENT_REFUSALS``)
+split the batch until the refused items are found; those are quarantined, the rest goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -25,7 +26,8 @@ from probe.errors import ProbeError
 from probe.identity import Identity
 from probe.storage import Database
 from probe.upload.protocol import encode_batch
-from probe.upload.queue import mark_acked, next_batch, queued
+from probe.upload.quarantine import quarantine, quarantine_count, quarantined, quarantined_pending, release
+from probe.upload.queue import Pending, make_batch, mark_acked, next_heartbeats, next_records, queued, sign
 
 ENDPOINT = "/v1/batches"
 MAX_ANSWER_BYTES = 65536
@@ -90,20 +92,114 @@ def send(session: requests.Session, url: str, body: bytes, *, timeout: float) ->
     return answer
 
 
+CONTENT_REFUSALS = frozenset({400, 409, 413, 422})
+"""Answers that refuse what a batch holds (not who sent it, nor when): the batch is split to find
+the items at fault, and an item refused alone is quarantined. 401, 403 (a probe not registered
+yet), 5xx, 408, 429 and no answer leave the queue as it is, for a later attempt."""
+
+
 @dataclass
 class UploadReport:
     batches: int = 0
     stored: int = 0
     duplicates: int = 0
+    heartbeats: int = 0
+    quarantined: int = 0
+    released: int = 0
     left: int = 0
+    in_quarantine: int = 0
     error: str | None = None
     status: int | None = None
+    refusals: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         batches = f"{self.batches} batch{'es' * (self.batches != 1)}"
         text = f"upload: {batches}, {self.stored} measurements stored, {self.duplicates} already there"
-        text += f", {self.left} left"
+        text += f", {self.heartbeats} runs and rounds, {self.left} left"
+        if self.released:
+            text += f", {self.released} taken out of quarantine"
+        if self.quarantined:
+            text += f", {self.quarantined} quarantined now (refused for good: {self.refusals[0]})"
+        if self.in_quarantine:
+            text += f", {self.in_quarantine} in quarantine (probe upload --status)"
         return f"{text}; {self.error}" if self.error else text
+
+
+class _Pass:
+    """One pass over the queue: batches out, refused ones split, items refused alone quarantined."""
+
+    def __init__(
+        self,
+        db: Database,
+        identity: Identity,
+        settings: UploadSection,
+        session: requests.Session,
+        *,
+        stop: threading.Event | None,
+        budget: int,
+    ) -> None:
+        if settings.url is None:
+            raise ProbeError("upload: [upload] url is not set")
+        self.db, self.identity, self.settings, self.session = db, identity, settings, session
+        self.collector = collector_key(settings.url)
+        self.stop, self.budget = stop, budget
+        self.report = UploadReport()
+        self._takes_empty: bool | None = None
+
+    def _post(self, batch: dict[str, Any]) -> dict[str, Any]:
+        self.budget -= 1
+        return send(self.session, self.collector, encode_batch(batch), timeout=self.settings.timeout)
+
+    def can_go_on(self) -> bool:
+        return self.budget > 0 and not (self.stop is not None and self.stop.is_set()) and self.report.error is None
+
+    def deliver(self, pending: Pending, *, split: bool = True) -> bool:
+        """Send ``pending``; True when it was stored or quarantined, False when the pass must stop."""
+        if not self.can_go_on():
+            return False
+        try:
+            answer = self._post(sign(self.db, self.identity, pending))
+        except UploadError as exc:
+            if exc.status not in CONTENT_REFUSALS:
+                self.report.error, self.report.status = str(exc), exc.status
+                return False
+            if pending.items > 1 and split:
+                first, second = pending.halves()
+                return self.deliver(first) and self.deliver(second)
+            return self._refused_alone(pending, exc)
+        mark_acked(self.db, self.collector, pending)
+        self.report.batches += 1
+        self.report.stored += int(answer.get("stored", 0))
+        self.report.duplicates += int(answer.get("duplicates", 0))
+        self.report.heartbeats += len(pending.runs) + len(pending.rounds)
+        return True
+
+    def _refused_alone(self, pending: Pending, exc: UploadError) -> bool:
+        # Quarantine only what this collector takes nothing like: if it refuses an empty batch too,
+        # the fault is not the item's (another protocol version, a broken proxy) and nothing moves.
+        if not self.collector_takes_an_empty_batch():
+            self.report.error, self.report.status = str(exc), exc.status
+            return False
+        quarantine(self.db, self.collector, pending, status=exc.status, error=str(exc))
+        self.report.quarantined += 1
+        kind, key, _ = pending.only()
+        self.report.refusals.append(f"{kind} {key}: {exc}")
+        return True
+
+    def collector_takes_an_empty_batch(self) -> bool:
+        if self._takes_empty is None:
+            empty = make_batch(self.identity, measurements=[], runs=[], rounds=[], head=None)
+            try:
+                self._post(empty)
+                self._takes_empty = True
+            except UploadError:
+                self._takes_empty = False
+        return self._takes_empty
+
+    def finish(self) -> UploadReport:
+        self.report.left = queued(self.db, self.collector)
+        self.report.in_quarantine = quarantine_count(self.db, self.collector)
+        return self.report
 
 
 def upload_pending(
@@ -115,30 +211,44 @@ def upload_pending(
     stop: threading.Event | None = None,
     max_batches: int = MAX_BATCHES_PER_PASS,
 ) -> UploadReport:
-    """Send what the collector has not acknowledged, batch after batch, until done or a batch fails."""
-    if settings.url is None:
-        raise ProbeError("upload: [upload] url is not set")
-    collector = collector_key(settings.url)
-    report = UploadReport()
-    for _ in range(max_batches):
-        if stop is not None and stop.is_set():
+    """Send what the collector has not acknowledged: heartbeats (rounds and runs) first, then
+    measurements in chain order, until done, ``max_batches`` requests were made, or an attempt
+    failed. A refused batch is split until the refused items are found; they are quarantined and
+    the rest goes on."""
+    one = _Pass(db, identity, settings, session, stop=stop, budget=max_batches)
+    while one.can_go_on() and (heartbeats := next_heartbeats(db, one.collector, max_bytes=settings.max_batch_bytes)):
+        if not one.deliver(heartbeats):
             break
-        pending = next_batch(
-            db, identity, collector, batch_size=settings.batch_size, max_bytes=settings.max_batch_bytes
-        )
-        if pending is None:
+    while one.can_go_on() and (
+        records := next_records(db, one.collector, batch_size=settings.batch_size, max_bytes=settings.max_batch_bytes)
+    ):
+        if not one.deliver(records):
             break
-        try:
-            answer = send(session, collector, encode_batch(pending.batch), timeout=settings.timeout)
-        except UploadError as exc:
-            report.error, report.status = str(exc), exc.status
+    return one.finish()
+
+
+def retry_quarantined(
+    db: Database,
+    identity: Identity,
+    settings: UploadSection,
+    session: requests.Session,
+    *,
+    max_batches: int = MAX_BATCHES_PER_PASS,
+) -> UploadReport:
+    """Send each quarantined item again, alone; what the collector stores now leaves quarantine."""
+    one = _Pass(db, identity, settings, session, stop=None, budget=max_batches)
+    for item in quarantined(db, one.collector):
+        pending = quarantined_pending(db, one.collector, item)
+        if pending is None or not one.can_go_on():
+            continue
+        before = one.report.batches
+        if not one.deliver(pending, split=False):
             break
-        mark_acked(db, collector, pending)
-        report.batches += 1
-        report.stored += int(answer.get("stored", 0))
-        report.duplicates += int(answer.get("duplicates", 0))
-    report.left = queued(db, collector)
-    return report
+        if one.report.batches > before:
+            release(db, one.collector, pending)
+            one.report.released += 1
+    one.report.quarantined = 0  # what was refused again stays where it was
+    return one.finish()
 
 
 class Backoff:

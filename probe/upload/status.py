@@ -1,0 +1,35 @@
+"""``probe upload --status``: where the queue stands for a collector, without sending anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from probe.limits import MAX_ITEMS
+from probe.storage import Database
+from probe.upload.quarantine import Quarantined, quarantined
+from probe.upload.queue import acked_seq, changed_rounds, changed_runs, queued
+
+
+@dataclass
+class QueueStatus:
+    collector: str
+    acknowledged: int
+    queued: int
+    heartbeats: int
+    quarantine: list[Quarantined] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [
+            f"collector {self.collector}",
+            f"  acknowledged: records up to {self.acknowledged} (quarantined ones excepted)",
+            f"  queued: {self.queued} measurements, {self.heartbeats} runs and rounds",
+            f"  quarantined: {len(self.quarantine)}"
+            + (" (refused for good; after a fix: probe upload --retry-quarantined)" if self.quarantine else ""),
+        ]
+        lines += [f"    {item.describe()}" for item in self.quarantine]
+        return "\n".join(lines)
+
+
+def queue_status(db: Database, collector: str) -> QueueStatus:
+    changed = len(changed_rounds(db, collector, MAX_ITEMS)) + len(changed_runs(db, collector, MAX_ITEMS))
+    return QueueStatus(collector, acked_seq(db, collector), queued(db, collector), changed, quarantined(db, collector))
