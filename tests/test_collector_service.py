@@ -79,10 +79,10 @@ def test_batch_sent_twice_is_stored_once(probe_db, collector) -> None:  # type: 
     heartbeats, pending = batches(db, identity)
     assert post(server, encode_batch(heartbeats.batch)) == (
         200,
-        {"stored": 0, "duplicates": 0, "runs": 1, "rounds": 0, "head": None},
+        {"stored": 0, "duplicates": 0, "runs": 1, "rounds": 0, "head": None, "withheld": 0},
     )
     body = encode_batch(pending.batch)
-    assert post(server, body) == (200, {"stored": 5, "duplicates": 0, "runs": 0, "rounds": 0, "head": 5})
+    assert post(server, body) == (200, {"stored": 5, "duplicates": 0, "runs": 0, "rounds": 0, "head": 5, "withheld": 0})
     status, answer = post(server, body)
     assert status == 200 and answer["stored"] == 0 and answer["duplicates"] == 5
     assert sorted(stored(path)) == sorted(row["id"] for row in db.measurement_rows())

@@ -12,6 +12,9 @@ Checks, in order, each refusal with the HTTP status it is answered with:
          probe, another record at the same place of the probe's chain, a link to a stored
          neighbour that does not match (a rewritten chain), a run or round of another probe
 
+A record the probe holds in quarantine may be named instead of sent (``withheld``): its place,
+link and hash, signed; the record itself, when it comes, must match.
+
 A probe's chain is named by its epoch, the hash of its record 1 (``Batch.epoch``): a probe whose
 database was made again with the same key starts a new chain, kept beside the old one, and each
 record is stored once per probe, epoch and place in the chain. A batch without an epoch (an old
@@ -31,6 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from probe.collector import withheld
 from probe.collector.registry import learn_key, lookup
 from probe.errors import ProbeError, StorageError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
@@ -64,6 +68,7 @@ class IngestResult:
     runs: int = 0
     rounds: int = 0
     head: int | None = None
+    withheld: int = 0
 
     def answer(self) -> dict[str, Any]:
         return {
@@ -72,6 +77,7 @@ class IngestResult:
             "runs": self.runs,
             "rounds": self.rounds,
             "head": self.head,
+            "withheld": self.withheld,
         }
 
 
@@ -119,6 +125,11 @@ def _ingest(db: Database, received: Received) -> IngestResult:
     epoch = _epoch(db, batch)
     result = IngestResult(head=batch.head.seq if batch.head else None)
     fresh = _check_against_stored(db, batch, epoch, result)
+    try:
+        withheld.arrived(db, batch.probe_id, epoch, fresh)
+        result.withheld = withheld.store_withheld(db, batch, public_key)
+    except withheld.WithheldError as exc:
+        raise IngestError(exc.status, str(exc)) from None
     conn = db.db.conn
     columns = (*CHAIN_RECORD_COLUMNS, "probe_id", "chain_epoch")
     conn.executemany(

@@ -14,6 +14,7 @@ from probe.storage.chain import canonical_json
 
 HEAD_CONTEXT = b"zhanaozen-probe chain head v1\n"
 BATCH_CONTEXT = b"zhanaozen-probe batch v1\n"
+WITHHELD_CONTEXT = b"zhanaozen-probe withheld record v1\n"
 
 
 def head_statement(probe_id: str, seq: int, hash_: str, signed_at: str) -> bytes:
@@ -27,6 +28,19 @@ def sign_head(identity: Identity, seq: int, hash_: str, signed_at: str) -> str:
 
 def head_signature_ok(public_key_b64: str, probe_id: str, seq: int, hash_: str, signed_at: str, signature: str) -> bool:
     return verify(public_key_b64, signature, head_statement(probe_id, seq, hash_, signed_at))
+
+
+def withheld_statement(probe_id: str, epoch: str, seq: int, prev: str, hash_: str, reason: str) -> bytes:
+    """ "Probe ``probe_id`` withholds record ``seq`` of its chain ``epoch`` (linked to ``prev``, hashing
+    to ``hash_``) because ``reason``": what stands for a quarantined record at a collector."""
+    statement = {"probe_id": probe_id, "epoch": epoch, "seq": seq, "prev": prev, "hash": hash_, "reason": reason}
+    return WITHHELD_CONTEXT + canonical_json(statement)
+
+
+def withheld_signature_ok(public_key_b64: str, probe_id: str, record: Mapping[str, Any], epoch: str) -> bool:
+    """Whether ``record`` (``seq``, ``prev``, ``hash``, ``reason``, ``signature``) is signed by the probe."""
+    statement = withheld_statement(probe_id, epoch, record["seq"], record["prev"], record["hash"], record["reason"])
+    return verify(public_key_b64, str(record["signature"]), statement)
 
 
 def batch_statement(batch: Mapping[str, Any]) -> bytes:

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
-from probe.integrity.signing import batch_statement, head_signature_ok
+from probe.integrity.signing import batch_statement, head_signature_ok, withheld_signature_ok
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 
@@ -56,6 +56,7 @@ class ChainReport:
     last_seq: int | None = None
     heads: int = 0
     last_signed: int | None = None
+    withheld: list[int] = field(default_factory=list)
     problem: Problem | None = None
 
     def describe(self) -> str:
@@ -67,6 +68,9 @@ class ChainReport:
         if not self.records:
             return f"{name}: no records"
         text = f"{name}: {self.records} records (seq {self.first_seq}-{self.last_seq})"
+        if self.withheld:
+            shown = ", ".join(str(seq) for seq in self.withheld[:10]) + (", ..." if len(self.withheld) > 10 else "")
+            text += f", {len(self.withheld)} withheld by the probe (quarantined there: record {shown})"
         if self.first_seq != 1:
             text += f"; records before {self.first_seq} are not held here"
         if self.last_signed is None:
@@ -164,6 +168,23 @@ class _Walk:
         self._previous = (seq, hash_)
         report.records += 1
         report.last_seq = seq
+        if seq in self.wanted:
+            self.hashes[seq] = hash_
+        return True
+
+    def feed_withheld(self, seq: int, prev: str, hash_: str) -> bool:
+        """A record the probe named as withheld, by its place, link and hash: the chain links through it."""
+        if self._previous is None:
+            self.report.first_seq = seq
+            if seq == 1 and prev != GENESIS:
+                return self._fail("altered", "withheld record 1 does not start the chain")
+        elif seq != self._previous[0] + 1:
+            return True  # not next: the gap before it is reported by the record that follows
+        elif prev != self._previous[1]:
+            return self._fail("altered", f"withheld record {seq}: its link to record {seq - 1} does not match")
+        self._previous = (seq, hash_)
+        self.report.withheld.append(seq)
+        self.report.last_seq = seq
         if seq in self.wanted:
             self.hashes[seq] = hash_
         return True
@@ -269,9 +290,15 @@ def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
             f"and {record_epoch} = ? and chain_seq is not null order by chain_seq",
             (group, epoch),
         )
+        stand_ins = _withheld(conn, group, epoch, keys.get(group), report)
         for values in rows:
-            if not walk.feed(dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))):
+            row = dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))
+            while stand_ins and stand_ins[0][0] < int(row["chain_seq"]) and walk.feed_withheld(*stand_ins.pop(0)):
+                pass
+            if report.problem is not None or not walk.feed(row):
                 break
+        while stand_ins and report.problem is None and walk.feed_withheld(*stand_ins.pop(0)):
+            pass
         for probe_id in probe_ids:
             key = keys.get(probe_id)
             if key is not None and not _key_matches(key, probe_id):
@@ -281,6 +308,25 @@ def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
         report.probe_id = group or (own_ids[0] if own_ids else "")
         result.chains.append(report)
     return result
+
+
+def _withheld(
+    conn: sqlite3.Connection, probe_id: str, epoch: str, public_key: str | None, report: ChainReport
+) -> list[tuple[int, str, str]]:
+    """A collector's stand-ins for records the probe withheld, in chain order; each signature checked."""
+    if not probe_id or not conn.execute("select 1 from sqlite_master where name = 'withheld_records'").fetchone():
+        return []
+    stand_ins = []
+    for seq, prev, hash_, reason, signature in conn.execute(
+        "select seq, prev, hash, reason, signature from withheld_records where probe_id = ? and epoch = ? order by seq",
+        (probe_id, epoch),
+    ):
+        record = {"seq": seq, "prev": prev, "hash": hash_, "reason": reason, "signature": signature}
+        if public_key is None or not withheld_signature_ok(public_key, probe_id, record, epoch):
+            report.problem = Problem("signature", f"withheld record {seq} is not signed by probe {probe_id}")
+            return []
+        stand_ins.append((int(seq), str(prev), str(hash_)))
+    return stand_ins
 
 
 # --- bundles --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
     measurements       + chain_epoch (a collector's rows: which chain of the probe, named by the
                          hash of its record 1); unique (probe, epoch, chain_seq)
     chain_heads        + epoch; primary key (probe_id, epoch, seq)
+    withheld_records   at a collector: the place, hash and signed reason of each record a probe
+                       holds in quarantine, until the record itself arrives
 
 A probe's own rows keep ``chain_epoch`` NULL and its own heads epoch '': a database holds one
 chain of its own. A collector's rows stored before this migration get the epoch of the chain
@@ -28,6 +30,19 @@ create table if not exists upload_quarantine (
     attempts integer not null default 1,
     last_attempt_at text not null,
     primary key (collector, kind, key)
+)
+"""
+_WITHHELD = """
+create table if not exists withheld_records (
+    probe_id text not null,
+    epoch text not null,
+    seq integer not null,
+    prev text not null,
+    hash text not null,
+    reason text not null,
+    signature text not null,
+    received_at text not null,
+    primary key (probe_id, epoch, seq)
 )
 """
 _EPOCH_OF_ROW = (
@@ -53,6 +68,7 @@ def queue_tables(db: sqlite_utils.Database) -> None:
     if not conn.in_transaction:
         conn.execute("begin")
     conn.execute(_QUARANTINE)
+    conn.execute(_WITHHELD)
     if "quarantined" not in db["rounds"].columns_dict:
         conn.execute("alter table rounds add column quarantined integer")
     if "chain_epoch" not in db["measurements"].columns_dict:

@@ -121,6 +121,16 @@ class HeadRecord(_Record):
     signature: Short
 
 
+class WithheldRecord(_Record):
+    """A record the probe holds in quarantine, named by its place and hash, signed (``withheld_statement``)."""
+
+    seq: Annotated[int, Field(ge=1, le=1 << 62)]
+    prev: Hex64
+    hash: Hex64
+    reason: Text
+    signature: Short
+
+
 class Batch(_Record):
     format: Literal["zhanaozen-batch/1"]
     probe_id: ProbeId
@@ -128,11 +138,12 @@ class Batch(_Record):
     created_at: Short
     epoch: Hex64 | None = None
     """The chain the measurements belong to: the hash of its record 1 (a recreated database starts
-    a new one). Required with measurements; absent from batches of runs and rounds alone."""
+    a new one). Required with measurements or withheld records; absent from batches of runs and rounds."""
     measurements: Annotated[list[MeasurementRecord], Field(max_length=MAX_ITEMS)]
     runs: Annotated[list[RunRecord], Field(max_length=MAX_ITEMS)]
     rounds: Annotated[list[RoundRecord], Field(max_length=MAX_ITEMS)]
     head: HeadRecord | None
+    withheld: Annotated[list[WithheldRecord], Field(max_length=MAX_ITEMS)] = []
     signature: Short
 
 

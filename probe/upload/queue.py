@@ -23,7 +23,7 @@ from typing import Any
 from probe.errors import StorageError
 from probe.identity import Identity
 from probe.integrity.heads import SignedHead, head_at, local_epoch
-from probe.integrity.signing import batch_statement
+from probe.integrity.signing import batch_statement, withheld_statement
 from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
 from probe.storage import Database
@@ -168,6 +168,7 @@ def make_batch(
     rounds: list[dict[str, Any]],
     head: SignedHead | None,
     epoch: str | None = None,
+    withheld: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     batch: dict[str, Any] = {
         "format": BATCH_FORMAT,
@@ -179,8 +180,10 @@ def make_batch(
         "rounds": rounds,
         "head": asdict(head) if head is not None else None,
     }
-    if measurements:
+    if measurements or withheld:
         batch["epoch"] = epoch
+    if withheld:
+        batch["withheld"] = withheld
     batch["signature"] = identity.sign(batch_statement(batch))
     return batch
 
@@ -196,6 +199,17 @@ def sign(db: Database, identity: Identity, pending: Pending) -> dict[str, Any]:
         head=head_at(db, identity, last) if last is not None else None,
         epoch=local_epoch(db) if last is not None else None,
     )
+
+
+def withheld_batch(db: Database, identity: Identity, record: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A signed batch that names ``record`` as withheld (quarantined), so the collector's chain links
+    through it and ``probe verify`` there says so instead of calling it missing."""
+    epoch = local_epoch(db)
+    seq, prev, hash_ = int(record["chain_seq"]), str(record["chain_prev"]), str(record["chain_hash"])
+    reason = clip(reason, TEXT_CHARS) or ""
+    stub = {"seq": seq, "prev": prev, "hash": hash_, "reason": reason}
+    stub["signature"] = identity.sign(withheld_statement(identity.probe_id, epoch, seq, prev, hash_, reason))
+    return make_batch(identity, measurements=[], runs=[], rounds=[], head=None, epoch=epoch, withheld=[stub])
 
 
 def next_heartbeats(db: Database, collector: str, *, max_bytes: int) -> Pending | None:

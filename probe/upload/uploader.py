@@ -27,7 +27,16 @@ from probe.identity import Identity
 from probe.storage import Database
 from probe.upload.protocol import encode_batch
 from probe.upload.quarantine import quarantine, quarantine_count, quarantined, quarantined_pending, release
-from probe.upload.queue import Pending, make_batch, mark_acked, next_heartbeats, next_records, queued, sign
+from probe.upload.queue import (
+    Pending,
+    make_batch,
+    mark_acked,
+    next_heartbeats,
+    next_records,
+    queued,
+    sign,
+    withheld_batch,
+)
 
 ENDPOINT = "/v1/batches"
 MAX_ANSWER_BYTES = 65536
@@ -184,6 +193,12 @@ class _Pass:
         self.report.quarantined += 1
         kind, key, _ = pending.only()
         self.report.refusals.append(f"{kind} {key}: {exc}")
+        if pending.measurements and self.can_go_on():
+            # Name it to the collector, so its chain links through (best effort: a refusal changes nothing).
+            try:
+                self._post(withheld_batch(self.db, self.identity, pending.measurements[0], str(exc)))
+            except UploadError as refused:
+                self.report.refusals.append(f"{kind} {key}, named as withheld: {refused}")
         return True
 
     def collector_takes_an_empty_batch(self) -> bool:
