@@ -31,10 +31,15 @@ class ProbeSection(_Section):
     data_dir: Path = Field(Path("measurements"), description="Where the SQLite database and exports live.")
     concurrency: int = Field(32, ge=1, le=512, description="How many targets are measured at once.")
     probe_asn: str = Field(
-        "AS0", pattern=r"^AS\d+$", description="The network's ASN, set by the volunteer; never guessed."
+        "auto",
+        pattern=r"^(AS\d+|auto)$",
+        description='The network\'s ASN: "auto" (the test helper tells it, from the address it sees; AS0 when '
+        "no helper can), or the volunteer's ASxxxx.",
     )
     probe_cc: str = Field(
-        "ZZ", pattern=r"^[A-Z]{2}$", description="The country code, set by the volunteer; never guessed."
+        "auto",
+        pattern=r"^([A-Z]{2}|auto)$",
+        description='The country code: "auto" (the test helper tells it; ZZ when no helper can), or the volunteer\'s.',
     )
     test_list: Path | None = Field(None, description="The test list to measure (Citizen Lab CSV or one URL a line).")
 

@@ -229,6 +229,7 @@ class Measurement(_Model):
     measurement_start_time: str
     probe_asn: str
     probe_cc: str
+    probe_network_name: str = ""
     probe_ip: str = "127.0.0.1"  # OONI's placeholder: the public IP is never recorded
     report_id: str
     software_name: str

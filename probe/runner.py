@@ -21,6 +21,8 @@ from probe.experiments import Context, Experiment
 from probe.experiments.base import new_report_id
 from probe.limits import input_refusal
 from probe.model import Measurement, utc_now_iso
+from probe.network_identity import NetworkIdentity
+from probe.network_identity import resolve as resolve_network
 from probe.storage import Database
 from probe.testlist import Problem, Target
 from probe.verdict.stage import VerdictStage
@@ -38,6 +40,8 @@ class RunSummary:
     failures: Counter[str] = field(default_factory=Counter)
     steps: Counter[str] = field(default_factory=Counter)
     probe_errors: list[str] = field(default_factory=list)
+    network: NetworkIdentity | None = None
+    """The network the run measured from, as finally known."""
 
     @property
     def reached(self) -> int:
@@ -78,14 +82,17 @@ def run_targets(
     summary = RunSummary(run_id, total=len(runnable))
     # Network controls first (and fingerprints: a missing file stops the run before it starts).
     stage = VerdictStage.start(config)
+    first_identity = resolve_network(config, None)
     db.start_run(
         {
             "id": run_id,
             "started_at": started_at,
             "experiment": experiment.name,
             "test_list": test_list,
-            "probe_asn": config.probe.probe_asn,
-            "probe_cc": config.probe.probe_cc,
+            "probe_asn": first_identity.asn,
+            "probe_cc": first_identity.cc,
+            "probe_network_name": first_identity.name,
+            "network_source": first_identity.source,
             "software_version": __version__,
             "config": config.model_dump_json(),
             "problems": json.dumps(problem_lines),
@@ -117,6 +124,10 @@ def run_targets(
         raise
     finally:
         pool.shutdown(wait=summary.status == "finished", cancel_futures=True)
+        summary.network = resolve_network(config, ctx.helpers.network)
+        if summary.network != first_identity:
+            network = summary.network
+            db.set_run_network(run_id, asn=network.asn, cc=network.cc, name=network.name, source=network.source)
         db.finish_run(run_id, finished_at=utc_now_iso(), status=summary.status, measurements=summary.done)
     return summary
 

@@ -6,6 +6,7 @@ import pytest
 
 from probe.config import Config, NetworkSection, load_config
 from probe.errors import ConfigError
+from probe.network_identity import resolve as resolve_network
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,9 +24,11 @@ def test_shipped_default_config_loads_and_points_at_the_kz_2011_list() -> None:
     assert (ROOT / config.probe.test_list).exists()
 
 
-def test_defaults_never_guess_the_network_identity() -> None:
+def test_by_default_the_network_identity_is_asked_of_the_helper_and_unknown_without_one() -> None:
     config = Config()
-    assert (config.probe.probe_asn, config.probe.probe_cc) == ("AS0", "ZZ")
+    assert (config.probe.probe_asn, config.probe.probe_cc) == ("auto", "auto")
+    unknown = resolve_network(config, None)
+    assert (unknown.asn, unknown.cc, unknown.source) == ("AS0", "ZZ", "unknown")
     assert config.probe.data_dir == Path("measurements")
 
 

@@ -16,6 +16,7 @@ import click
 from probe.cli.common import config_option
 from probe.config import load_config
 from probe.errors import ProbeError
+from probe.helper.ipdb import IPDatabases
 from probe.helper.server import DEFAULT_PORT, DEFAULT_WORKERS, HelperOptions, HelperServer
 
 TOKEN_ENV = "PROBE_HELPER_TOKEN"
@@ -52,12 +53,36 @@ def _token(token_file: Path | None) -> str:
     is_flag=True,
     help="Also measure private and loopback addresses (tests and labs only: it opens the helper's own network).",
 )
+@click.option(
+    "--asn-db",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="MMDB file of address -> ASN and network name (DB-IP ip-to-asn lite, IPinfo lite, GeoLite2 ASN).",
+)
+@click.option(
+    "--country-db",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="MMDB file of address -> country (DB-IP ip-to-country lite, IPinfo lite, GeoLite2 Country).",
+)
 def serve(
-    config_path: Path | None, host: str, port: int, workers: int, token_file: Path | None, allow_private_addresses: bool
+    config_path: Path | None,
+    host: str,
+    port: int,
+    workers: int,
+    token_file: Path | None,
+    allow_private_addresses: bool,
+    asn_db: Path | None,
+    country_db: Path | None,
 ) -> None:
-    """Answer control requests until interrupted (timeouts and limits from the config's [dns] ... [http])."""
+    """Answer control requests until interrupted (timeouts and limits from the config's [dns] ... [http]).
+
+    With --asn-db/--country-db, each answer also tells the probe its network (x_client_network: ASN,
+    network name, country of the address the request came from; never the address).
+    """
     config = load_config(config_path)
-    options = HelperOptions(token=_token(token_file), workers=workers, allow_private=allow_private_addresses)
+    databases = IPDatabases(asn_db, country_db) if asn_db or country_db else None
+    options = HelperOptions(
+        token=_token(token_file), workers=workers, allow_private=allow_private_addresses, ip_databases=databases
+    )
     try:
         server = HelperServer(config, host=host, port=port, options=options)
     except OSError as exc:

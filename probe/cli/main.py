@@ -108,6 +108,8 @@ def run(
     click.echo(summary_table(summary))
     if verdicts.groups:
         click.echo(render_verdicts(verdicts))
+    if summary.network is not None:
+        click.echo(summary.network.line())
     if summary.probe_errors:
         sys.exit(1)
 

@@ -141,6 +141,8 @@ def run_round(
         result.probe_errors = len(summary.probe_errors)
         for line in summary.probe_errors:
             log(f"probe error in round {group.name}: {line}")
+        if summary.network is not None and summary.network.source == "unknown":
+            log(f"round {group.name}: {summary.network.line()}")
     except ProbeError as exc:
         result.error = str(exc)
     except Exception as exc:  # a bug: keep the daemon measuring, and leave the traceback in the log

@@ -18,6 +18,7 @@ from probe.config import Config
 from probe.helper.client import Helpers
 from probe.model import Measurement, TestKeys, ooni_time, utc_now_iso
 from probe.net.trace import Trace
+from probe.network_identity import resolve as resolve_network
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def measure(experiment: Experiment, value: str, ctx: Context, body: Callable[[Tr
     outcome.test_keys.network_events = sorted(
         [*outcome.test_keys.network_events, *trace.network_events], key=lambda event: event.t
     )
-    probe = ctx.config.probe
+    network = resolve_network(ctx.config, ctx.helpers.network)
     return Measurement.model_validate(
         {
             "id": uuid.uuid4().hex,
@@ -91,8 +92,9 @@ def measure(experiment: Experiment, value: str, ctx: Context, body: Callable[[Tr
                 "platform": "linux",
             },
             "measurement_start_time": ooni_time(started_at),
-            "probe_asn": probe.probe_asn,
-            "probe_cc": probe.probe_cc,
+            "probe_asn": network.asn,
+            "probe_cc": network.cc,
+            "probe_network_name": network.name,
             "report_id": ctx.report_id,
             "software_name": SOFTWARE_NAME,
             "software_version": __version__,

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from probe import SOFTWARE_NAME, __version__
 from probe.failures import TIMEOUT, classify
-from probe.helper.protocol import ControlRequest, ControlResponse, ProtocolError, parse_response
+from probe.helper.protocol import ClientNetwork, ControlRequest, ControlResponse, ProtocolError, parse_response
 from probe.net.addresses import default_port
 
 MAX_ANSWER_BYTES = 1 << 20
@@ -134,6 +134,8 @@ class Helpers:
         self.skip_failed = skip_failed
         self._failed_until: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.network: ClientNetwork | None = None
+        """The probe's network, as the last helper that could tell told it (``x_client_network``)."""
 
     def _order(self) -> list[str]:
         """The helpers to try: those not recently failed, or (when all have) all of them anyway."""
@@ -175,6 +177,9 @@ class Helpers:
                 )
                 if answer.response is not None:
                     self._recovered(url)
+                    told = answer.response.x_client_network
+                    if told is not None and told.known:
+                        self.network = told
                     return answer.response, None
                 failure = answer.failure
                 if answer.busy:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from probe.config import Config
-from probe.helper.measure import HELPER_NAME, ControlMeasurement, RequestError, parse_request
+from probe.helper.ipdb import IPDatabases
+from probe.helper.measure import HELPER_NAME, ControlMeasurement, ControlRequest, RequestError, parse_request
 from probe.net.addresses import format_endpoint
 
 DEFAULT_PORT = 8765
@@ -73,6 +74,8 @@ class HelperOptions:
     read_timeout: float = READ_TIMEOUT
     allow_private: bool = False
     """Measure private and loopback addresses too: for tests and the lab only."""
+    ip_databases: IPDatabases | None = None
+    """Where the client's network (``x_client_network``) and ``ip_info`` ASNs come from."""
 
 
 class HelperServer:
@@ -182,13 +185,24 @@ class HelperServer:
         except RequestError as exc:
             return 400, {"error": str(exc)}
         try:
-            document = (
-                ControlMeasurement(request, self.config, allow_private=self.options.allow_private).run().document()
-            )
+            document = self._measurement(request, conn).run().document()
         except Exception as exc:  # a bug in the helper: say so, keep serving the others
             return 500, {"error": f"{type(exc).__name__}: {exc}"}
         self.served += 1
         return 200, document
+
+    def _measurement(self, request: ControlRequest, conn: socket.socket) -> ControlMeasurement:
+        databases = self.options.ip_databases
+        if databases is None:
+            return ControlMeasurement(request, self.config, allow_private=self.options.allow_private)
+        client = str(conn.getpeername()[0])  # looked up, never kept
+        return ControlMeasurement(
+            request,
+            self.config,
+            allow_private=self.options.allow_private,
+            client_network=databases.network(client),
+            asn=databases.asn,
+        )
 
     def _authorize(self, headers: dict[str, str]) -> None:
         token = self.options.token

@@ -48,6 +48,15 @@ class Database:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot update run {run_id}: {exc}") from None
 
+    def set_run_network(self, run_id: str, *, asn: str, cc: str, name: str, source: str) -> None:
+        """The run's network identity as finally known (see ``probe.network_identity``)."""
+        values = {"probe_asn": asn, "probe_cc": cc, "probe_network_name": name, "network_source": source}
+        try:
+            with self.db.conn:
+                self.db["runs"].update(run_id, values)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot update run {run_id}: {exc}") from None
+
     def runs(self) -> list[dict[str, Any]]:
         return list(self.db.query("select * from runs order by started_at desc"))
 

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from probe.errors import StorageError
 from probe.storage.columns import INITIAL_SCHEMA
+from probe.storage.schema_network_identity import network_identity_columns
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_queue import queue_tables
 from probe.storage.schema_sms import sms_tables
@@ -67,6 +68,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "verdict reasons, confirmation, network state; network contexts", verdict_tables),
     (5, "outage analysis: indexes by network, period and run; saved outage windows", outage_tables),
     (6, "upload quarantine, chain epochs, quarantined records in heartbeats", queue_tables),
+    (7, "runs: the network's name and where its identity came from", network_identity_columns),
 ]
 
 

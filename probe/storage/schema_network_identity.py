@@ -1,0 +1,23 @@
+"""Migration 7, for the network identity of a run (told by the test helper when ``probe_asn = "auto"``).
+
+    runs   + probe_network_name (the network's name, e.g. "JSC Kazakhtelecom"; "" when unknown),
+             network_source (config: the volunteer's values; helper: a test helper told them;
+             unknown: some "auto" value nobody could tell, kept as AS0/ZZ)
+
+``probe_asn`` and ``probe_cc`` exist since migration 1: they now hold what was resolved, per run, so a
+SIM swap or a VPN between two runs shows as two networks. The address itself is never stored.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+RUN_NETWORK_COLUMNS: dict[str, type] = {"probe_network_name": str, "network_source": str}
+
+
+def network_identity_columns(db: sqlite_utils.Database) -> None:
+    table = db.table("runs")
+    existing = set(table.columns_dict)
+    for column, kind in RUN_NETWORK_COLUMNS.items():
+        if column not in existing:
+            table.add_column(column, kind)
