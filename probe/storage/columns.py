@@ -8,6 +8,8 @@ columns of a step already released are never renamed.
 
 from __future__ import annotations
 
+from typing import Any
+
 ENVELOPE_COLUMNS = (
     "probe_asn",
     "probe_cc",
@@ -67,3 +69,11 @@ EXPORT_COLUMNS = (
     "chain_hash",
 )
 """The flat columns every export format carries, in this order (a database without a column exports it empty)."""
+
+
+def add_missing_columns(table: Any, columns: dict[str, type]) -> None:
+    """Add each column ``table`` (a sqlite-utils table) lacks: a step that is run again completes, never fails."""
+    existing = set(table.columns_dict)
+    for column, kind in columns.items():
+        if column not in existing:
+            table.add_column(column, kind)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from probe.storage.columns import add_missing_columns
+
 RUN_NETWORK_COLUMNS: dict[str, type] = {"probe_network_name": str, "network_source": str}
 
 
 def network_identity_columns(db: sqlite_utils.Database) -> None:
-    table = db.table("runs")
-    existing = set(table.columns_dict)
-    for column, kind in RUN_NETWORK_COLUMNS.items():
-        if column not in existing:
-            table.add_column(column, kind)
+    add_missing_columns(db.table("runs"), RUN_NETWORK_COLUMNS)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from probe.storage.columns import VERDICT_DETAIL_COLUMNS
+from probe.storage.columns import VERDICT_DETAIL_COLUMNS, add_missing_columns
 
 NETWORK_CONTEXTS = """
 create table if not exists network_contexts (
@@ -33,11 +33,7 @@ create index if not exists measurements_verdict on measurements (verdict);
 
 
 def verdict_tables(db: sqlite_utils.Database) -> None:
-    table = db.table("measurements")
-    existing = set(table.columns_dict)
-    for column, kind in VERDICT_DETAIL_COLUMNS.items():
-        if column not in existing:
-            table.add_column(column, kind)
+    add_missing_columns(db.table("measurements"), VERDICT_DETAIL_COLUMNS)
     for statement in NETWORK_CONTEXTS.split(";"):
         if statement.strip():
             db.execute(statement)
