@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testca import PKI, make_pki
+from support.testca import PKI, make_pki
 
 from probe.config import Config
 from probe.experiments import Context

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from dnsserver import NXDOMAIN, Answer, running_dns_server
-from servers import http_server, page
+from support.dnsserver import NXDOMAIN, Answer, running_dns_server
+from support.servers import http_server, page
 
 from probe.cli.main import cli
 from probe.storage import open_database

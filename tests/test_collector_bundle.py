@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
-from unattended import fill, probe_identity
+from support.unattended import fill, probe_identity
 
 from probe.cli.main import cli
 from probe.collector import registry

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from unattended import fill, probe_identity
+from support.unattended import fill, probe_identity
 
 from probe.cli.main import cli
 from probe.collector import registry

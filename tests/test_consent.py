@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from dnsserver import running_dns_server
-from servers import tcp_refusing_port
-from unattended import fill
+from support.dnsserver import running_dns_server
+from support.servers import tcp_refusing_port
+from support.unattended import fill
 
 from probe import consent
 from probe.cli import consent as consent_cli

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dnsserver import Answer, running_dns_server
-from servers import HTTPTestServer, http_server, page, slow_drip
-from unattended import wait_for
+from support.dnsserver import Answer, running_dns_server
+from support.servers import HTTPTestServer, http_server, page, slow_drip
+from support.unattended import wait_for
 
 from probe.integrity.verify import verify_database
 

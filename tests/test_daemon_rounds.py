@@ -8,9 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from dnsserver import running_dns_server
-from servers import tcp_blackhole_server, tcp_refusing_port
-from unattended import daemon_config, wait_for
+from support.dnsserver import running_dns_server
+from support.servers import tcp_blackhole_server, tcp_refusing_port
+from support.unattended import daemon_config, wait_for
 
 from probe.daemon import heartbeat
 from probe.daemon.service import Daemon

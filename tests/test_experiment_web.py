@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from conftest import context, loopback_config
-from dnsserver import NXDOMAIN, SILENT, Answer, Injected, running_dns_server
-from servers import (
+from support.dnsserver import NXDOMAIN, SILENT, Answer, Injected, running_dns_server
+from support.servers import (
     blockpage,
     http_server,
     page,
@@ -15,7 +15,7 @@ from servers import (
     silent_after_hello_server,
     tcp_refusing_port,
 )
-from testca import PKI
+from support.testca import PKI
 
 from probe.experiments import get_experiment
 

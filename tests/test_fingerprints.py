@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from servers import BLOCKPAGE_HTML
+from support.servers import BLOCKPAGE_HTML
 
 from probe.errors import ConfigError
 from probe.fingerprints import Fingerprints, Match, body_text, load_fingerprints, parse_fingerprints

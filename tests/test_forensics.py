@@ -11,7 +11,7 @@ import struct
 
 import pytest
 from click.testing import CliRunner
-from servers import Exchange, http_server, page, reset_after_hello_server, tcp_resetting_server
+from support.servers import Exchange, http_server, page, reset_after_hello_server, tcp_resetting_server
 
 from probe.cli.main import cli
 from probe.forensics.capture import Packet, judge_dns, judge_reset, reset_forensics

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from conftest import loopback_config
-from dnsserver import Answer, running_dns_server
-from servers import http_server, page, raw, slow_drip, tcp_refusing_port
-from testca import PKI
+from support.dnsserver import Answer, running_dns_server
+from support.servers import http_server, page, raw, slow_drip, tcp_refusing_port
+from support.testca import PKI
 
 from probe.config import Config
 from probe.helper.client import BAD_ANSWER, ask_one

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import context, loopback_config
-from servers import Exchange, http_server, page, raw, tcp_refusing_port
+from support.servers import Exchange, http_server, page, raw, tcp_refusing_port
 
 from probe.experiments.web import WebExperiment
 from probe.helper.client import Helpers

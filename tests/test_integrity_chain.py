@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 from click.testing import CliRunner
-from unattended import fill, probe_identity
+from support.unattended import fill, probe_identity
 
 from probe.cli.main import cli
 from probe.integrity.heads import sign_local_head

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from servers import Handler, http_server, page, raw
+from support.servers import Handler, http_server, page, raw
 
 from probe.cli.main import cli
 from probe.config import Config

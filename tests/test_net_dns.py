@@ -16,7 +16,7 @@ from typing import Any
 import dns.message
 import dns.rcode
 import pytest
-from dnsserver import (
+from support.dnsserver import (
     GARBAGE,
     NO_ANSWER,
     NXDOMAIN,

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from servers import (
+from support.servers import (
     BLOCKPAGE_HTML,
     blockpage,
     chunked,
@@ -24,7 +24,7 @@ from servers import (
     slow_drip,
     tcp_blackhole_server,
 )
-from testca import PKI, make_pki
+from support.testca import PKI, make_pki
 
 from probe.config import HTTPSection
 from probe.model import BinaryData, HTTPTransaction

@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from servers import Endpoint, tcp_blackhole_server, tcp_refusing_port, tcp_resetting_server, tcp_server
+from support.servers import Endpoint, tcp_blackhole_server, tcp_refusing_port, tcp_resetting_server, tcp_server
 
 from probe.failures import classify
 from probe.net import tcp

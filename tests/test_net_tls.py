@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from servers import (
+from support.servers import (
     Endpoint,
     close_after_hello_server,
     reset_after_hello_server,
@@ -19,7 +19,7 @@ from servers import (
     tcp_resetting_server,
     tls_server,
 )
-from testca import PKI, make_ca, make_pki
+from support.testca import PKI, make_ca, make_pki
 
 from probe.model import TLSHandshake
 from probe.net import tcp, tls

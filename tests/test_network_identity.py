@@ -14,7 +14,7 @@ from typing import Any
 from click.testing import CliRunner
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
-from servers import http_server, page
+from support.servers import http_server, page
 
 from probe.cli.main import cli
 from probe.config import Config

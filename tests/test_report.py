@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.unattended import fill, probe_identity
 from test_outages import GULJAN, RIDUS, TWITTER, Series, t
-from unattended import fill, probe_identity
 
 from probe.analysis import Hysteresis
 from probe.cli.main import cli

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from servers import http_server, page, tcp_refusing_port
+from support.servers import http_server, page, tcp_refusing_port
 
 from probe.cli.main import cli
 from probe.report.run_summary import group_verdicts, render

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from conftest import loopback_config
-from dnsserver import Answer, running_dns_server
-from servers import http_server, page, slow_drip, tcp_blackhole_server
+from support.dnsserver import Answer, running_dns_server
+from support.servers import http_server, page, slow_drip, tcp_blackhole_server
 
 from probe.experiments import get_experiment
 from probe.runner import run_targets

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakemodem import FakeModem, Script
+from support.fakemodem import FakeModem, Script
 
 from probe.config import Config
 from probe.experiments import Context, get_experiment

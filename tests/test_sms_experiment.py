@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from fakemodem import FakeModem, Script
+from support.fakemodem import FakeModem, Script
 
 from probe.config import Config, parse_config
 from probe.errors import ConfigError, ProbeError

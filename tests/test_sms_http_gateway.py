@@ -8,8 +8,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dnsserver import NXDOMAIN, Answer, running_dns_server
-from servers import Exchange, Handler, http_server, page, reset_after_hello_server, tcp_refusing_port
+from support.dnsserver import NXDOMAIN, Answer, running_dns_server
+from support.servers import Exchange, Handler, http_server, page, reset_after_hello_server, tcp_refusing_port
 
 from probe.config import Config
 from probe.experiments import Context, get_experiment

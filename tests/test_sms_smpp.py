@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dnsserver import NXDOMAIN, Answer, running_dns_server
-from servers import reset_after_hello_server, tcp_blackhole_server, tcp_refusing_port
-from smppstub import SMSCScript, running_smsc
+from support.dnsserver import NXDOMAIN, Answer, running_dns_server
+from support.servers import reset_after_hello_server, tcp_blackhole_server, tcp_refusing_port
+from support.smppstub import SMSCScript, running_smsc
 
 from probe.config import Config
 from probe.experiments import Context, get_experiment

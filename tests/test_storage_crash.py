@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from servers import tcp_refusing_port
+from support.servers import tcp_refusing_port
 
 from probe.storage import open_database
 from probe.storage.migrations import MIGRATIONS, _initial

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from dnsserver import running_dns_server
 from requests.adapters import HTTPAdapter
-from servers import tcp_refusing_port
-from unattended import daemon_config, fill, probe_identity, wait_for
+from support.dnsserver import running_dns_server
+from support.servers import tcp_refusing_port
+from support.unattended import daemon_config, fill, probe_identity, wait_for
 
 from probe import consent
 from probe.collector import registry

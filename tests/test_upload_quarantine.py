@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner
-from unattended import fill, probe_identity, write_toml
+from support.unattended import fill, probe_identity, write_toml
 
 from probe import consent
 from probe.cli.main import cli
@@ -238,8 +238,8 @@ def test_database_made_again_with_the_same_key_is_delivered_under_a_new_epoch(tm
 
 def test_probe_refuses_an_input_over_the_collectors_limit_before_measuring(tmp_path: Path) -> None:
     from conftest import loopback_config
-    from dnsserver import running_dns_server
-    from servers import tcp_refusing_port
+    from support.dnsserver import running_dns_server
+    from support.servers import tcp_refusing_port
 
     from probe.experiments import get_experiment
     from probe.runner import run_targets

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import loopback_config
-from servers import http_server, page, tcp_refusing_port
+from support.servers import http_server, page, tcp_refusing_port
 
 from probe.verdict.network import ControlResult, classify, default_gateway, measure_network
 

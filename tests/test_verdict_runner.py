@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import context, loopback_config
-from dnsserver import NXDOMAIN, Answer, running_dns_server
-from servers import Exchange, blockpage, http_server, page, reset_after_hello_server, tcp_refusing_port
+from support.dnsserver import NXDOMAIN, Answer, running_dns_server
+from support.servers import Exchange, blockpage, http_server, page, reset_after_hello_server, tcp_refusing_port
 
 from probe.cli.main import cli
 from probe.config import Config

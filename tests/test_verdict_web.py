@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from conftest import context, loopback_config
-from dnsserver import NXDOMAIN, Answer, running_dns_server
-from servers import Exchange, Handler, http_server, page, tcp_refusing_port
+from support.dnsserver import NXDOMAIN, Answer, running_dns_server
+from support.servers import Exchange, Handler, http_server, page, tcp_refusing_port
 
 from probe.config import Config
 from probe.experiments import get_experiment

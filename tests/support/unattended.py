@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import loopback_config
-from dnsserver import running_dns_server
-from servers import tcp_refusing_port
 
 from probe.config import Config
 from probe.experiments import get_experiment
@@ -24,6 +22,8 @@ from probe.integrity.heads import register_self
 from probe.runner import run_targets
 from probe.storage import Database
 from probe.testlist import Target
+from support.dnsserver import running_dns_server
+from support.servers import tcp_refusing_port
 
 
 def fill(db: Database, count: int) -> list[str]:

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from testca import Leaf
+    from support.testca import Leaf
 
 MAX_SERVE_SECONDS = 30.0  # no serving loop runs longer, whatever the client does
 _IO_TIMEOUT = 5.0

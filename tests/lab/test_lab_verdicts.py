@@ -22,7 +22,7 @@ from probe.storage import open_database
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FINGERPRINTS = ROOT / "configs" / "fingerprints" / "zhanaozen.csv"
 HELPER_PORT = 8765
 HELPER_URL = f"http://{plan.HELPER_ADDRESS}:{HELPER_PORT}/"

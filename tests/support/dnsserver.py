@@ -3,7 +3,7 @@
 It answers each query according to a table that maps query names to behaviours, so one server can play
 a healthy resolver, a censoring one and an on-path injector at once::
 
-    from dnsserver import Answer, Injected, NXDOMAIN, SILENT, running_dns_server
+    from support.dnsserver import Answer, Injected, NXDOMAIN, SILENT, running_dns_server
 
     records = {
         "example.org": Answer(("93.184.216.34", "2606:2800:220:1::1")),
