@@ -42,6 +42,8 @@ class RunSummary:
     probe_errors: list[str] = field(default_factory=list)
     network: NetworkIdentity | None = None
     """The network the run measured from, as finally known."""
+    refused: list[str] = field(default_factory=list)
+    """Inputs not measured (the experiment cannot, or they are over the limits a collector accepts)."""
 
     @property
     def reached(self) -> int:
@@ -79,7 +81,7 @@ def run_targets(
             problem_lines.append(f"input {shown}: {reason}")
         else:
             runnable.append(target)
-    summary = RunSummary(run_id, total=len(runnable))
+    summary = RunSummary(run_id, total=len(runnable), refused=problem_lines[len(problems) :])
     # Network controls first (and fingerprints: a missing file stops the run before it starts).
     stage = VerdictStage.start(config)
     first_identity = resolve_network(config, None)

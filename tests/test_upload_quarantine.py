@@ -121,14 +121,55 @@ def test_a_70_kb_input_among_400_records_and_10_heartbeats_is_quarantined_and_th
     assert sorted(column(collector, "select id from measurements")) == sorted(good)
     assert set(rounds) <= set(column(collector, "select id from rounds"))
     (held,) = quarantined(db, server.url)
-    assert (held.kind, held.key, held.measurement_id, held.status) == ("measurement", "201", bad["id"], 422)
-    assert "input" in held.error
-    refused = [line for line in log if '" 422 ' in line]
-    assert 1 <= len(refused) <= 12  # found by halving 200 records, not by sending each alone
+    assert (held.kind, held.key, held.measurement_id, held.status) == ("measurement", "201", bad["id"], None)
+    assert "a collector would refuse it" in held.error and "input" in held.error
+    assert not [line for line in log if '" 200 ' not in line]  # the probe knew: nothing was refused
     # The collector's chain verifies; the quarantined record is named as withheld, not hidden.
     verification = verify_database(collector)
     assert verification.ok, verification.describe()
     assert "1 withheld" in verification.describe() and "201" in verification.describe()
+
+
+def test_a_record_only_the_collector_refuses_is_found_by_halving_the_batch(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe
+    good = fill(db, 150)
+    big = append_unchecked(db, id="b" * 32, test_keys=json.dumps({"body": "b" * (1 << 20)}))  # record 151
+    good += fill(db, 150)
+    log: list[str] = []
+    collector = tmp_path / "collector.db"
+    with running_collector(collector, limits=Limits(max_body_bytes=1 << 20), log=log.append) as server:
+        register(collector, identity)
+        upload = settings(server.url, batch_size=100)
+        with make_session(upload) as session:
+            report = upload_pending(db, identity, upload, session)
+    assert report.error is None and (report.stored, report.quarantined, report.left) == (300, 1, 0)
+    assert sorted(column(collector, "select id from measurements")) == sorted(good)
+    assert [(item.key, item.measurement_id, item.status) for item in quarantined(db, server.url)] == [
+        ("151", big["id"], 413)
+    ]
+    refused = [line for line in log if '" 413 ' in line]
+    assert 1 <= len(refused) <= 8  # 100 records halved down to the one, not each sent alone
+    verification = verify_database(collector)
+    assert verification.ok and "1 withheld" in verification.describe(), verification.describe()
+
+
+def test_a_bundle_carries_a_refused_record_on_a_line_of_its_own(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe
+    good = fill(db, 4)
+    append_unchecked(db, id="a" * 32, input="http://example.org/" + "a" * 70_000)
+    good += fill(db, 4)
+    assert db.path is not None
+    out = tmp_path / "handover.jsonl"
+    config = write_toml(tmp_path / "bundle.toml", "[upload]\nbatch_size = 100\n")
+    runner = CliRunner()
+    written = runner.invoke(cli, ["bundle", "--config", str(config), "--db", str(db.path), "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    collector = tmp_path / "collector.db"
+    register(collector, identity)
+    imported = runner.invoke(cli, ["collector", "import", "--db", str(collector), str(out)])
+    assert "8 measurements stored" in imported.output and "1 refused" in imported.output
+    assert "line 2: not a valid batch" in imported.output
+    assert sorted(column(collector, "select id from measurements")) == sorted(good)
 
 
 def test_heartbeats_go_before_any_measurement(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -254,6 +295,7 @@ def test_probe_refuses_an_input_over_the_collectors_limit_before_measuring(tmp_p
     (run,) = db.runs()
     (problem,) = json.loads(run["problems"])
     assert problem.startswith("input #2:") and "over the 65536 a collector accepts" in problem
+    assert summary.refused == [problem]  # `probe run` prints it once, as a warning
     db.close()
 
 
@@ -345,7 +387,7 @@ def test_upload_status_and_retry_from_the_command_line(probe, tmp_path: Path) ->
         assert "8 measurements stored" in sent.output and "1 quarantined now" in sent.output
         status = runner.invoke(cli, ["upload", "--status", *common])
         assert status.exit_code == 0 and "quarantined: 1" in status.output
-        assert f"record 5 (id {'c' * 32})" in status.output and "422" in status.output
+        assert f"record 5 (id {'c' * 32})" in status.output and "a collector would refuse it" in status.output
         retried = runner.invoke(cli, ["upload", "--retry-quarantined", *common])
         assert retried.exit_code == 0 and "1 in quarantine" in retried.output  # still refused: still kept
     assert len(column(collector, "select id from measurements")) == 8

@@ -105,6 +105,8 @@ def run(
         )
     finally:
         db.close()
+    for line in summary.refused:
+        click.echo(f"warning: {line} (not measured)", err=True)
     click.echo(summary_table(summary))
     if verdicts.groups:
         click.echo(render_verdicts(verdicts))

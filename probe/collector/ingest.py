@@ -44,7 +44,7 @@ from probe.storage import Database
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.db import row_to_measurement
-from probe.upload.protocol import ROUND_FIELDS, RUN_FIELDS, Batch, MeasurementRecord
+from probe.upload.protocol import ROUND_FIELDS, RUN_FIELDS, Batch, MeasurementRecord, first_error
 
 
 class IngestError(ProbeError):
@@ -81,12 +81,6 @@ class IngestResult:
         }
 
 
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "batch"
-    return f"{where}: {first['msg']}"
-
-
 def parse_batch(body: bytes) -> Received:
     """Parse and validate one batch (400, 422); signatures are checked by ``ingest``."""
     try:
@@ -98,7 +92,7 @@ def parse_batch(body: bytes) -> Received:
     try:
         batch = Batch.model_validate(raw)
     except ValidationError as exc:
-        raise IngestError(422, f"not a valid batch: {_first_error(exc)}") from None
+        raise IngestError(422, f"not a valid batch: {first_error(exc)}") from None
     return Received(raw, batch)
 
 
@@ -198,7 +192,7 @@ def _check_chain(batch: Batch, public_key: str) -> None:
         try:
             row_to_measurement(row)
         except (ValidationError, ValueError) as exc:
-            detail = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            detail = first_error(exc) if isinstance(exc, ValidationError) else str(exc)
             raise IngestError(422, f"record {seq} (id {record.id}) is not a valid measurement: {detail}") from None
         previous = record
     head = batch.head

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
+from probe.storage.db import row_to_measurement
 
 BATCH_FORMAT = "zhanaozen-batch/1"
 TEXT_MAX = TEXT_CHARS
@@ -149,6 +151,26 @@ class Batch(_Record):
 
 RUN_FIELDS = tuple(RunRecord.model_fields)
 ROUND_FIELDS = tuple(RoundRecord.model_fields)
+
+
+def first_error(error: ValidationError) -> str:
+    """The first of a validation error's problems, as ``where: what``."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "batch"
+    return f"{where}: {first['msg']}"
+
+
+def measurement_problem(record: Mapping[str, Any]) -> str | None:
+    """Why any collector refuses this measurement record, whatever batch carries it; None if it would
+    not. The probe asks before sending (and quarantines the record instead), the collector on receipt."""
+    try:
+        MeasurementRecord.model_validate(record)
+        row_to_measurement(dict(record))
+    except ValidationError as exc:
+        return f"not a valid measurement record: {first_error(exc)}"
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"not a valid measurement: {exc}"
+    return None
 
 
 def encode_batch(batch: dict[str, Any]) -> bytes:

@@ -31,6 +31,8 @@ from probe.upload.queue import (
 
 def quarantine(db: Database, collector: str, pending: Pending, *, status: int | None, error: str) -> None:
     """Keep a one-item batch the collector refused for good out of the queue's way (and count it)."""
+    if pending.items != 1:
+        raise ValueError(f"quarantine takes one item at a time, not {pending.items}")
     kind, key, state = pending.only()
     now = utc_now_iso()
     write_rows(

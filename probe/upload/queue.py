@@ -28,7 +28,7 @@ from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
-from probe.upload.protocol import BATCH_FORMAT, ROUND_FIELDS, RUN_FIELDS
+from probe.upload.protocol import BATCH_FORMAT, ROUND_FIELDS, RUN_FIELDS, measurement_problem
 
 LOCAL_ROWS = "coalesce(probe_id, '') = ''"
 RUN_STATE = "coalesce(r.status, '') || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.measurements, '')"
@@ -297,6 +297,10 @@ def bundle_batches(
         records = measurement_records(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - ENVELOPE_BYTES)
         if not records:
             break
+        # A record a collector would refuse travels alone: its refusal then costs no other record.
+        refused = next((index for index, record in enumerate(records) if measurement_problem(record)), None)
+        if refused is not None:
+            records = records[: refused or 1]
         run_ids.update(str(record["run_id"]) for record in records)
         after = int(records[-1]["chain_seq"])
         yield sign(db, identity, Pending(records))

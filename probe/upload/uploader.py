@@ -25,7 +25,7 @@ from probe.config import UploadSection
 from probe.errors import ProbeError
 from probe.identity import Identity
 from probe.storage import Database
-from probe.upload.protocol import encode_batch
+from probe.upload.protocol import encode_batch, measurement_problem
 from probe.upload.quarantine import quarantine, quarantine_count, quarantined, quarantined_pending, release
 from probe.upload.queue import (
     Pending,
@@ -183,23 +183,39 @@ class _Pass:
         self.report.heartbeats += len(pending.runs) + len(pending.rounds)
         return True
 
+    def deliver_checked(self, pending: Pending) -> bool:
+        """``deliver`` measurements, but first quarantine a record any collector would refuse
+        (``measurement_problem``, the limits both sides share), without sending it."""
+        for index, record in enumerate(pending.measurements):
+            problem = measurement_problem(record)
+            if problem is None:
+                continue
+            if index:
+                return self.deliver(Pending(pending.measurements[:index]))  # the records before it, first
+            self._quarantine(Pending([record]), status=None, error=f"not sent: a collector would refuse it: {problem}")
+            return True
+        return self.deliver(pending)
+
     def _refused_alone(self, pending: Pending, exc: UploadError) -> bool:
         # Quarantine only what this collector takes nothing like: if it refuses an empty batch too,
         # the fault is not the item's (another protocol version, a broken proxy) and nothing moves.
         if not self.collector_takes_an_empty_batch():
             self.report.error, self.report.status = str(exc), exc.status
             return False
-        quarantine(self.db, self.collector, pending, status=exc.status, error=str(exc))
+        self._quarantine(pending, status=exc.status, error=str(exc))
+        return True
+
+    def _quarantine(self, pending: Pending, *, status: int | None, error: str) -> None:
+        quarantine(self.db, self.collector, pending, status=status, error=error)
         self.report.quarantined += 1
         kind, key, _ = pending.only()
-        self.report.refusals.append(f"{kind} {key}: {exc}")
+        self.report.refusals.append(f"{kind} {key}: {error}")
         if pending.measurements and self.can_go_on():
             # Name it to the collector, so its chain links through (best effort: a refusal changes nothing).
             try:
-                self._post(withheld_batch(self.db, self.identity, pending.measurements[0], str(exc)))
+                self._post(withheld_batch(self.db, self.identity, pending.measurements[0], error))
             except UploadError as refused:
                 self.report.refusals.append(f"{kind} {key}, named as withheld: {refused}")
-        return True
 
     def collector_takes_an_empty_batch(self) -> bool:
         if self._takes_empty is None:
@@ -237,7 +253,7 @@ def upload_pending(
     while one.can_go_on() and (
         records := next_records(db, one.collector, batch_size=settings.batch_size, max_bytes=settings.max_batch_bytes)
     ):
-        if not one.deliver(records):
+        if not one.deliver_checked(records):
             break
     return one.finish()
 
@@ -257,7 +273,7 @@ def retry_quarantined(
         if pending is None or not one.can_go_on():
             continue
         before = one.report.batches
-        if not one.deliver(pending, split=False):
+        if not (one.deliver(pending, split=False) if item.status is not None else one.deliver_checked(pending)):
             break
         if one.report.batches > before:
             release(db, one.collector, pending)
