@@ -1,7 +1,10 @@
-"""Configuration, declared once as pydantic models; loaded from TOML (``configs/default.toml``).
+"""Configuration, declared once as pydantic models; loaded from TOML (the shipped ``configs/default.toml``).
 
-Relative paths in a config file are taken from the current working directory, so the
-shipped config works when the probe is run from the project's root.
+Which file is read, and which data directory is used, is ``probe.paths``' search order. Relative paths in a
+config file are taken from that file's directory (``~`` is the home directory), never from the current one, so a
+config means the same wherever the probe is started. A relative path with nothing beside the config that names a
+shipped file (``lists/kz-2011.csv``, ``fingerprints/zhanaozen.csv``) is that file, so a copy of the default
+config (``probe init``) works anywhere.
 """
 
 from __future__ import annotations
@@ -9,16 +12,17 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from probe.defaults import shipped
 from probe.errors import ConfigError
 from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES, MAX_ITEMS, MIN_BATCH_BYTES
-
-DEFAULT_CONFIG_PATH = Path("configs/default.toml")
+from probe.paths import Located, default_data_dir, find_config
 
 Seconds = Annotated[float, Field(gt=0, le=600)]
 
@@ -28,7 +32,12 @@ class _Section(BaseModel):
 
 
 class ProbeSection(_Section):
-    data_dir: Path = Field(Path("measurements"), description="Where the SQLite database and exports live.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir().path,
+        description="Where the SQLite database, the probe's key and exports live; default: the user's data "
+        "directory, /var/lib/zhanaozen-probe for the system config, measurements/ in a source checkout "
+        "(`probe paths` says which, and why).",
+    )
     concurrency: int = Field(32, ge=1, le=512, description="How many targets are measured at once.")
     probe_asn: str = Field(
         "auto",
@@ -343,7 +352,7 @@ class FingerprintsSection(_Section):
     files: list[Path] = Field(
         default_factory=list,
         description="Blockpage fingerprint files in OONI's CSV format, loaded at run time "
-        "(the project ships configs/fingerprints/zhanaozen.csv).",
+        "(the project ships fingerprints/zhanaozen.csv).",
     )
 
 
@@ -448,18 +457,67 @@ def parse_config(data: dict[str, object], source: str = "config") -> Config:
         raise ConfigError(_one_line(exc, source)) from None
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Load ``path``, or ``configs/default.toml`` if it exists, or the built-in defaults."""
-    if path is None:
-        if not DEFAULT_CONFIG_PATH.exists():
-            return Config()
-        path = DEFAULT_CONFIG_PATH
+def _located(path: Path, base: Path) -> Path:
+    """A path written in a config file in ``base``: beside it, else (a shipped file's name) the shipped file."""
+    path = path.expanduser()
+    if path.is_absolute():
+        return path
+    beside = base / path
+    if not beside.exists():
+        packaged = shipped(str(path))
+        if packaged.exists():
+            return packaged
+    return beside
+
+
+def _anchored(value: object, base: Path) -> object:
+    if isinstance(value, Path):
+        return _located(value, base)
+    if isinstance(value, BaseModel):
+        _anchor(value, base)
+    elif isinstance(value, list):
+        return [_anchored(item, base) for item in value]
+    elif isinstance(value, dict):
+        return {key: _anchored(item, base) for key, item in value.items()}
+    return value
+
+
+def _anchor(model: BaseModel, base: Path) -> None:
+    """Take the relative paths a config file sets from ``base``, the file's directory (defaults are absolute)."""
+    for name in model.model_fields_set:
+        setattr(model, name, _anchored(getattr(model, name), base))
+
+
+@dataclass(frozen=True)
+class ConfigInUse:
+    """The config, and which file and data directory it came with, and why (``probe paths``)."""
+
+    config: Config
+    source: Located
+    data_dir: Located
+
+
+def config_in_use(path: Path | None = None) -> ConfigInUse:
+    """Load ``path``, or the first config of ``probe.paths``' search order, and settle its data directory."""
+    source = find_config(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = source.path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+        raise ConfigError(f"{source.path}: cannot read config ({source.why}): {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+        raise ConfigError(f"{source.path}: not valid TOML: {exc}") from None
+    config = parse_config(data, str(source.path))
+    _anchor(config, source.path.parent.resolve())
+    if "data_dir" in config.probe.model_fields_set:
+        data_dir = Located(config.probe.data_dir, f"[probe] data_dir in {source.path}")
+    else:
+        data_dir = default_data_dir(source.path)
+        config.probe.data_dir = data_dir.path
+    return ConfigInUse(config, source, data_dir)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load ``path``, or the first config of ``probe.paths``' search order (at worst the packaged default)."""
+    return config_in_use(path).config

@@ -1,4 +1,4 @@
-"""Shared fixtures: a probe config aimed at servers on loopback, and a short context for experiments."""
+"""Shared fixtures: an empty home for every test, a probe config aimed at servers on loopback, a short context."""
 
 from __future__ import annotations
 
@@ -9,9 +9,27 @@ from typing import Any
 import pytest
 from support.testca import PKI, make_pki
 
+from probe import paths
 from probe.config import Config
 from probe.experiments import Context
 from probe.model import utc_now_iso
+
+HOME_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every process it starts) gets an empty home: no test reads or writes the real user's
+    config or data, nor the machine's /etc/zhanaozen-probe."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for name in HOME_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(paths.CONFIG_ENV, raising=False)
+    monkeypatch.delenv(paths.STATE_DIRECTORY_ENV, raising=False)
+    monkeypatch.setattr(paths, "SYSTEM_CONFIG", home / "etc" / "probe.toml")
+    monkeypatch.setattr(paths, "SYSTEM_DATA_DIR", home / "var-lib")
+    return home
 
 
 def loopback_config(dns_spec: str, *, ca_bundle: Path | None = None, **sections: dict[str, Any]) -> Config:

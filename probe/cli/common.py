@@ -22,7 +22,8 @@ def config_option(func: F) -> F:
         "--config",
         "config_path",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Config file (default: configs/default.toml if present).",
+        help="Config file (default: $PROBE_CONFIG, your config file, the system's, or the packaged default: "
+        "`probe paths` says which).",
     )(func)
 
 

@@ -22,6 +22,7 @@ from probe.cli.lab import lab
 from probe.cli.lists import lists
 from probe.cli.outages import outages
 from probe.cli.output import Progress, outcome_text, summary_table, table, verdict_text
+from probe.cli.paths import init_command, paths_command
 from probe.cli.report import report
 from probe.cli.trace import trace_command
 from probe.cli.upload import bundle, upload
@@ -197,6 +198,8 @@ cli.add_command(lists)
 cli.add_command(trace_command)
 cli.add_command(outages)
 cli.add_command(report)
+cli.add_command(init_command)
+cli.add_command(paths_command)
 
 
 def main() -> None:

@@ -1,0 +1,122 @@
+"""The probe as a volunteer installs it: a wheel in a fresh virtual environment, run from an empty directory.
+
+The wheel is built as a release would be (``python -m build``: the sdist, then the wheel from it), or taken
+from ``$PROBE_WHEEL`` when CI has just built it (.ci/run). Nothing of the checkout is on the installed probe's
+path: its config, list and fingerprints must come from the wheel, its data must go to the user's directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from servers import http_server, page
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+BUILD_SECONDS = 600
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * BUILD_SECONDS)]
+
+Probe = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    given = os.environ.get("PROBE_WHEEL")
+    if given:
+        return Path(given)
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_SECONDS,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    [found] = out.glob("*.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    place = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(place)], check=True, timeout=120)
+    installed = subprocess.run(
+        [str(place / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True, text=True, timeout=BUILD_SECONDS
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return place
+
+
+@pytest.fixture
+def probe(venv: Path, tmp_path: Path) -> Probe:
+    """``probe`` from the venv, in an empty directory, with an empty home and nothing else in its environment."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "empty").mkdir()
+    env = {"HOME": str(tmp_path / "home"), "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(venv / "bin" / "probe"), *args],
+            cwd=tmp_path / "empty",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"probe {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done
+
+    return run
+
+
+def test_wheel_carries_every_shipped_default_with_the_bytes_of_configs(wheel: Path) -> None:
+    prefix = "probe/defaults/"
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {
+            name[len(prefix) :]: archive.read(name)
+            for name in archive.namelist()
+            if name.startswith(prefix) and not name.endswith(".py")
+        }
+    expected = {str(path.relative_to(CONFIGS)): path.read_bytes() for path in CONFIGS.rglob("*") if path.is_file()}
+    assert shipped == expected
+
+
+def test_installed_wheel_measures_exports_and_shows_consent_from_an_empty_directory(
+    probe: Probe, venv: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "home" / ".local" / "share" / "zhanaozen-probe"
+    where = probe("paths").stdout
+    assert str(ROOT) not in where, where
+    assert probe("paths", "config").stdout.startswith(str(venv)), where
+    assert probe("paths", "data").stdout.strip() == str(data)
+    shipped_list = Path(probe("paths", "list").stdout.strip())
+    assert shipped_list.is_relative_to(venv)
+    assert shipped_list.read_bytes() == (CONFIGS / "lists" / "kz-2011.csv").read_bytes()
+
+    with http_server({"/": page("<title>Zhanaozen</title>")}) as web:
+        url = f"http://127.0.0.1:{web.port}/"
+        probe("run", "--accept", "--url", url)
+        assert len(web.requests) >= 1
+
+    assert url in probe("results").stdout
+    [line] = probe("export").stdout.splitlines()
+    measurement = json.loads(line)
+    assert (measurement["input"], measurement["test_keys"]["requests"][0]["response"]["code"]) == (url, 200)
+    assert "Accepted on" in probe("consent").stdout
+    assert (data / "probe.db").is_file()
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_installed_wheel_init_writes_the_users_config_which_is_then_in_use(probe: Probe, tmp_path: Path) -> None:
+    user = tmp_path / "home" / ".config" / "zhanaozen-probe" / "probe.toml"
+    assert f"config written to {user}" in probe("init").stdout
+    assert probe("paths", "config").stdout.strip() == str(user)
+    assert f"{user} exists: left as it is" in probe("init").stdout
