@@ -26,6 +26,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * BUILD_SECONDS)]
 
 Probe = Callable[..., subprocess.CompletedProcess[str]]
 
+# The volunteer's own config for the measuring commands: the shipped list and fingerprints by their names
+# (found in the wheel), and no test helper or network controls, so that nothing leaves this machine (the
+# packaged default asks OONI's helpers and controls abroad).
+OFFLINE_CONFIG = """
+[probe]
+test_list = "lists/kz-2011.csv"
+[fingerprints]
+files = ["fingerprints/zhanaozen.csv"]
+[network]
+gateway = ""
+"""
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -62,11 +74,11 @@ def probe(venv: Path, tmp_path: Path) -> Probe:
     (tmp_path / "empty").mkdir()
     env = {"HOME": str(tmp_path / "home"), "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [str(venv / "bin" / "probe"), *args],
             cwd=tmp_path / "empty",
-            env=env,
+            env=env | ({"PROBE_CONFIG": str(config)} if config else {}),
             capture_output=True,
             text=True,
             timeout=120,
@@ -89,28 +101,40 @@ def test_wheel_carries_every_shipped_default_with_the_bytes_of_configs(wheel: Pa
     assert shipped == expected
 
 
+def test_installed_wheel_reads_the_packaged_default_and_keeps_data_in_the_users_directory(
+    probe: Probe, venv: Path, tmp_path: Path
+) -> None:
+    where = probe("paths").stdout
+    assert str(ROOT) not in where, where
+    assert "the packaged default" in where and "the user's data directory" in where
+    assert Path(probe("paths", "config").stdout.strip()).is_relative_to(venv)
+    assert probe("paths", "data").stdout.strip() == str(tmp_path / "home" / ".local" / "share" / "zhanaozen-probe")
+    for what in ("list", "datasette", "networks", "systemd"):
+        assert Path(probe("paths", what).stdout.strip()).is_relative_to(venv), what
+
+
 def test_installed_wheel_measures_exports_and_shows_consent_from_an_empty_directory(
     probe: Probe, venv: Path, tmp_path: Path
 ) -> None:
+    config = tmp_path / "config" / "probe.toml"
+    config.parent.mkdir()
+    config.write_text(OFFLINE_CONFIG, encoding="utf-8")
     data = tmp_path / "home" / ".local" / "share" / "zhanaozen-probe"
-    where = probe("paths").stdout
-    assert str(ROOT) not in where, where
-    assert probe("paths", "config").stdout.startswith(str(venv)), where
-    assert probe("paths", "data").stdout.strip() == str(data)
-    shipped_list = Path(probe("paths", "list").stdout.strip())
+    shipped_list = Path(probe("paths", "list", config=config).stdout.strip())
     assert shipped_list.is_relative_to(venv)
     assert shipped_list.read_bytes() == (CONFIGS / "lists" / "kz-2011.csv").read_bytes()
+    assert Path(probe("paths", "fingerprints", config=config).stdout.strip()).is_relative_to(venv)
 
     with http_server({"/": page("<title>Zhanaozen</title>")}) as web:
         url = f"http://127.0.0.1:{web.port}/"
-        probe("run", "--accept", "--url", url)
+        probe("run", "--accept", "--url", url, config=config)
         assert len(web.requests) >= 1
 
-    assert url in probe("results").stdout
-    [line] = probe("export").stdout.splitlines()
+    assert url in probe("results", config=config).stdout
+    [line] = probe("export", config=config).stdout.splitlines()
     measurement = json.loads(line)
     assert (measurement["input"], measurement["test_keys"]["requests"][0]["response"]["code"]) == (url, 200)
-    assert "Accepted on" in probe("consent").stdout
+    assert "Accepted on" in probe("consent", config=config).stdout
     assert (data / "probe.db").is_file()
     assert list((tmp_path / "empty").iterdir()) == []
 

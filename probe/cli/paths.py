@@ -10,11 +10,11 @@ import click
 from probe import __version__, paths
 from probe.cli.common import config_option, database_path, db_option
 from probe.config import config_in_use
-from probe.defaults import DATASETTE_METADATA, DEFAULT_CONFIG, SYSTEMD_UNITS, shipped, shipped_text
+from probe.defaults import DATASETTE_METADATA, DEFAULT_CONFIG, NETWORK_PRESETS, SYSTEMD_UNITS, shipped, shipped_text
 from probe.errors import ConfigError
 
 # What `probe paths WHAT` prints alone, for scripts: `datasette "$(probe paths db)" -m "$(probe paths datasette)"`.
-WHATS = ("config", "data", "db", "list", "fingerprints", "datasette", "systemd")
+WHATS = ("config", "data", "db", "list", "fingerprints", "networks", "datasette", "systemd")
 
 
 def _header(target: Path) -> str:
@@ -79,6 +79,7 @@ def paths_command(config_path: Path | None, db_path: Path | None, what: str | No
         "db": [database_path(config, db_path)],
         "list": [config.probe.test_list] if config.probe.test_list else [],
         "fingerprints": list(config.fingerprints.files),
+        "networks": [shipped(NETWORK_PRESETS)],
         "datasette": [shipped(DATASETTE_METADATA)],
         "systemd": [shipped(SYSTEMD_UNITS)],
     }
@@ -97,6 +98,7 @@ def paths_command(config_path: Path | None, db_path: Path | None, what: str | No
         "db": "database",
         "list": "test list",
         "fingerprints": "fingerprints",
+        "networks": "network presets",
         "datasette": "datasette metadata",
         "systemd": "systemd units",
     }

@@ -1,4 +1,4 @@
-"""What the probe ships: default config, KZ-2011 list, blockpage fingerprints, Datasette metadata, systemd units.
+"""What the probe ships: default config, KZ-2011 list, fingerprints, network presets, Datasette metadata, systemd units.
 
 They are package data, read through ``importlib.resources``, so an installed wheel carries them and the probe
 works from any directory. In the repository each entry here is a symlink into ``configs/``, the readable copy
@@ -16,6 +16,7 @@ from probe.errors import ConfigError
 DEFAULT_CONFIG = "default.toml"
 TEST_LIST = "lists/kz-2011.csv"
 FINGERPRINTS = "fingerprints/zhanaozen.csv"
+NETWORK_PRESETS = "networks"
 DATASETTE_METADATA = "datasette/metadata.json"
 SYSTEMD_UNITS = "systemd"
 
