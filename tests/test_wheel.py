@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from servers import http_server, page
+from support.servers import http_server, page
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
