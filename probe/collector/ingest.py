@@ -44,7 +44,15 @@ from probe.storage import Database
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.db import row_to_measurement
-from probe.upload.protocol import ROUND_FIELDS, RUN_FIELDS, Batch, MeasurementRecord, first_error
+from probe.upload.protocol import (
+    NETWORK_CONTEXT_FIELDS,
+    ROUND_FIELDS,
+    RUN_FIELDS,
+    VERDICT_FIELDS,
+    Batch,
+    MeasurementRecord,
+    first_error,
+)
 
 
 class IngestError(ProbeError):
@@ -125,17 +133,16 @@ def _ingest(db: Database, received: Received) -> IngestResult:
     except withheld.WithheldError as exc:
         raise IngestError(exc.status, str(exc)) from None
     conn = db.db.conn
-    columns = (*CHAIN_RECORD_COLUMNS, "probe_id", "chain_epoch")
+    stored = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
+    columns = (*stored, "probe_id", "chain_epoch")
     conn.executemany(
         f"insert into measurements ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
-        [
-            [*(row[name] for name in CHAIN_RECORD_COLUMNS), batch.probe_id, epoch]
-            for row in (r.model_dump() for r in fresh)
-        ],
+        [[*(row[name] for name in stored), batch.probe_id, epoch] for row in (r.model_dump() for r in fresh)],
     )
     result.stored = len(fresh)
     result.runs = _upsert(db, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
     result.rounds = _upsert(db, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
+    _store_network_contexts(db, batch)
     if batch.head is not None:
         conn.execute(
             "insert or ignore into chain_heads (probe_id, epoch, seq, hash, signed_at, signature) "
@@ -242,6 +249,7 @@ def _check_against_stored(
             if tuple(stored) != (probe_id, record.chain_hash):
                 raise IngestError(409, f"measurement {record.id} is already stored with other content or probe")
             result.duplicates += 1
+            _update_verdict(db, record)
             continue
         other = conn.execute(f"select id from measurements where {chain}", (probe_id, epoch_key, record.chain_seq))
         other = other.fetchone()
@@ -261,6 +269,30 @@ def _check_against_stored(
         if after is not None and after[0] != last.chain_hash:
             raise IngestError(409, f"the stored record {last.chain_seq + 1} does not follow this batch's last")
     return fresh
+
+
+def _update_verdict(db: Database, record: MeasurementRecord) -> None:
+    """A measurement sent again with a verdict (judged again on the probe): the verdict is not chained."""
+    if record.verdict is None:
+        return
+    assignments = ", ".join(f"{name} = ?" for name in VERDICT_FIELDS)
+    values = [getattr(record, name) for name in VERDICT_FIELDS]
+    db.db.conn.execute(f"update measurements set {assignments} where id = ?", [*values, record.id])
+
+
+def _store_network_contexts(db: Database, batch: Batch) -> None:
+    """Each run's contexts once (by run and phase); only for runs of the batch's probe."""
+    conn = db.db.conn
+    columns = ", ".join(NETWORK_CONTEXT_FIELDS)
+    for context in batch.network_contexts:
+        owner = conn.execute("select probe_id from runs where id = ?", (context.run_id,)).fetchone()
+        if owner is None or owner[0] != batch.probe_id:
+            raise IngestError(409, f"network context of run {context.run_id}, which is not this probe's")
+        known = "select 1 from network_contexts where run_id = ? and phase = ?"
+        if conn.execute(known, (context.run_id, context.phase)).fetchone() is None:
+            values = [getattr(context, name) for name in NETWORK_CONTEXT_FIELDS]
+            placeholders = ", ".join("?" for _ in NETWORK_CONTEXT_FIELDS)
+            conn.execute(f"insert into network_contexts ({columns}) values ({placeholders})", values)
 
 
 def _upsert(db: Database, table: str, fields: tuple[str, ...], rows: list[dict[str, Any]], probe_id: str) -> int:

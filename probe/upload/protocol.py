@@ -1,8 +1,18 @@
 """The batch: what a probe sends to a collector (over HTTP, or in a bundle file, one per line).
 
-    {"format": "zhanaozen-batch/1", "probe_id": ..., "public_key": ..., "created_at": ...,
+    {"format": "zhanaozen-batch/2", "probe_id": ..., "public_key": ..., "created_at": ...,
      "measurements": [chained rows, in chain order], "runs": [...], "rounds": [...],
-     "head": {"seq", "hash", "signed_at", "signature"} | null, "signature": ...}
+     "network_contexts": [...], "head": {"seq", "hash", "signed_at", "signature"} | null, "signature": ...}
+
+Versions (``format``; a collector accepts every one in ``BATCH_FORMATS``, so probes not yet upgraded
+keep uploading):
+
+- ``zhanaozen-batch/1``: chained measurement rows, runs, rounds, heads, withheld records;
+- ``zhanaozen-batch/2`` adds what the analyst needs to judge as the probe did: each measurement's verdict
+  columns (``verdict``, ``blocking``, ``blocking_detail``, ``confirmed``, ``reason``, ``network_state``; not
+  chained, as on the probe), each run's network identity (``probe_network_name``, ``network_source`` beside
+  ``probe_asn``/``probe_cc``), and the network contexts of the runs in the batch (``network_contexts``).
+  All of them optional, so that a /1 batch is a valid /2 one without them.
 
 ``signature`` is the probe key's signature of every other key of the batch, canonically
 encoded (``probe.integrity.signing.batch_statement``); ``head`` signs the chain up to the
@@ -22,9 +32,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
+from probe.storage.columns import VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
 from probe.storage.db import row_to_measurement
 
-BATCH_FORMAT = "zhanaozen-batch/1"
+BATCH_FORMAT = "zhanaozen-batch/2"
+"""What this probe sends."""
+BATCH_FORMATS = ("zhanaozen-batch/1", BATCH_FORMAT)
+"""What a collector accepts: this version and the previous one."""
 TEXT_MAX = TEXT_CHARS
 
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -71,6 +85,13 @@ class MeasurementRecord(_Record):
     chain_seq: Annotated[int, Field(ge=1, le=1 << 62)]
     chain_prev: Hex64
     chain_hash: Hex64
+    # Since /2: the verdict, outside the chain (a measurement can be judged again).
+    verdict: Short | None = None
+    blocking: Short | None = None
+    blocking_detail: Short | None = None
+    confirmed: Annotated[int, Field(ge=0, le=1)] | None = None
+    reason: Text | None = None
+    network_state: Short | None = None
 
     @field_validator("runtime")
     @classmethod
@@ -97,6 +118,21 @@ class RunRecord(_Record):
     software_version: Short | None = None
     measurements: Count | None = None
     problems: Text | None = None
+    # Since /2.
+    probe_network_name: Short | None = None
+    network_source: Short | None = None
+
+
+class NetworkContextRecord(_Record):
+    """A round's network controls, at its start or end (since /2)."""
+
+    run_id: Short
+    phase: Short
+    measured_at: Short | None = None
+    network_state: Short | None = None
+    gateway: Short | None = None
+    gateway_answers: Annotated[int, Field(ge=0, le=1)] | None = None
+    controls: Text | None = None
 
 
 class RoundRecord(_Record):
@@ -134,7 +170,7 @@ class WithheldRecord(_Record):
 
 
 class Batch(_Record):
-    format: Literal["zhanaozen-batch/1"]
+    format: Literal["zhanaozen-batch/1", "zhanaozen-batch/2"]
     probe_id: ProbeId
     public_key: Short
     created_at: Short
@@ -146,11 +182,15 @@ class Batch(_Record):
     rounds: Annotated[list[RoundRecord], Field(max_length=MAX_ITEMS)]
     head: HeadRecord | None
     withheld: Annotated[list[WithheldRecord], Field(max_length=MAX_ITEMS)] = []
+    network_contexts: Annotated[list[NetworkContextRecord], Field(max_length=MAX_ITEMS)] = []
     signature: Short
 
 
 RUN_FIELDS = tuple(RunRecord.model_fields)
 ROUND_FIELDS = tuple(RoundRecord.model_fields)
+NETWORK_CONTEXT_FIELDS = tuple(NetworkContextRecord.model_fields)
+VERDICT_FIELDS = (*VERDICT_COLUMNS, *VERDICT_DETAIL_COLUMNS)
+"""The measurement record's verdict fields (since /2), the ``measurements`` columns of the same names."""
 
 
 def first_error(error: ValidationError) -> str:

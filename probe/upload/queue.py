@@ -28,7 +28,14 @@ from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
-from probe.upload.protocol import BATCH_FORMAT, ROUND_FIELDS, RUN_FIELDS, measurement_problem
+from probe.upload.protocol import (
+    BATCH_FORMAT,
+    NETWORK_CONTEXT_FIELDS,
+    ROUND_FIELDS,
+    RUN_FIELDS,
+    VERDICT_FIELDS,
+    measurement_problem,
+)
 
 LOCAL_ROWS = "coalesce(probe_id, '') = ''"
 RUN_STATE = "coalesce(r.status, '') || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.measurements, '')"
@@ -93,15 +100,16 @@ def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: 
     The first record is always returned, even alone over ``max_bytes``: a collector with a
     smaller cap then refuses it, and it is quarantined, rather than the queue silently stalling.
     """
+    columns = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
     rows = db.db.conn.execute(
-        f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where {LOCAL_ROWS} and chain_seq > ? "
+        f"select {', '.join(columns)} from measurements where {LOCAL_ROWS} and chain_seq > ? "
         "order by chain_seq limit ?",
         (after_seq, limit),
     )
     records: list[dict[str, Any]] = []
     total = 0
     for values in rows:
-        record = dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))
+        record = dict(zip(columns, values, strict=True))
         size = _size(record)
         if records and total + size > max_bytes:
             break
@@ -169,6 +177,7 @@ def make_batch(
     head: SignedHead | None,
     epoch: str | None = None,
     withheld: list[dict[str, Any]] | None = None,
+    network_contexts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     batch: dict[str, Any] = {
         "format": BATCH_FORMAT,
@@ -184,6 +193,8 @@ def make_batch(
         batch["epoch"] = epoch
     if withheld:
         batch["withheld"] = withheld
+    if network_contexts:
+        batch["network_contexts"] = network_contexts
     batch["signature"] = identity.sign(batch_statement(batch))
     return batch
 
@@ -198,7 +209,17 @@ def sign(db: Database, identity: Identity, pending: Pending) -> dict[str, Any]:
         rounds=[item for item, _ in pending.rounds],
         head=head_at(db, identity, last) if last is not None else None,
         epoch=local_epoch(db) if last is not None else None,
+        network_contexts=network_context_records(db, [item["id"] for item, _ in pending.runs]),
     )
+
+
+def network_context_records(db: Database, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The network contexts of these runs (the analyst's "was the network up" for each round)."""
+    return [
+        {name: row.get(name) for name in NETWORK_CONTEXT_FIELDS}
+        for run_id in run_ids
+        for row in db.network_contexts(run_id)
+    ]
 
 
 def withheld_batch(db: Database, identity: Identity, record: dict[str, Any], reason: str) -> dict[str, Any]:
