@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from conftest import loopback_config
-from servers import http_server, page
+from support.servers import http_server, page
+from support.unattended import fill, probe_identity
 from test_collector_service import batches, post, register
 from test_network_identity import dbip_files, helper_with
-from unattended import fill, probe_identity
 
 from probe.collector.service import running_collector
 from probe.experiments import get_experiment
