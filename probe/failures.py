@@ -38,6 +38,8 @@ SSL_UNKNOWN_AUTHORITY = "ssl_unknown_authority"
 SSL_INVALID_CERTIFICATE = "ssl_invalid_certificate"
 SSL_FAILED_HANDSHAKE = "ssl_failed_handshake"
 HTTP_INVALID_REDIRECT = "http_invalid_redirect_location_host"
+# How Android's resolver (and OONI Probe on Android) reports a name that resolved to nothing.
+ANDROID_DNS_NO_DATA = "android_dns_cache_no_data"
 # Not in df-007 as such; kept stable so analyses can rely on them.
 HTTP_TOO_MANY_REDIRECTS = "unknown_failure too_many_redirects"
 HTTP_HEADERS_TOO_LARGE = "unknown_failure http_headers_too_large"
@@ -124,3 +126,8 @@ def classify(exc: BaseException) -> str:
         return CONNECTION_REFUSED
     detail = str(exc).strip() or type(exc).__name__
     return f"unknown_failure {detail}"
+
+
+def is_dns_failure(failure: str | None) -> bool:
+    """Whether ``failure`` is a DNS answer (or its absence): ``dns_*``, or Android's ``android_dns_cache_no_data``."""
+    return failure is not None and (failure.startswith("dns_") or failure == ANDROID_DNS_NO_DATA)

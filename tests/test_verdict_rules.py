@@ -323,12 +323,12 @@ def test_an_https_page_through_a_trusted_interception_root_is_not_access() -> No
     assert outcome(verdict) == ("blocked", "tls", "tls_mitm")
 
 
-def test_an_https_refusal_by_the_site_itself_is_a_server_side_block() -> None:
+def test_rule_server_refusal_a_status_the_site_itself_answers_over_verified_tls() -> None:
     refused = request(HTTPS_URL, code=451, body="<title>Unavailable For Legal Reasons</title>")
     data = keys(tcp=[connect(port=443)], tls=[handshake()], requests=[refused], ctrl=control(tls_ok=True))
     verdict = judge(data, HTTPS_URL)
-    assert outcome(verdict) == ("blocked", "http-diff", "http_server_block")
-    assert "not the network's" in verdict.reason
+    assert (verdict.rule, *outcome(verdict)) == ("server_refusal", "accessible", None, None)
+    assert "451" in verdict.reason and "200" in verdict.reason and "not the network's" in verdict.reason
 
 
 def test_bogons_the_control_sees_too_are_not_suspicious() -> None:
@@ -341,7 +341,7 @@ def test_a_page_that_differs_only_in_size_is_not_called_blocked() -> None:
     # A parked domain's page: same status, a tenth of the size, no title to compare, other headers.
     parked = request(body="<html><body>ads</body></html>", headers={"Server": "Apache", "Content-Type": "text/html"})
     verdict = judge(keys(requests=[parked]))
-    assert outcome(verdict) == ("inconclusive", "http-diff", "http_diff")
+    assert outcome(verdict) == ("inconclusive", None, None) and verdict.suspected == "http-diff"
 
 
 def test_a_known_false_positive_fingerprint_never_confirms() -> None:
@@ -351,7 +351,8 @@ def test_a_known_false_positive_fingerprint_never_confirms() -> None:
     )
     page = request(body="<html><head><title>Just a moment</title></head><body>Checking your browser</body></html>")
     verdict = judge(keys(requests=[page]), fingerprints=fingerprints)
-    assert outcome(verdict) == ("inconclusive", "http-diff", "http_diff") and not verdict.confirmed
+    assert outcome(verdict) == ("inconclusive", None, None) and not verdict.confirmed
+    assert verdict.suspected is None, "a known false positive leaves no suspicion of blocking behind"
     assert "zp.test_captcha" in verdict.reason
 
 

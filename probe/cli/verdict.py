@@ -82,15 +82,7 @@ def verdict(
             if found is None:
                 continue
             if store:
-                db.set_verdict(
-                    measurement.id,
-                    verdict=found.verdict,
-                    blocking=found.blocking,
-                    blocking_detail=found.blocking_detail,
-                    confirmed=found.confirmed,
-                    reason=found.reason,
-                    network_state=network.state,
-                )
+                db.set_verdict(measurement.id, **found.columns(), network_state=network.state)
             if as_json:
                 click.echo(json.dumps({"id": measurement.id, "input": measurement.input, **found.as_row()}))
             rows.append(

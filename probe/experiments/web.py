@@ -34,6 +34,7 @@ from probe.helper.protocol import ControlRequest
 from probe.model import Measurement, WebTestKeys
 from probe.net import dns, http
 from probe.net.addresses import DEFAULT_PORTS, format_endpoint, is_ip
+from probe.net.names import canonical_name
 from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
 from probe.testlist import check_url
@@ -112,7 +113,7 @@ class WebExperiment:
         """One try of the target: DNS, TCP (+TLS), HTTP; ``on_resolved`` is called once DNS is done."""
         config = ctx.config
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = canonical_name(parts.hostname or "")  # IDNA 2008, as a browser puts it on the wire
         port = parts.port or DEFAULT_PORTS[parts.scheme]
         keys = WebTestKeys()
         resolved = steps.resolve(host, config, trace)

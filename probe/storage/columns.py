@@ -27,6 +27,13 @@ VERDICT_COLUMNS = ("verdict", "blocking", "blocking_detail")
 VERDICT_DETAIL_COLUMNS: dict[str, type] = {"confirmed": int, "reason": str, "network_state": str}
 """Why a verdict was given and in which network state, since migration 4; not chained."""
 
+VERDICT_RULE_COLUMNS: dict[str, type] = {"rule": str, "rules_version": str, "suspected": str}
+"""The deciding rule's id, the rules' version, and the method a verdict other than ``blocked`` suspects, since
+migration 8; not chained."""
+
+VERDICT_STAGE_COLUMNS: dict[str, type] = {**VERDICT_DETAIL_COLUMNS, **VERDICT_RULE_COLUMNS}
+"""The verdict stage's columns that ``Measurement`` has no field for."""
+
 INITIAL_SCHEMA: dict[str, type] = {
     "id": str,
     "run_id": str,
@@ -63,7 +70,12 @@ EXPORT_COLUMNS = (
     "failure",
     "failed_step",
     *VERDICT_COLUMNS,
-    *VERDICT_DETAIL_COLUMNS,
+    "confirmed",
+    "suspected",
+    "reason",
+    "rule",
+    "rules_version",
+    "network_state",
     *ENVELOPE_COLUMNS,
     "chain_seq",
     "chain_hash",

@@ -21,7 +21,7 @@ from probe.errors import StorageError
 from probe.limits import fit_measurement_row
 from probe.model import Measurement, TestKeys, ooni_time
 from probe.storage.chain import record_hash
-from probe.storage.columns import CHAINED_COLUMNS, ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
+from probe.storage.columns import CHAINED_COLUMNS, ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_STAGE_COLUMNS
 from probe.storage.migrations import migrate
 from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
@@ -76,7 +76,8 @@ class Database:
         """Commit one measurement now, as the next record of the database's hash chain.
 
         ``verdict_columns``: the verdict stage's columns that ``Measurement`` has no field for
-        (``confirmed``, ``reason``, ``network_state``; see ``schema_verdicts``)."""
+        (``confirmed``, ``reason``, ``network_state``, ``rule``, ``rules_version``, ``suspected``; see
+        ``schema_verdicts`` and ``schema_rules``)."""
         row = {
             "id": measurement.id,
             "run_id": run_id,
@@ -93,7 +94,7 @@ class Database:
             **{column: getattr(measurement, column) for column in ENVELOPE_COLUMNS},
             # Verdict columns set on the measurement (by its experiment, e.g. sms, or the verdict stage).
             **{column: getattr(measurement, column) for column in VERDICT_COLUMNS if getattr(measurement, column)},
-            **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_DETAIL_COLUMNS},
+            **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_STAGE_COLUMNS},
         }
         fit_measurement_row(row, CHAINED_COLUMNS)  # what a collector would refuse is cut now, and the cut recorded
         self._append_to_chain(row)
@@ -145,14 +146,28 @@ class Database:
         confirmed: bool = False,
         reason: str = "",
         network_state: str | None = None,
+        rule: str | None = None,
+        rules_version: str | None = None,
+        suspected: str | None = None,
     ) -> None:
-        """Replace a measurement's verdict (judged again: new fingerprints, a network that went dark)."""
+        """Replace a measurement's verdict (judged again: new fingerprints, new rules, a network that went dark)."""
         try:
             with self.db.conn:
                 self.db.execute(
                     "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, "
-                    "reason = ?, network_state = ? where id = ?",
-                    [verdict, blocking, blocking_detail, int(confirmed), reason, network_state, measurement_id],
+                    "reason = ?, network_state = ?, rule = ?, rules_version = ?, suspected = ? where id = ?",
+                    [
+                        verdict,
+                        blocking,
+                        blocking_detail,
+                        int(confirmed),
+                        reason,
+                        network_state,
+                        rule,
+                        rules_version,
+                        suspected,
+                        measurement_id,
+                    ],
                 )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot update the verdict of {measurement_id}: {exc}") from None

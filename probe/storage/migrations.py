@@ -25,6 +25,7 @@ from probe.storage.columns import INITIAL_SCHEMA
 from probe.storage.schema_network_identity import network_identity_columns
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_queue import queue_tables
+from probe.storage.schema_rules import rule_columns
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
@@ -69,6 +70,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "outage analysis: indexes by network, period and run; saved outage windows", outage_tables),
     (6, "upload quarantine, chain epochs, quarantined records in heartbeats", queue_tables),
     (7, "runs: the network's name and where its identity came from", network_identity_columns),
+    (8, "verdict rule ids, rules version and suspected method", rule_columns),
 ]
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from probe import failures
 from probe.net.addresses import format_endpoint, is_ip, url_port
 from probe.net.html import title as html_title
+from probe.net.names import canonical_name
 
 # OONI's legacy test helper says NXDOMAIN its own way.
 _CONTROL_FAILURE_ALIASES = {"dns_name_error": failures.DNS_NXDOMAIN}
@@ -90,7 +91,7 @@ class HTTPHop:
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+        return canonical_name(urlsplit(self.url).hostname or "")
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():
@@ -163,7 +164,7 @@ class Observation:
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+        return canonical_name(urlsplit(self.url).hostname or "")
 
     @property
     def port(self) -> int:
@@ -256,7 +257,7 @@ def _answers(query: Mapping[str, Any]) -> tuple[list[str], list[str], dict[str, 
             if isinstance(answer.get("asn"), int) and answer["asn"] > 0:
                 asns[address] = answer["asn"]
         elif isinstance(answer.get("hostname"), str) and answer.get("answer_type") in ("CNAME", None):
-            cnames.append(answer["hostname"].rstrip(".").lower())
+            cnames.append(canonical_name(answer["hostname"]))
     return addresses, cnames, asns
 
 
@@ -266,7 +267,7 @@ def _resolver_key(query: Mapping[str, Any]) -> tuple[Any, Any]:
 
 def _dns_views(queries: list[Mapping[str, Any]], host: str, source: str) -> tuple[DNSView, list[DNSView]]:
     """The answer the probe connected with, and every other resolver's."""
-    relevant = [q for q in queries if str(q.get("hostname", "")).rstrip(".").lower() == host]
+    relevant = [q for q in queries if canonical_name(str(q.get("hostname", ""))) == host]
     counted = [q for q in relevant if "late_response" not in _list(q.get("tags"))]
     if not counted:
         return DNSView(), []
@@ -302,7 +303,7 @@ def _injections(queries: list[Mapping[str, Any]], host: str) -> list[Injection]:
     found: list[Injection] = []
     by_id: dict[tuple[Any, Any, Any], list[Mapping[str, Any]]] = {}
     for query in queries:
-        if str(query.get("hostname", "")).rstrip(".").lower() != host:
+        if canonical_name(str(query.get("hostname", ""))) != host:
             continue
         key = (*_resolver_key(query), query.get("transaction_id"))
         by_id.setdefault(key, []).append(query)
@@ -445,7 +446,7 @@ def parse_control(data: Any) -> Control | None:
                 asns[str(address)] = info["asn"]
         dns = DNSView(
             addresses=[a for a in names if is_ip(a)],
-            cnames=[a.rstrip(".").lower() for a in names if not is_ip(a)],
+            cnames=[canonical_name(a) for a in names if not is_ip(a)],
             failure=_failure(raw.get("failure")),
             asns=asns,
         )
@@ -482,17 +483,24 @@ def parse_control(data: Any) -> Control | None:
 
 
 def observe(url: str, keys: Mapping[str, Any], *, source: str = "probe") -> Observation:
-    """The observation in one web measurement's test keys (the probe's own, or OONI's: ``source="ooni"``)."""
-    host = (urlsplit(url).hostname or "").lower()
+    """The observation in one web measurement's test keys (the probe's own, or OONI's: ``source="ooni"``).
+
+    A ``control_failure`` means there is no control, whatever ``control`` holds: older probes store
+    the failure *and* a control of empty placeholders (status -1, no addresses), which must not read
+    as "the control cannot fetch it either".
+    """
+    host = canonical_name(urlsplit(url).hostname or "")
     port = url_port(url)
     attempts = [_attempt(keys, host, port, source)]
     attempts += [_attempt(_dict(retry), host, port, source) for retry in _list(keys.get("x_retries"))]
+    control_failure = _failure(keys.get("control_failure"))
+    after_failure = _failure(keys.get("x_control_after_failure"))
     return Observation(
         url=url,
         attempts=attempts,
-        control=parse_control(keys.get("control")),
-        control_failure=_failure(keys.get("control_failure")),
-        control_after=parse_control(keys.get("x_control_after")),
-        control_after_failure=_failure(keys.get("x_control_after_failure")),
+        control=None if control_failure else parse_control(keys.get("control")),
+        control_failure=control_failure,
+        control_after=None if after_failure else parse_control(keys.get("x_control_after")),
+        control_after_failure=after_failure,
         source=source,
     )

@@ -6,11 +6,11 @@ fail (``methodology.md``, ``README.md`` "Verdicts"):
      1 dns_injection          two different answers to one DNS query: on-path injection
      2 network_down           the target failed while the round's controls say the network is dark
      3 degraded_network       the target failed while the controls fail here and there: never "blocked"
-     4 blockpage_fingerprint  a known blockpage (HTTP body/header, or a DNS answer the control lacks)
-     5 control_unavailable    no control to compare with (none configured, or it was unreachable)
-     6 nxdomain_at_control    the name does not exist outside: there is nothing to block
+     4 nxdomain_at_control    the name does not exist outside: there is nothing to block, whatever the scheme
+     5 blockpage_fingerprint  a known blockpage (HTTP body/header, or a DNS answer the control lacks)
+     6 control_unavailable    no control to compare with (none configured, or it was unreachable)
      7 site_down              the control cannot fetch the page either
-     8 dns_failure            no address here (NXDOMAIN, timeout, ...) while the control resolves the name
+     8 dns_failure            no address here, or none for a redirect's target, while the control has one
      9 dns_inconsistent       other addresses than the control's (bogons it does not see), and no page
     10 tcp_blocked            every connection to the site's addresses fails; the control connects
     11 tls_interception       a certificate the control does not see (failed or trusted), for the same name
@@ -19,19 +19,22 @@ fail (``methodology.md``, ``README.md`` "Verdicts"):
     14 redirect_to_private    the site "redirects" to a private address: a local middlebox's portal
     15 probe_error            the failure is the probe's own, not the network's
     16 http_failure           the request is reset, dropped or cut; the control fetches the page
-    17 http_diff              a page unlike the control's
-    18 accessible             the page, as the control sees it (or over verified TLS)
-    19 unexplained            nothing above fits
+    17 server_refusal         over verified TLS the site itself refuses (another status, a CAPTCHA)
+    18 http_diff              a page unlike the control's
+    19 accessible             the page, as the control sees it (or over verified TLS)
+    20 unexplained            nothing above fits
 
 The attempt judged is the first that fetched the page, else the first one: a failure that does
-not repeat is not a block.
+not repeat is not a block. Only ``blocked`` names a blocking method (``blocking``,
+``blocking_detail``); what an ``inconclusive`` or ``site_down`` verdict suspects is ``suspected``.
+Each verdict carries the deciding rule's id (its name here, never reused) and ``RULES_VERSION``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from probe import failures
@@ -42,6 +45,9 @@ from probe.verdict.http_compare import HTTPComparison
 from probe.verdict.network import DOWN_STATES
 from probe.verdict.observation import Attempt, Control, Observation
 from probe.verdict.throttling import throttling
+
+RULES_VERSION = "2"
+"""Bumped whenever a rule's order, scope or outcome changes; stored with every verdict."""
 
 VerdictName = Literal["accessible", "blocked", "site_down", "network_down", "inconclusive"]
 VERDICTS: tuple[VerdictName, ...] = ("accessible", "blocked", "site_down", "network_down", "inconclusive")
@@ -67,6 +73,7 @@ INTERFERENCE_FAILURES = frozenset(
 
 _DNS_DETAILS = {
     failures.DNS_NXDOMAIN: "dns_nxdomain",
+    failures.ANDROID_DNS_NO_DATA: "dns_no_answer",
     failures.TIMEOUT: "dns_timeout",
     failures.DNS_SERVFAIL: "dns_servfail",
     failures.DNS_REFUSED: "dns_refused",
@@ -103,16 +110,30 @@ class Verdict:
     reason: str = ""
     rule: str = ""
     fingerprints: tuple[str, ...] = ()
+    suspected: str | None = None
+    """The blocking method a verdict other than ``blocked`` suspects (e.g. ``http-diff``), else None."""
+    rules_version: str = RULES_VERSION
 
-    def as_row(self) -> dict[str, object]:
-        """The measurement columns this verdict fills."""
+    def __post_init__(self) -> None:
+        if self.verdict != "blocked" and (self.blocking or self.blocking_detail or self.confirmed):
+            raise ValueError(f"only a blocked verdict names a blocking method ({self.rule}: {self.verdict})")
+
+    def columns(self) -> dict[str, Any]:
+        """The measurement columns this verdict fills (``Database.set_verdict``'s arguments)."""
         return {
             "verdict": self.verdict,
             "blocking": self.blocking,
             "blocking_detail": self.blocking_detail,
-            "confirmed": int(self.confirmed),
+            "confirmed": self.confirmed,
             "reason": self.reason,
+            "rule": self.rule,
+            "rules_version": self.rules_version,
+            "suspected": self.suspected,
         }
+
+    def as_row(self) -> dict[str, Any]:
+        """The measurement columns this verdict fills, as stored (``confirmed`` 0 or 1)."""
+        return {**self.columns(), "confirmed": int(self.confirmed)}
 
 
 @dataclass
@@ -158,6 +179,10 @@ def _blocked(
     return Verdict("blocked", method, detail, confirmed, reason, rule, fingerprints)
 
 
+def _inconclusive(reason: str, rule: str, suspected: str | None = None) -> Verdict:
+    return Verdict("inconclusive", reason=reason, rule=rule, suspected=suspected)
+
+
 def _repeated(e: Evidence) -> str:
     return f" (on all {e.tries} tries)" if e.tries > 1 else ""
 
@@ -191,15 +216,50 @@ def network_down(e: Evidence) -> Verdict | None:
 
 def degraded_network(e: Evidence) -> Verdict | None:
     if e.failed and e.network_state == "degraded":
-        return Verdict(
-            "inconclusive",
-            reason=f"{_failure_text(e)} while controls fail here and there ({e.network_summary}): a flaky network",
-            rule="degraded_network",
+        return _inconclusive(
+            f"{_failure_text(e)} while controls fail here and there ({e.network_summary}): a flaky network",
+            "degraded_network",
         )
     return None
 
 
-# --- 4-7: fingerprints, control, site down ----------------------------------------------------------------
+# --- 4-7: a name that does not exist, fingerprints, control, site down ------------------------------------
+
+
+def nxdomain_at_control(e: Evidence) -> Verdict | None:
+    """The control finds no such name. Whatever answers here (an ISP's NXDOMAIN rewriting, a censor's
+    blockpage address) leads to no site: ``site_down``, the same over http and https (the blockpage
+    is seen over http only, so it cannot decide), with the lie as ``suspected`` and named in the reason."""
+    control_dns = e.control.dns if e.control is not None else None
+    if control_dns is None or not control_dns.nxdomain or is_ip(e.obs.host):
+        return None
+    addresses = e.attempt.dns.addresses
+    if not addresses:
+        mine = e.attempt.dns.failure or e.attempt.dns_failure or "no address"
+        return Verdict(
+            "site_down",
+            reason=f"no such name: this network's resolver answers {mine}, the control's NXDOMAIN",
+            rule="nxdomain_at_control",
+        )
+    matches = e.dns_matches + e.http_matches
+    if e.attempt.fetched and _https_final(e) and not matches:
+        return Verdict(
+            "accessible",
+            reason="fetched over verified TLS, though the name exists only inside this network",
+            rule="nxdomain_at_control",
+        )
+    if matches:
+        how = f"{matches[0].where} matches the blockpage fingerprint {matches[0].name}: a censor lists the name"
+    else:
+        how = f"{_led_to(e)} (NXDOMAIN rewriting by the ISP, a censor, or a name that exists only inside this network)"
+    return Verdict(
+        "site_down",
+        reason=f"the control gets NXDOMAIN: the name does not exist outside, there is no site to block; "
+        f"this network's resolver answered {', '.join(addresses)} instead, and {how}",
+        rule="nxdomain_at_control",
+        fingerprints=tuple(dict.fromkeys(m.name for m in matches)),
+        suspected="dns",
+    )
 
 
 def blockpage_fingerprint(e: Evidence) -> Verdict | None:
@@ -244,31 +304,6 @@ def control_unavailable(e: Evidence) -> Verdict | None:
     return Verdict("inconclusive", reason=f"{what}; {source}", rule="control_unavailable")
 
 
-def nxdomain_at_control(e: Evidence) -> Verdict | None:
-    control_dns = e.control.dns if e.control is not None else None
-    if control_dns is None or not control_dns.nxdomain or is_ip(e.obs.host):
-        return None
-    addresses = e.attempt.dns.addresses
-    if not addresses:
-        return Verdict(
-            "site_down", reason="no such name, here or at the control (NXDOMAIN)", rule="nxdomain_at_control"
-        )
-    if e.attempt.fetched and _https_final(e):
-        return Verdict(
-            "accessible",
-            reason="fetched over verified TLS, though the name exists only inside this network",
-            rule="nxdomain_at_control",
-        )
-    where = _where_it_led(e)
-    return Verdict(
-        "site_down",
-        reason=f"the name does not exist outside (the control gets NXDOMAIN): there is nothing to block; "
-        f"this network's resolver answered {', '.join(addresses)} instead{where} "
-        "(NXDOMAIN rewriting by the ISP, or a name that exists only inside this network)",
-        rule="nxdomain_at_control",
-    )
-
-
 def site_down(e: Evidence) -> Verdict | None:
     control = e.control
     if control is None or control.http is None or control.http.ok:
@@ -300,13 +335,15 @@ def site_down(e: Evidence) -> Verdict | None:
 
 
 def dns_failure(e: Evidence) -> Verdict | None:
-    if e.attempt.dns.addresses or is_ip(e.obs.host):
+    if is_ip(e.obs.host):
         return None
+    if e.attempt.dns.addresses:
+        return _redirect_dns_failure(e)
     failure = e.attempt.dns.failure or e.attempt.dns_failure or failures.DNS_NO_ANSWER
     control_dns = e.control.dns if e.control is not None else None
     if control_dns is not None and not control_dns.addresses and not e.control_fetched():
         return None
-    if not (failure.startswith("dns_") or failure == failures.TIMEOUT):
+    if not (failures.is_dns_failure(failure) or failure == failures.TIMEOUT):
         return None  # not a DNS answer at all: probe_error decides
     theirs = "the control fetches the page"
     if control_dns is not None and control_dns.addresses:
@@ -314,7 +351,25 @@ def dns_failure(e: Evidence) -> Verdict | None:
     return _blocked(
         "dns",
         _DNS_DETAILS.get(failure, "dns_failure"),
-        f"the resolver answers {failure}{_repeated(e)}; {theirs}",
+        f"the resolver answers {failure} for {e.obs.host}{_repeated(e)}; {theirs}",
+        "dns_failure",
+    )
+
+
+def _redirect_dns_failure(e: Evidence) -> Verdict | None:
+    """The site redirects to another name, which does not resolve here while the control follows it."""
+    final, failure = e.attempt.final, e.attempt.failure
+    if not e.failed or not failures.is_dns_failure(failure) or final is None or len(e.attempt.http) < 2:
+        return None
+    if final.host == e.obs.host or not e.control_fetched():
+        return None
+    assert failure is not None and e.control is not None and e.control.http is not None
+    theirs = e.control.http.final_url or f"a page (status {e.control.http.status})"
+    return _blocked(
+        "dns",
+        _DNS_DETAILS.get(failure, "dns_failure"),
+        f"{e.attempt.http[-2].url} redirects to {final.host}, for which the resolver answers {failure}"
+        f"{_repeated(e)}; the control follows the redirect to {theirs}",
         "dns_failure",
     )
 
@@ -455,13 +510,12 @@ def probe_error(e: Evidence) -> Verdict | None:
     failure = e.attempt.failure
     if not e.failed or failure is None:
         return None
-    if failure in INTERFERENCE_FAILURES or (e.attempt.failed_step == "dns" and failure.startswith("dns_")):
+    if failure in INTERFERENCE_FAILURES or failures.is_dns_failure(failure):
         return None
-    return Verdict(
-        "inconclusive",
-        reason=f"the {e.attempt.failed_step or 'measurement'} step failed with {failure!r}, which is not a network "
+    return _inconclusive(
+        f"the {e.attempt.failed_step or 'measurement'} step failed with {failure!r}, which is not a network "
         "failure: the probe's own error, or a response it could not read",
-        rule="probe_error",
+        "probe_error",
     )
 
 
@@ -480,31 +534,49 @@ def http_failure(e: Evidence) -> Verdict | None:
 # --- 17-19: pages -----------------------------------------------------------------------------------------
 
 
+def server_refusal(e: Evidence) -> Verdict | None:
+    """Over verified TLS the answer is the site's own: a refusal by the site (or its CDN) is not the network's.
+
+    Verdict: ``accessible`` (the network carried the site's answer, untouched), the rule and reason naming
+    the refusal; OONI's ``blocking`` for it is ``false``. Not ``blocked``: nothing on the path interfered.
+    """
+    if not e.attempt.fetched or not _https_final(e):
+        return None
+    final = e.attempt.final
+    assert final is not None
+    if e.false_positives:
+        known = e.false_positives[0]
+        return Verdict(
+            "accessible",
+            reason=f"over verified TLS the site's own server answers {final.code} with a known non-censorship page "
+            f"({known.where} matches {known.name}, a false-positive fingerprint): a refusal by the site or its CDN "
+            "(a CAPTCHA, a challenge), not the network's",
+            rule="server_refusal",
+        )
+    comparison, control = e.comparison, e.control
+    if comparison is None or comparison.status_match is not False or control is None or control.http is None:
+        return None
+    return Verdict(
+        "accessible",
+        reason=f"over verified TLS the site itself answers {final.code}, the control gets {control.http.status}: "
+        "the site refuses this network (a server-side refusal: geoblock, CAPTCHA, rate limit), not the network's "
+        "block",
+        rule="server_refusal",
+    )
+
+
 def http_diff(e: Evidence) -> Verdict | None:
     comparison = e.comparison
-    if not e.attempt.fetched or comparison is None or comparison.same_page:
-        return None
+    if not e.attempt.fetched or comparison is None or comparison.same_page or _https_final(e):
+        return None  # over verified TLS the content is the site's own (server_refusal came first)
     final = e.attempt.final
     assert final is not None and e.control is not None and e.control.http is not None
     theirs = e.control.http
-    if _https_final(e):
-        if comparison.status_match is False:
-            return _blocked(
-                "http-diff",
-                "http_server_block",
-                f"the site itself answers {final.code} over verified TLS, the control gets {theirs.status}: "
-                "the site refuses this network (a server-side block, not the network's)",
-                "http_diff",
-            )
-        return None  # verified TLS: the content is the site's own
     if e.false_positives:
-        return Verdict(
-            "inconclusive",
-            "http-diff",
+        return _inconclusive(
+            f"a page unlike the control's ({comparison.summary()}), but {e.false_positives[0].where} matches the "
+            f"known false positive {e.false_positives[0].name}: a page sites serve themselves, not a blockpage",
             "http_diff",
-            reason=f"a page unlike the control's ({comparison.summary()}), but it matches the known false "
-            f"positive {e.false_positives[0].name}",
-            rule="http_diff",
         )
     where = f" from {final.host}" if final.host and final.host != e.obs.host else ""
     if comparison.status_match is False or comparison.title_conflict:
@@ -517,13 +589,11 @@ def http_diff(e: Evidence) -> Verdict | None:
             "no blockpage fingerprint matches",
             "http_diff",
         )
-    return Verdict(
-        "inconclusive",
-        "http-diff",
-        "http_diff",
-        reason=f"the page differs from the control's only in size or headers ({comparison.summary()}) and matches "
+    return _inconclusive(
+        f"the page differs from the control's only in size or headers ({comparison.summary()}) and matches "
         "no blockpage fingerprint: dynamic pages (parked domains, ads) differ too",
-        rule="http_diff",
+        "http_diff",
+        suspected="http-diff",
     )
 
 
@@ -550,9 +620,9 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("dns_injection", dns_injection),
     ("network_down", network_down),
     ("degraded_network", degraded_network),
+    ("nxdomain_at_control", nxdomain_at_control),
     ("blockpage_fingerprint", blockpage_fingerprint),
     ("control_unavailable", control_unavailable),
-    ("nxdomain_at_control", nxdomain_at_control),
     ("site_down", site_down),
     ("dns_failure", dns_failure),
     ("dns_inconsistent", dns_inconsistent),
@@ -563,6 +633,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("redirect_to_private", redirect_to_private),
     ("probe_error", probe_error),
     ("http_failure", http_failure),
+    ("server_refusal", server_refusal),
     ("http_diff", http_diff),
     ("accessible", accessible),
     ("unexplained", unexplained),
@@ -595,12 +666,16 @@ def _failure_text(e: Evidence) -> str:
     return f"{step} fails ({attempt.failure or 'no response'}){_repeated(e)}"
 
 
-def _where_it_led(e: Evidence) -> str:
+def _led_to(e: Evidence) -> str:
+    """What the answer led to: a redirect, a page, or the failure."""
     for hop in e.attempt.http:
         location = hop.header("location")
         if location:
-            return f", which redirects to {location[:100]}"
-    return ""
+            return f"it redirects to {location[:100]}"
+    final = e.attempt.final
+    if e.attempt.fetched and final is not None:
+        return f"it serves a page (status {final.code})"
+    return f"{_failure_text(e)}"
 
 
 def _organization(issuer: str | None) -> str | None:

@@ -110,6 +110,9 @@ class VerdictStage:
             self._columns[measurement.id] = {
                 "confirmed": int(verdict.confirmed),
                 "reason": verdict.reason,
+                "rule": verdict.rule,
+                "rules_version": verdict.rules_version,
+                "suspected": verdict.suspected,
                 "network_state": network.state,
             }
 

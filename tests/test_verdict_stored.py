@@ -1,0 +1,106 @@
+"""What leaves the probe with a verdict: the stored columns (migration 8: rule, rules_version, suspected) and
+OONI's ``blocking`` in the ``ooni-jsonl`` export, a method only for ``blocked``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from test_verdict_rules import HTTPS_URL, URL, connect, handshake, keys, request
+
+from probe.config import Config
+from probe.experiments.base import Context, Outcome, measure
+from probe.export import export
+from probe.model import Measurement, WebTestKeys, utc_now_iso
+from probe.storage import open_database
+from probe.storage.migrations import MIGRATIONS
+from probe.verdict.rules import RULES_VERSION
+from probe.verdict.stage import VerdictStage
+
+PARKED = request(body="<html><body>ads</body></html>", headers={"Server": "Apache", "Content-Type": "text/html"})
+
+
+class _Recorded:
+    """An experiment that returns web test keys written in the test (a measurement as the probe stores it)."""
+
+    name = "web"
+    version = "0.1.0"
+    test_name = "web_connectivity"
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def check_input(self, value: str) -> str | None:
+        return None
+
+    def run(self, value: str, ctx: Context) -> Measurement:
+        data = {**self.data}
+        for name in ("queries", "tcp_connect", "tls_handshakes", "requests"):
+            data[name] = [{"t0": 0.0, "t": 0.01, "transaction_id": 1, **entry} for entry in data.get(name) or []]
+        test_keys = WebTestKeys.model_validate(data)
+        return measure(self, value, ctx, lambda trace: Outcome(test_keys, None, None))
+
+
+def judged_rows(*cases: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    config = Config()
+    db = open_database(":memory:")
+    db.start_run({"id": "run1", "started_at": utc_now_iso(), "experiment": "web"})
+    stage = VerdictStage.start(config, measure_controls=False)
+    for url, data in cases:
+        measurement = stage.judge(_Recorded(data).run(url, Context(config, "run1", utc_now_iso())))
+        db.save(measurement, "run1", verdict_columns=stage.columns(measurement))
+    out = io.StringIO()
+    export(db, out, fmt="ooni-jsonl")
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_migration_8_adds_the_rule_columns() -> None:
+    assert (8, "verdict rule ids, rules version and suspected method") in [(n, d) for n, d, _ in MIGRATIONS]
+    db = open_database(":memory:")
+    assert {"rule", "rules_version", "suspected"} <= set(db.db.table("measurements").columns_dict)
+
+
+def test_an_inconclusive_verdict_exports_no_blocking_and_keeps_its_suspicion_elsewhere() -> None:
+    (row,) = judged_rows((URL, keys(requests=[PARKED])))
+    test_keys = row["test_keys"]
+    assert (test_keys["blocking"], test_keys["accessible"]) == (None, None)
+    verdict = test_keys["x_verdict"]
+    assert (verdict["verdict"], verdict["suspected"], verdict["rule"], verdict["rules_version"]) == (
+        "inconclusive",
+        "http-diff",
+        "http_diff",
+        RULES_VERSION,
+    )
+    assert verdict["blocking_detail"] is None
+
+
+def test_a_blocked_verdict_exports_oonis_method_and_csv_carries_the_rule() -> None:
+    reset = handshake("connection_reset")
+    tls_data = keys(tcp=[connect(port=443)], tls=[reset], requests=[])
+    tls_data["control"]["tls_handshake"] = {"198.51.100.7:443": {"server_name": "guljan.org", "status": True}}
+    rows = judged_rows((HTTPS_URL, tls_data), (URL, keys()))
+    by_input = {row["input"]: row["test_keys"] for row in rows}
+    assert by_input[HTTPS_URL]["blocking"] == "http-failure"  # OONI files TLS interference there
+    assert by_input[HTTPS_URL]["x_verdict"]["rule"] == "tls_blocked"
+    assert (by_input[URL]["blocking"], by_input[URL]["accessible"]) == (False, True)
+
+
+def test_csv_export_has_rule_version_and_suspected_columns() -> None:
+    config = Config()
+    db = open_database(":memory:")
+    db.start_run({"id": "run1", "started_at": utc_now_iso(), "experiment": "web"})
+    stage = VerdictStage.start(config, measure_controls=False)
+    measurement = stage.judge(_Recorded(keys(requests=[PARKED])).run(URL, Context(config, "run1", utc_now_iso())))
+    db.save(measurement, "run1", verdict_columns=stage.columns(measurement))
+    out = io.StringIO()
+    export(db, out, fmt="csv")
+    (row,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert (row["verdict"], row["blocking"], row["suspected"], row["rule"], row["rules_version"]) == (
+        "inconclusive",
+        "",
+        "http-diff",
+        "http_diff",
+        RULES_VERSION,
+    )
