@@ -32,6 +32,7 @@ from probe.daemon import heartbeat
 from probe.identity import Identity, key_path_for
 from probe.integrity.verify import verify_database
 from probe.limits import CUT_ANNOTATION, INPUT_CHARS, MAX_BODY_BYTES
+from probe.report.build import chain_rows
 from probe.storage import Database, open_database
 from probe.storage.chain import record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS as RECORD_COLUMNS
@@ -236,6 +237,9 @@ def test_record_too_large_for_a_collector_is_quarantined_then_sent_again_after_t
     assert retried.error is None and (retried.released, retried.stored, retried.in_quarantine) == (1, 1, 0)
     assert big["id"] in column(collector, "select id from measurements")
     assert column(collector, f"select quarantined from rounds where id = '{round_id}'") == [1]
+    listing = CliRunner().invoke(cli, ["collector", "probes", "--db", str(collector)])
+    assert listing.exit_code == 0 and "quarantined" in listing.output
+    assert listing.output.splitlines()[-1].split()[-1] == "1"  # what the probe's last heartbeat said
     verification = verify_database(collector)
     assert verification.ok and "withheld" not in verification.describe()
     assert [chain.records for chain in verification.chains] == [7]
@@ -272,6 +276,15 @@ def test_database_made_again_with_the_same_key_is_delivered_under_a_new_epoch(tm
     assert column(collector, "select count(*) from chain_heads") == [2]  # one head per epoch at seq 4/5
     verification = verify_database(collector)
     assert verification.ok and sorted(chain.records for chain in verification.chains) == [4, 5]
+    # The report's chain table names each epoch's own head, not the other epoch's record at that seq.
+    conn = sqlite3.connect(collector)
+    rows = chain_rows(conn, verification)
+    for row, chain in zip(rows, verification.chains, strict=True):
+        (expected,) = conn.execute(
+            "select chain_hash from measurements where chain_epoch = ? and chain_seq = ?", (chain.epoch, chain.last_seq)
+        ).fetchone()
+        assert row.head_hash == row.signed_hash == expected
+    conn.close()
 
 
 # --- size limits ----------------------------------------------------------------------------

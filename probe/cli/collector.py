@@ -107,10 +107,18 @@ def probes_command(db_path: Path) -> None:
     db = open_database(db_path)
     try:
         rows = [
-            (row["id"], row["name"], row["added_how"], row["last_seen"], row["batches"], row["measurements"])
+            (
+                row["id"],
+                row["name"],
+                row["added_how"],
+                row["last_seen"],
+                row["batches"],
+                row["measurements"],
+                row["quarantined"] or 0,
+            )
             for row in registry.probes(db)
             if not row["is_self"]
         ]
     finally:
         db.close()
-    click.echo(table(("id", "name", "added", "last_seen", "batches", "measurements"), rows))
+    click.echo(table(("id", "name", "added", "last_seen", "batches", "measurements", "quarantined"), rows))

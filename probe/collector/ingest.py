@@ -251,8 +251,9 @@ def _check_against_stored(
             result.duplicates += 1
             _update_verdict(db, record)
             continue
-        other = conn.execute(f"select id from measurements where {chain}", (probe_id, epoch_key, record.chain_seq))
-        other = other.fetchone()
+        other = conn.execute(
+            f"select id from measurements where {chain}", (probe_id, epoch_key, record.chain_seq)
+        ).fetchone()
         if other is not None:
             raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
         fresh.append(record)

@@ -72,4 +72,10 @@ def learn_key(db: Database, probe_id: str, public_key: str) -> None:
 
 
 def probes(db: Database) -> list[dict[str, Any]]:
-    return list(db.db.query("select * from probes order by added_at, id"))
+    # What each probe's last heartbeat said it holds in quarantine (records this collector refused).
+    return list(
+        db.db.query(
+            "select p.*, (select r.quarantined from rounds r where r.probe_id = p.id and r.finished_at is not null "
+            "order by r.finished_at desc limit 1) as quarantined from probes p order by p.added_at, p.id"
+        )
+    )

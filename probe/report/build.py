@@ -106,18 +106,21 @@ def chain_rows(conn: sqlite3.Connection, verification: Verification) -> list[Cha
     rows = []
     for chain in verification.chains:
         head = None
+        # A collector holds one chain per probe and epoch (a probe's database made again starts one).
+        epoch: tuple[str, ...] = (chain.epoch,) if chain.epoch else ()
         if chain.last_seq is not None:
             found = conn.execute(
-                "select chain_hash from measurements where coalesce(probe_id, '') in ('', ?) and chain_seq = ? "
-                "order by probe_id is null limit 1",
-                (chain.probe_id, chain.last_seq),
+                "select chain_hash from measurements where coalesce(probe_id, '') in ('', ?) and chain_seq = ?"
+                f"{' and chain_epoch = ?' if epoch else ''} order by probe_id is null limit 1",
+                (chain.probe_id, chain.last_seq, *epoch),
             ).fetchone()
             head = found[0] if found else None
         signed = None
         if chain.last_signed is not None:
             signed = conn.execute(
-                "select hash, signed_at from chain_heads where probe_id = ? and seq = ?",
-                (chain.probe_id, chain.last_signed),
+                "select hash, signed_at from chain_heads where probe_id = ? and seq = ?"
+                f"{' and epoch = ?' if epoch else ''}",
+                (chain.probe_id, chain.last_signed, *epoch),
             ).fetchone()
         rows.append(
             ChainRow(
