@@ -337,6 +337,20 @@ def test_fields_over_the_limits_are_cut_at_save_and_the_cut_recorded(probe, tmp_
     assert report.error is None and (report.stored, report.quarantined) == (2, 0)
 
 
+def test_a_long_verdict_detail_is_cut_when_sent_not_a_reason_to_refuse_the_record(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe
+    (first, *_) = fill(db, 3)
+    db.db.execute("update measurements set blocking_detail = ? where id = ?", ["d" * 5000, first])
+    db.db.conn.commit()
+    collector = tmp_path / "collector.db"
+    with running_collector(collector) as server, make_session(settings(server.url)) as session:
+        register(collector, identity)
+        report = upload_pending(db, identity, settings(server.url), session)
+    assert report.error is None and (report.stored, report.quarantined) == (3, 0)
+    (detail,) = column(collector, f"select blocking_detail from measurements where id = '{first}'")
+    assert len(detail) == 1024 and detail.endswith("limit shared with the collector)")
+
+
 def test_probe_and_collector_share_one_body_limit() -> None:
     assert Limits().max_body_bytes == MAX_BODY_BYTES
     with pytest.raises(ValueError, match="less than or equal"):

@@ -24,7 +24,7 @@ from probe.errors import StorageError
 from probe.identity import Identity
 from probe.integrity.heads import SignedHead, head_at, local_epoch
 from probe.integrity.signing import batch_statement, withheld_statement
-from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, TEXT_CHARS, clip
+from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
@@ -110,6 +110,9 @@ def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: 
     total = 0
     for values in rows:
         record = dict(zip(columns, values, strict=True))
+        for name in VERDICT_FIELDS:  # not chained: cut to the limits here, rather than refuse the record
+            if isinstance(record[name], str):
+                record[name] = clip(record[name], TEXT_CHARS if name == "reason" else SHORT_CHARS)
         size = _size(record)
         if records and total + size > max_bytes:
             break
