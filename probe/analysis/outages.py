@@ -14,7 +14,6 @@ returned, per probe, or merged per network or region (``probe.analysis.aggregate
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +24,7 @@ from probe.analysis.hysteresis import Hysteresis, RawWindow, SeriesKey, Tracker
 from probe.analysis.sources import Span, measurement_rows, network_points
 from probe.analysis.windows import SCOPES, Window
 from probe.errors import ProbeError
+from probe.storage.connection import Connection
 
 DEFAULT_MARGIN = 2 * 86400.0
 """Seconds read beyond each end of the asked period, to find the bounds of windows crossing it."""
@@ -78,7 +78,7 @@ class _Found:
                 self.coverage.append(Coverage(tracker.key, tracker.first_time, tracker.last_time))
 
 
-def find_outages(conn: sqlite3.Connection, query: OutageQuery) -> list[Window]:
+def find_outages(conn: Connection, query: OutageQuery) -> list[Window]:
     """The outage windows ``query`` asks for, ordered by start."""
     span = query.span()
     found = _Found()
@@ -95,7 +95,7 @@ def _overlaps(window: Window, since: str | None, until: str | None) -> bool:
     return since is None or window.end_max is None or window.end_max > since
 
 
-def _network(conn: sqlite3.Connection, span: Span, query: OutageQuery, found: _Found) -> set[str]:
+def _network(conn: Connection, span: Span, query: OutageQuery, found: _Found) -> set[str]:
     """Feed the network series; the runs in which every target failed (no controls to say more)."""
     down_runs: set[str] = set()
     trackers: dict[tuple[str, str, str], Tracker] = {}
@@ -140,7 +140,7 @@ def _said(
     )
 
 
-def _targets(conn: sqlite3.Connection, span: Span, query: OutageQuery, down_runs: set[str], found: _Found) -> None:
+def _targets(conn: Connection, span: Span, query: OutageQuery, down_runs: set[str], found: _Found) -> None:
     sms_rules = Hysteresis(query.hysteresis.open_after + SMS_EXTRA_ROUNDS, query.hysteresis.close_after)
     trackers: dict[tuple[str, str, str, str], Tracker] = {}
     current = None

@@ -14,12 +14,12 @@ verdict columns nor network contexts: there, the network is judged from the roun
 from __future__ import annotations
 
 import heapq
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from probe.analysis import observe, times
 from probe.analysis.observe import Evidence, Mark
+from probe.storage.connection import Connection
 
 MeasurementRow = tuple[
     str,
@@ -99,7 +99,7 @@ def matches(target: str, value: str) -> bool:
     return host.split("/", 1)[0].split(":", 1)[0].lower() == target.lower()
 
 
-def inputs(conn: sqlite3.Connection, target: str | None = None) -> Iterator[str]:
+def inputs(conn: Connection, target: str | None = None) -> Iterator[str]:
     """The distinct inputs (of ``target``), in order: one index seek each, however many rows they have."""
     if target is not None and ("://" in target or "/" in target):
         yield target
@@ -113,7 +113,7 @@ def inputs(conn: sqlite3.Connection, target: str | None = None) -> Iterator[str]
 
 
 def measurement_rows(
-    conn: sqlite3.Connection, span: Span, *, target: str | None = None, network: str | None = None
+    conn: Connection, span: Span, *, target: str | None = None, network: str | None = None
 ) -> Iterator[MeasurementRow]:
     """The targets' points, input after input, each in time order.
 
@@ -143,14 +143,14 @@ class NetworkPoint:
     from_controls: bool
 
 
-def network_points(conn: sqlite3.Connection, span: Span, *, network: str | None = None) -> Iterator[NetworkPoint]:
+def network_points(conn: Connection, span: Span, *, network: str | None = None) -> Iterator[NetworkPoint]:
     """Every probe's network points, in time order (see the module docstring)."""
     asn = normalize_network(network) if network is not None else None
     return heapq.merge(_contexts(conn, span, asn), _heartbeats(conn, span, asn), key=lambda point: point.time)
 
 
 def _query(
-    conn: sqlite3.Connection, sql: str, span: Span, column: str, asn: str | None
+    conn: Connection, sql: str, span: Span, column: str, asn: str | None
 ) -> Iterator[tuple[str, str, str, str, str, object, object]]:
     where, params = span.where(column)
     if asn is not None:
@@ -159,7 +159,7 @@ def _query(
     yield from conn.execute(f"{sql}{where} order by {column}", params)
 
 
-def _contexts(conn: sqlite3.Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
+def _contexts(conn: Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
     """Each context at the time its controls started (see ``observe.controls_summary``), in that order."""
     points = []
     for time, probe, run_id, network, region, state, controls in _query(conn, _CONTEXTS, span, "nc.measured_at", asn):
@@ -171,7 +171,7 @@ def _contexts(conn: sqlite3.Connection, span: Span, asn: str | None) -> Iterator
     return iter(points)
 
 
-def _heartbeats(conn: sqlite3.Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
+def _heartbeats(conn: Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
     rounds = _query(conn, _ROUNDS, span, "ro.started_at", asn)
     runs = _query(conn, _RUNS, span, "r.started_at", asn)
     for time, probe, run_id, network, region, measured, reached in heapq.merge(rounds, runs, key=lambda row: row[0]):

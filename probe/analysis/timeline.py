@@ -1,6 +1,6 @@
 """Measurements counted per time bin, for charts: each target's statuses, each network's reachability.
 
-SQLite does the counting (one grouped query over the covering index of migration 5), so a year of
+The database does the counting (one grouped query over the covering index of migration 5), so a year of
 a collector becomes a few thousand rows. Statuses of a measurement, in the order they are drawn:
 
     ok            accessible (or reached, when nothing judged it)
@@ -13,12 +13,12 @@ a collector becomes a few thousand rows. Statuses of a measurement, in the order
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from probe.analysis import times
 from probe.analysis.sources import normalize_network
+from probe.storage.connection import Connection
 
 STATUSES = ("ok", "blocked", "failed", "site_down", "network_down", "inconclusive")
 MAX_BINS = 120
@@ -32,11 +32,18 @@ _STATUS = """case
         then 'network_down'
     when failure is null then 'inconclusive'
     else 'failed' end"""
+# The bin is the floor of the offset in bins, written so that it is one in SQLite (whose cast
+# truncates) and in PostgreSQL (whose cast rounds): offsets are never negative here.
 _BINNED = f"""
-select input, coalesce(probe_asn, ''), cast((julianday(started_at) - julianday(?)) * 86400.0 / ? as integer) as bin,
-       {_STATUS} as status, count(*)
-from measurements
-where input is not null and started_at >= ? and started_at < ?{{network}}
+select input, asn,
+       cast(offset_bins as integer) - case when cast(offset_bins as integer) > offset_bins then 1 else 0 end,
+       status, count(*)
+from (
+    select input, coalesce(probe_asn, '') as asn, (julianday(started_at) - julianday(?)) * 86400.0 / ? as offset_bins,
+           {_STATUS} as status
+    from measurements
+    where input is not null and started_at >= ? and started_at < ?{{network}}
+) as binned
 group by 1, 2, 3, 4
 """
 
@@ -50,7 +57,7 @@ def bin_seconds(span: float, at_least: float = 0.0) -> int:
     return int(max(span / MAX_BINS, at_least)) + 1
 
 
-def round_interval(conn: sqlite3.Connection, since: str, until: str) -> float:
+def round_interval(conn: Connection, since: str, until: str) -> float:
     """The usual seconds between two runs of one probe's experiment group in the period (the median)."""
     rows = conn.execute(
         "select count(*) from runs where started_at >= ? and started_at < ? "
@@ -82,7 +89,7 @@ class Timeline:
         return times.seconds(self.until) - times.seconds(self.since)
 
 
-def timeline(conn: sqlite3.Connection, since: str, until: str, *, network: str | None = None) -> Timeline:
+def timeline(conn: Connection, since: str, until: str, *, network: str | None = None) -> Timeline:
     span = max(1.0, times.seconds(until) - times.seconds(since))
     size = bin_seconds(span, round_interval(conn, since, until))
     count = int(span // size) + (1 if span % size else 0)

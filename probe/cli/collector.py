@@ -10,12 +10,13 @@ from types import FrameType
 
 import click
 
-from probe.cli.common import F, log_line
+from probe.cli.common import DATABASE, F, log_line
 from probe.cli.output import table
 from probe.collector import registry
 from probe.collector.importer import import_bundle
 from probe.collector.service import Limits, make_server
-from probe.storage import open_database
+from probe.errors import ProbeError
+from probe.storage.store import is_postgres, open_store
 
 DEFAULT_DB = Path("collector.db")
 DEFAULT_PORT = 8471
@@ -25,10 +26,10 @@ def collector_db_option(func: F) -> F:
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=DATABASE,
         default=DEFAULT_DB,
         show_default=True,
-        help="The collector's database.",
+        help="The collector's database: a SQLite file, or a postgresql:// URI (libpq).",
     )(func)
 
 
@@ -42,7 +43,7 @@ def collector() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--max-batch-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(1024))
-def serve(db_path: Path, host: str, port: int, max_batch_bytes: int) -> None:
+def serve(db_path: Path | str, host: str, port: int, max_batch_bytes: int) -> None:
     """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet)."""
     server = make_server(db_path, host, port, limits=Limits(max_body_bytes=max_batch_bytes), log=log_line)
 
@@ -51,7 +52,8 @@ def serve(db_path: Path, host: str, port: int, max_batch_bytes: int) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log_line(f"collector: serving {server.url}/v1/batches into {db_path}")
+    where = server.writer.label
+    log_line(f"collector: serving {server.url}/v1/batches into {where}")
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
@@ -62,9 +64,9 @@ def serve(db_path: Path, host: str, port: int, max_batch_bytes: int) -> None:
 @collector.command(name="import")
 @collector_db_option
 @click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-def import_command(db_path: Path, bundle: Path) -> None:
+def import_command(db_path: Path | str, bundle: Path) -> None:
     """Import a bundle written by `probe bundle`; what is already there is not stored twice."""
-    db = open_database(db_path)
+    db = open_store(db_path)
     try:
         report = import_bundle(db, bundle)
     finally:
@@ -78,9 +80,9 @@ def import_command(db_path: Path, bundle: Path) -> None:
 @collector_db_option
 @click.argument("public_key")
 @click.option("--name", help="A name for the probe (a place, a volunteer's alias).")
-def register(db_path: Path, public_key: str, name: str | None) -> None:
+def register(db_path: Path | str, public_key: str, name: str | None) -> None:
     """Accept the probe with this public key (what `probe identity` prints)."""
-    db = open_database(db_path)
+    db = open_store(db_path)
     try:
         click.echo(f"registered probe {registry.register(db, public_key, name)}")
     finally:
@@ -91,9 +93,9 @@ def register(db_path: Path, public_key: str, name: str | None) -> None:
 @collector_db_option
 @click.argument("probe_id")
 @click.option("--name", help="A name for the probe.")
-def allow(db_path: Path, probe_id: str, name: str | None) -> None:
+def allow(db_path: Path | str, probe_id: str, name: str | None) -> None:
     """Accept the probe with this id; its key comes with its first batch and must match the id."""
-    db = open_database(db_path)
+    db = open_store(db_path)
     try:
         click.echo(f"allowed probe {registry.allow(db, probe_id, name)}")
     finally:
@@ -102,9 +104,9 @@ def allow(db_path: Path, probe_id: str, name: str | None) -> None:
 
 @collector.command(name="probes")
 @collector_db_option
-def probes_command(db_path: Path) -> None:
+def probes_command(db_path: Path | str) -> None:
     """List the probes this collector accepts, and what each has sent."""
-    db = open_database(db_path)
+    db = open_store(db_path)
     try:
         rows = [
             (
@@ -122,3 +124,24 @@ def probes_command(db_path: Path) -> None:
     finally:
         db.close()
     click.echo(table(("id", "name", "added", "last_seen", "batches", "measurements", "quarantined"), rows))
+
+
+@collector.command()
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="The collector's SQLite database (only read).",
+)
+@click.option("--to", "target", required=True, help="The PostgreSQL database: a postgresql:// URI (libpq).")
+def migrate(source: Path, target: str) -> None:
+    """Move a collector from SQLite to PostgreSQL; both are verified after, and must agree."""
+    if not is_postgres(target):
+        raise ProbeError(f"--to is a postgresql:// URI, got {target!r}")
+    from probe.collector.migrate import move
+
+    report = move(source, target)
+    click.echo(report.describe())
+    if not report.ok:
+        sys.exit(1)

@@ -13,6 +13,7 @@ from probe.config import Config
 from probe.errors import ProbeError
 from probe.model import db_time
 from probe.storage.db import DB_FILENAME
+from probe.storage.store import is_postgres
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,12 +28,26 @@ def config_option(func: F) -> F:
     )(func)
 
 
+class DatabaseTarget(click.ParamType):  # type: ignore[type-arg]
+    """A SQLite file (a ``Path``), or a PostgreSQL URI kept as text (``postgresql:///probes?host=/run/postgresql``)."""
+
+    name = "PATH|URI"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        if isinstance(value, Path) or not is_postgres(str(value)):
+            return Path(value)
+        return str(value)
+
+
+DATABASE = DatabaseTarget()
+
+
 def db_option(func: F) -> F:
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help=f"Database (default: <data_dir>/{DB_FILENAME}).",
+        type=DATABASE,
+        help=f"Database (default: <data_dir>/{DB_FILENAME}); a collector's may be a postgresql:// URI.",
     )(func)
 
 
@@ -44,7 +59,15 @@ def accept_option(func: F) -> F:
     )(func)
 
 
-def database_path(config: Config, db_path: Path | None) -> Path:
+def database_path(config: Config, db_path: Path | str | None) -> Path:
+    """A probe's own database: always SQLite."""
+    if isinstance(db_path, str):
+        raise ProbeError("PostgreSQL holds a collector's measurements; this command needs a probe's SQLite database")
+    return db_path or config.probe.data_dir / DB_FILENAME
+
+
+def store_target(config: Config, db_path: Path | str | None) -> Path | str:
+    """The database a reading command reads: a SQLite file, or a collector's PostgreSQL URI."""
     return db_path or config.probe.data_dir / DB_FILENAME
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from probe import __version__
 from probe.cli.collector import collector
-from probe.cli.common import accept_option, config_option, database_path, db_option
+from probe.cli.common import accept_option, config_option, database_path, db_option, store_target
 from probe.cli.consent import consent_command, consent_gate
 from probe.cli.daemon import daemon, identity
 from probe.cli.helper import helper
@@ -38,11 +39,19 @@ from probe.report.run_summary import render as render_verdicts
 from probe.runner import run_targets
 from probe.storage import Database, open_database
 from probe.storage.db import row_to_measurement
+from probe.storage.store import open_store
 from probe.testlist import Target, TestList, load_test_list
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 
 def _open(config: Config, db_path: Path | None) -> Database:
     return open_database(database_path(config, db_path))
+
+
+def _read(config: Config, db_path: Path | str | None) -> AnyDatabase:
+    return open_store(store_target(config, db_path))
 
 
 @click.group()
@@ -123,7 +132,7 @@ def run(
 @click.option("--run", "run_id", help="Only this run (default: all).")
 def results(config_path: Path | None, db_path: Path | None, run_id: str | None) -> None:
     """List measurements with the step that failed and how."""
-    db = _open(load_config(config_path), db_path)
+    db = _read(load_config(config_path), db_path)
     rows = [
         (
             r["id"],
@@ -144,7 +153,7 @@ def results(config_path: Path | None, db_path: Path | None, run_id: str | None) 
 @click.argument("measurement_id")
 def show(config_path: Path | None, db_path: Path | None, measurement_id: str) -> None:
     """Print one measurement (OONI format plus the probe's own fields) as JSON."""
-    db = _open(load_config(config_path), db_path)
+    db = _read(load_config(config_path), db_path)
     row = db.get_row(measurement_id)
     if row is None:
         raise ProbeError(f"no measurement with id {measurement_id!r}")
@@ -166,7 +175,7 @@ def export_command(
     config_path: Path | None, db_path: Path | None, fmt: str, run_id: str | None, out_path: Path | None
 ) -> None:
     """Export measurements: OONI's format (one a line), csv, json, or parquet (a directory, one file a day)."""
-    db = _open(load_config(config_path), db_path)
+    db = _read(load_config(config_path), db_path)
     if fmt in DIRECTORY_FORMATS:
         if out_path is None:
             raise ProbeError(f"--format {fmt} writes a directory (one file a day): give --out DIR")

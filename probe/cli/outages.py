@@ -18,11 +18,11 @@ from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
 from probe.analysis.times import now_iso, short
 from probe.analysis.windows import FIELDS, SCOPES
-from probe.cli.common import config_option, database_path, db_option, parse_time
+from probe.cli.common import config_option, db_option, parse_time, store_target
 from probe.cli.output import table
 from probe.config import load_config
-from probe.storage import open_database
 from probe.storage.schema_outages import save_windows
+from probe.storage.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,7 +148,7 @@ FORMATTERS: dict[str, Callable[[Sequence[Window]], str]] = {
 @click.option("--save", is_flag=True, help="Also keep the windows in the database's outage_windows table.")
 def outages(
     config_path: Path | None,
-    db_path: Path | None,
+    db_path: Path | str | None,
     target: str | None,
     network: str | None,
     since: str | None,
@@ -169,11 +169,11 @@ def outages(
         open_after=open_after,
         close_after=close_after,
     )
-    db = open_database(database_path(load_config(config_path), db_path))
+    db = open_store(store_target(load_config(config_path), db_path))
     try:
-        found = find_outages(db.db.conn, query)
+        found = find_outages(db.conn, query)
         if save:
-            saved = save_windows(db.db, (window.to_dict() for window in found), now_iso())
+            saved = save_windows(db.conn, (window.to_dict() for window in found), now_iso())
             click.echo(f"{saved} windows saved in outage_windows", err=True)
     finally:
         db.close()

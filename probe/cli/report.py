@@ -11,12 +11,12 @@ from pathlib import Path
 import click
 
 from probe.analysis import Hysteresis
-from probe.cli.common import config_option, database_path, db_option, parse_time
+from probe.cli.common import config_option, db_option, parse_time, store_target
 from probe.cli.outages import period_options, window_options
 from probe.config import load_config
 from probe.errors import ProbeError
 from probe.report import ReportQuery, build_report
-from probe.storage import open_database
+from probe.storage.store import open_store
 
 
 @click.command(name="report")
@@ -36,7 +36,7 @@ from probe.storage import open_database
 )
 def report(
     config_path: Path | None,
-    db_path: Path | None,
+    db_path: Path | str | None,
     since: str | None,
     until: str | None,
     network: str | None,
@@ -57,10 +57,10 @@ def report(
         verify=not no_verify,
         title=title,
     )
-    path = database_path(load_config(config_path), db_path)
-    db = open_database(path)
+    path = store_target(load_config(config_path), db_path)
+    db = open_store(path)
     try:
-        page = build_report(db.db.conn, query, path)
+        page = build_report(db.conn, query, db.path or db.label)
     finally:
         db.close()
     temporary = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")

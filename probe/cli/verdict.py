@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
-from probe.cli.common import config_option, database_path, db_option
+from probe.cli.common import config_option, db_option, store_target
 from probe.cli.output import table
 from probe.config import load_config
 from probe.fingerprints import Fingerprints, load_fingerprints
-from probe.storage import open_database
 from probe.storage.db import row_to_measurement
+from probe.storage.store import open_store
 from probe.verdict.engine import judge_measurement
 from probe.verdict.network import NetworkContext
 from probe.verdict.ooni import OONIComparison, compare_ooni, read_ooni
@@ -60,7 +60,7 @@ def _agreement(item: OONIComparison) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line instead of a table.")
 def verdict(
     config_path: Path | None,
-    db_path: Path | None,
+    db_path: Path | str | None,
     ooni_files: tuple[Path, ...],
     fingerprint_files: tuple[Path, ...],
     run_id: str | None,
@@ -72,7 +72,7 @@ def verdict(
     if ooni_files:
         _judge_ooni(ooni_files, fingerprints, as_json)
         return
-    db = open_database(database_path(load_config(config_path), db_path))
+    db = open_store(store_target(load_config(config_path), db_path))
     rows = []
     try:
         for row in db.measurement_rows(run_id):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe.collector.ingest import IngestError, ingest, parse_batch
-from probe.storage import Database
 from probe.upload.bundle import MAX_LINE_BYTES, read_bundle
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 
 @dataclass
@@ -29,7 +32,7 @@ class ImportReport:
         return text
 
 
-def import_bundle(db: Database, path: Path) -> ImportReport:
+def import_bundle(db: AnyDatabase, path: Path) -> ImportReport:
     report = ImportReport()
     for number, line in read_bundle(path):
         if line is None:

@@ -28,21 +28,19 @@ a gap later): links are checked against whichever neighbours are already stored.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from probe.collector import withheld
 from probe.collector.registry import learn_key, lookup
-from probe.errors import ProbeError, StorageError
+from probe.collector.store import BatchStore, batch_store
+from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import batch_statement, head_signature_ok
 from probe.model import utc_now_iso
-from probe.storage import Database
 from probe.storage.chain import GENESIS, record_hash
-from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.db import row_to_measurement
 from probe.upload.protocol import (
     NETWORK_CONTEXT_FIELDS,
@@ -53,6 +51,9 @@ from probe.upload.protocol import (
     MeasurementRecord,
     first_error,
 )
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 
 class IngestError(ProbeError):
@@ -104,61 +105,38 @@ def parse_batch(body: bytes) -> Received:
     return Received(raw, batch)
 
 
-def ingest(db: Database, received: Received) -> IngestResult:
+def ingest(db: AnyDatabase, received: Received) -> IngestResult:
     """Check and store one batch in one transaction; ``IngestError`` when it is refused."""
-    conn = db.db.conn
-    try:
-        conn.execute("begin immediate")
-        try:
-            result = _ingest(db, received)
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-    except sqlite3.Error as exc:
-        raise StorageError(f"cannot store a batch in {db.path or 'memory'}: {exc}") from None
-    return result
+    store = batch_store(db)
+    with store.transaction():
+        return _ingest(db, store, received)
 
 
-def _ingest(db: Database, received: Received) -> IngestResult:
+def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestResult:
     batch = received.batch
     public_key = _authenticate(db, received)
     _check_chain(batch, public_key)
     epoch = _epoch(db, batch)
     result = IngestResult(head=batch.head.seq if batch.head else None)
-    fresh = _check_against_stored(db, batch, epoch, result)
+    fresh = _check_against_stored(db, store, batch, epoch, result)
     try:
         withheld.arrived(db, batch.probe_id, epoch, fresh)
         result.withheld = withheld.store_withheld(db, batch, public_key)
     except withheld.WithheldError as exc:
         raise IngestError(exc.status, str(exc)) from None
-    conn = db.db.conn
-    stored = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
-    columns = (*stored, "probe_id", "chain_epoch")
-    conn.executemany(
-        f"insert into measurements ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
-        [[*(row[name] for name in stored), batch.probe_id, epoch] for row in (r.model_dump() for r in fresh)],
-    )
+    store.insert_records(batch.probe_id, epoch, [record.model_dump() for record in fresh])
     result.stored = len(fresh)
-    result.runs = _upsert(db, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
-    result.rounds = _upsert(db, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
+    result.runs = _upsert(store, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
+    result.rounds = _upsert(store, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
     _store_network_contexts(db, batch)
     if batch.head is not None:
-        conn.execute(
-            "insert or ignore into chain_heads (probe_id, epoch, seq, hash, signed_at, signature) "
-            "values (?, ?, ?, ?, ?, ?)",
-            (batch.probe_id, epoch or "", batch.head.seq, batch.head.hash, batch.head.signed_at, batch.head.signature),
-        )
-    now = utc_now_iso()
-    conn.execute(
-        "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
-        "measurements = measurements + ? where id = ?",
-        (now, now, result.stored, batch.probe_id),
-    )
+        head = batch.head
+        store.add_head(batch.probe_id, epoch or "", head.seq, head.hash, head.signed_at, head.signature)
+    store.touch_probe(batch.probe_id, utc_now_iso(), result.stored)
     return result
 
 
-def _authenticate(db: Database, received: Received) -> str:
+def _authenticate(db: AnyDatabase, received: Received) -> str:
     batch = received.batch
     entry = lookup(db, batch.probe_id)
     if entry is None:
@@ -213,7 +191,7 @@ def _check_chain(batch: Batch, public_key: str) -> None:
         raise IngestError(401, "bad signature on the chain head")
 
 
-def _epoch(db: Database, batch: Batch) -> str | None:
+def _epoch(db: AnyDatabase, batch: Batch) -> str | None:
     """The epoch of the batch's chain: as it says (checked against its record 1 when it holds it),
     or, for a batch that names none, record 1's hash or the epoch of the stored record it links to."""
     if not batch.measurements:
@@ -225,7 +203,7 @@ def _epoch(db: Database, batch: Batch) -> str | None:
         return first.chain_hash
     if batch.epoch is not None:
         return batch.epoch
-    linked = db.db.conn.execute(
+    linked = db.conn.execute(
         "select chain_epoch from measurements where probe_id = ? and chain_seq = ? and chain_hash = ?",
         (batch.probe_id, first.chain_seq - 1, first.chain_prev),
     ).fetchone()
@@ -235,55 +213,51 @@ def _epoch(db: Database, batch: Batch) -> str | None:
 
 
 def _check_against_stored(
-    db: Database, batch: Batch, epoch: str | None, result: IngestResult
+    db: AnyDatabase, store: BatchStore, batch: Batch, epoch: str | None, result: IngestResult
 ) -> list[MeasurementRecord]:
     """The records not stored yet; duplicates counted into ``result``; 409 on any contradiction."""
-    conn = db.db.conn
     probe_id = batch.probe_id
-    chain = "coalesce(probe_id, '') = ? and coalesce(chain_epoch, '') = ? and chain_seq = ?"
-    epoch_key = epoch or ""
+    records = batch.measurements
+    by_id = store.by_id([record.id for record in records])
+    seqs = [record.chain_seq for record in records]
+    if records:
+        seqs += [records[0].chain_seq - 1, records[-1].chain_seq + 1]
+    by_seq = store.at_seq(probe_id, epoch or "", seqs)
     fresh = []
-    for record in batch.measurements:
-        stored = conn.execute("select probe_id, chain_hash from measurements where id = ?", (record.id,)).fetchone()
+    for record in records:
+        stored = by_id.get(record.id)
         if stored is not None:
-            if tuple(stored) != (probe_id, record.chain_hash):
+            if stored != (probe_id, record.chain_hash):
                 raise IngestError(409, f"measurement {record.id} is already stored with other content or probe")
             result.duplicates += 1
             _update_verdict(db, record)
             continue
-        other = conn.execute(
-            f"select id from measurements where {chain}", (probe_id, epoch_key, record.chain_seq)
-        ).fetchone()
-        if other is not None:
+        if record.chain_seq in by_seq:
             raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
         fresh.append(record)
-    if batch.measurements:
-        first, last = batch.measurements[0], batch.measurements[-1]
-        before = conn.execute(
-            f"select chain_hash from measurements where {chain}", (probe_id, epoch_key, first.chain_seq - 1)
-        ).fetchone()
-        if before is not None and before[0] != first.chain_prev:
+    if records:
+        first, last = records[0], records[-1]
+        before = by_seq.get(first.chain_seq - 1)
+        if before is not None and before[2] != first.chain_prev:
             raise IngestError(409, f"record {first.chain_seq} does not continue the chain stored for this probe")
-        after = conn.execute(
-            f"select chain_prev from measurements where {chain}", (probe_id, epoch_key, last.chain_seq + 1)
-        ).fetchone()
-        if after is not None and after[0] != last.chain_hash:
+        after = by_seq.get(last.chain_seq + 1)
+        if after is not None and after[1] != last.chain_hash:
             raise IngestError(409, f"the stored record {last.chain_seq + 1} does not follow this batch's last")
     return fresh
 
 
-def _update_verdict(db: Database, record: MeasurementRecord) -> None:
+def _update_verdict(db: AnyDatabase, record: MeasurementRecord) -> None:
     """A measurement sent again with a verdict (judged again on the probe): the verdict is not chained."""
     if record.verdict is None:
         return
     assignments = ", ".join(f"{name} = ?" for name in VERDICT_FIELDS)
     values = [getattr(record, name) for name in VERDICT_FIELDS]
-    db.db.conn.execute(f"update measurements set {assignments} where id = ?", [*values, record.id])
+    db.conn.execute(f"update measurements set {assignments} where id = ?", [*values, record.id])
 
 
-def _store_network_contexts(db: Database, batch: Batch) -> None:
+def _store_network_contexts(db: AnyDatabase, batch: Batch) -> None:
     """Each run's contexts once (by run and phase); only for runs of the batch's probe."""
-    conn = db.db.conn
+    conn = db.conn
     columns = ", ".join(NETWORK_CONTEXT_FIELDS)
     for context in batch.network_contexts:
         owner = conn.execute("select probe_id from runs where id = ?", (context.run_id,)).fetchone()
@@ -296,18 +270,12 @@ def _store_network_contexts(db: Database, batch: Batch) -> None:
             conn.execute(f"insert into network_contexts ({columns}) values ({placeholders})", values)
 
 
-def _upsert(db: Database, table: str, fields: tuple[str, ...], rows: list[dict[str, Any]], probe_id: str) -> int:
-    """Insert or update runs/rounds of ``probe_id``; a newer state is never replaced by an older ``running``."""
-    conn = db.db.conn
-    columns = (*fields, "probe_id")
-    updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "id")
-    sql = (
-        f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)}) "
-        f"on conflict(id) do update set {updates} where {table}.status = 'running' or excluded.status != 'running'"
-    )
+def _upsert(store: BatchStore, table: str, fields: tuple[str, ...], rows: list[dict[str, Any]], probe_id: str) -> int:
+    """Insert or update runs/rounds of ``probe_id``; 409 for one that belongs to another probe."""
+    owners = store.owners(table, [row["id"] for row in rows])
     for row in rows:
-        owner = conn.execute(f"select probe_id from {table} where id = ?", (row["id"],)).fetchone()
-        if owner is not None and owner[0] != probe_id:
+        owner = owners.get(row["id"])
+        if owner is not None and owner != probe_id:
             raise IngestError(409, f"{table[:-1]} {row['id']} belongs to another probe")
-        conn.execute(sql, [*(row[name] for name in fields), probe_id])
+    store.upsert(table, fields, rows, probe_id)
     return len(rows)

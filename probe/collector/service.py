@@ -25,7 +25,7 @@ from probe import SOFTWARE_NAME, __version__
 from probe.collector.ingest import IngestError, IngestResult, Received, ingest, parse_batch
 from probe.errors import ProbeError
 from probe.limits import MAX_BODY_BYTES
-from probe.storage import open_database
+from probe.storage.store import open_store
 
 BATCHES_PATH = "/v1/batches"
 HEALTH_PATH = "/v1/health"
@@ -51,21 +51,24 @@ _Job = tuple[Received, "Future[IngestResult]"]
 class _Writer(threading.Thread):
     """The only thread that touches the database while the service runs."""
 
-    def __init__(self, db_path: Path, limits: Limits, log: Callable[[str], None]) -> None:
+    def __init__(self, db_path: Path | str, limits: Limits, log: Callable[[str], None]) -> None:
         super().__init__(name="collector-writer", daemon=True)
         self.db_path = db_path
         self.log = log
         self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=limits.queue_size)
         self.ready = threading.Event()
         self.failure: BaseException | None = None
+        self.label = ""
+        """The database, as it may be logged (a URI without its password)."""
 
     def run(self) -> None:
         try:
-            db = open_database(self.db_path)
+            db = open_store(self.db_path)
         except ProbeError as exc:
             self.failure = exc
             self.ready.set()
             return
+        self.label = db.label
         self.ready.set()
         try:
             while (job := self.jobs.get()) is not None:
@@ -87,7 +90,9 @@ class CollectorServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], db_path: Path, limits: Limits, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, address: tuple[str, int], db_path: Path | str, limits: Limits, log: Callable[[str], None]
+    ) -> None:
         self.limits = limits
         self.log = log
         self.slots = threading.BoundedSemaphore(limits.max_clients)
@@ -201,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    db_path: Path,
+    db_path: Path | str,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -214,7 +219,7 @@ def make_server(
 
 @contextmanager
 def running_collector(
-    db_path: Path,
+    db_path: Path | str,
     host: str = "127.0.0.1",
     port: int = 0,
     *,

@@ -9,11 +9,15 @@ what was named, and takes the stand-in's place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from probe.errors import ProbeError
 from probe.integrity.signing import withheld_signature_ok
 from probe.model import utc_now_iso
-from probe.storage import Database
 from probe.upload.protocol import Batch, MeasurementRecord
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 _AT = "probe_id = ? and coalesce(chain_epoch, '') = ? and chain_seq = ?"
 
@@ -26,13 +30,13 @@ class WithheldError(ProbeError):
         self.status = status
 
 
-def store_withheld(db: Database, batch: Batch, public_key: str) -> int:
+def store_withheld(db: AnyDatabase, batch: Batch, public_key: str) -> int:
     """Check and keep the batch's withheld records (inside the caller's transaction); how many are new."""
     if not batch.withheld:
         return 0
     if batch.epoch is None:
         raise WithheldError(422, "a batch of withheld records names its chain's epoch")
-    conn = db.db.conn
+    conn = db.conn
     probe_id, epoch = batch.probe_id, batch.epoch
     new = 0
     for stub in batch.withheld:
@@ -67,9 +71,9 @@ def store_withheld(db: Database, batch: Batch, public_key: str) -> int:
     return new
 
 
-def arrived(db: Database, probe_id: str, epoch: str | None, records: list[MeasurementRecord]) -> None:
+def arrived(db: AnyDatabase, probe_id: str, epoch: str | None, records: list[MeasurementRecord]) -> None:
     """Records that were withheld and have now arrived take their stand-ins' place (same hash only)."""
-    conn = db.db.conn
+    conn = db.conn
     for record in records:
         where = (probe_id, epoch or "", record.chain_seq)
         row = conn.execute("select hash from withheld_records where probe_id = ? and epoch = ? and seq = ?", where)

@@ -13,19 +13,21 @@ SMS nonces and message references (``sms_messages``, ``sms_events``) are never e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from probe.errors import ProbeError
 from probe.export.ooni import write_ooni_jsonl
 from probe.export.tabular import write_csv, write_json
-from probe.storage import Database
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 TEXT_FORMATS = {"ooni-jsonl": write_ooni_jsonl, "csv": write_csv, "json": write_json}
 DIRECTORY_FORMATS = ("parquet",)
 FORMATS = (*TEXT_FORMATS, *DIRECTORY_FORMATS)
 
 
-def export(db: Database, out: TextIO, *, fmt: str = "ooni-jsonl", run_id: str | None = None) -> int:
+def export(db: AnyDatabase, out: TextIO, *, fmt: str = "ooni-jsonl", run_id: str | None = None) -> int:
     """Write the measurements (of one run, or all) to ``out`` in a text format; return how many."""
     if fmt in DIRECTORY_FORMATS:
         raise ProbeError(f"{fmt} is written to a directory: give --out DIR")
@@ -35,7 +37,7 @@ def export(db: Database, out: TextIO, *, fmt: str = "ooni-jsonl", run_id: str | 
     return writer(db.measurement_rows(run_id), out)
 
 
-def export_directory(db: Database, path: Path, *, fmt: str = "parquet", run_id: str | None = None) -> int:
+def export_directory(db: AnyDatabase, path: Path, *, fmt: str = "parquet", run_id: str | None = None) -> int:
     """Write the measurements (of one run, or all) as a dataset under ``path``; return how many."""
     if fmt not in DIRECTORY_FORMATS:
         raise ProbeError(f"{fmt} is not written to a directory; known: {', '.join(DIRECTORY_FORMATS)}")

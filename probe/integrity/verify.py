@@ -262,9 +262,20 @@ def _epoch_columns(conn: sqlite3.Connection) -> tuple[str, str]:
 
 
 def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
+    return verify_connection(conn, source)
+
+
+def verify_connection(conn: Any, source: str, *, sqlite: bool = True) -> Verification:
+    """Check every chain of an open database: a SQLite connection, or a PostgreSQL collector's
+    (``sqlite=False``: the same SQL with ``?`` placeholders, its schema always with epochs, and
+    no ``rowid`` to order unchained rows by)."""
     result = Verification(source)
-    record_epoch, head_epoch = _epoch_columns(conn)
-    unchained = conn.execute("select id from measurements where chain_seq is null order by rowid").fetchall()
+    if sqlite:
+        record_epoch, head_epoch = _epoch_columns(conn)
+    else:
+        record_epoch, head_epoch = "coalesce(chain_epoch, '')", "epoch"
+    order = "rowid" if sqlite else "id"
+    unchained = conn.execute(f"select id from measurements where chain_seq is null order by {order}").fetchall()
     if unchained:
         result.problems.append(
             Problem("unchained", f"{len(unchained)} measurement(s) outside the chain, the first id {unchained[0][0]}")
@@ -290,7 +301,7 @@ def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
             f"and {record_epoch} = ? and chain_seq is not null order by chain_seq",
             (group, epoch),
         )
-        stand_ins = _withheld(conn, group, epoch, keys.get(group), report)
+        stand_ins = _withheld(conn, group, epoch, keys.get(group), report, sqlite=sqlite)
         for values in rows:
             row = dict(zip(CHAIN_RECORD_COLUMNS, values, strict=True))
             while stand_ins and stand_ins[0][0] < int(row["chain_seq"]) and walk.feed_withheld(*stand_ins.pop(0)):
@@ -311,10 +322,13 @@ def _verify_connection(conn: sqlite3.Connection, source: str) -> Verification:
 
 
 def _withheld(
-    conn: sqlite3.Connection, probe_id: str, epoch: str, public_key: str | None, report: ChainReport
+    conn: Any, probe_id: str, epoch: str, public_key: str | None, report: ChainReport, *, sqlite: bool = True
 ) -> list[tuple[int, str, str]]:
-    """A collector's stand-ins for records the probe withheld, in chain order; each signature checked."""
-    if not probe_id or not conn.execute("select 1 from sqlite_master where name = 'withheld_records'").fetchone():
+    """A collector's stand-ins for records the probe withheld, in chain order; each signature checked.
+    (A PostgreSQL collector's schema always has the table.)"""
+    if not probe_id:
+        return []
+    if sqlite and not conn.execute("select 1 from sqlite_master where name = 'withheld_records'").fetchone():
         return []
     stand_ins = []
     for seq, prev, hash_, reason, signature in conn.execute(

@@ -10,15 +10,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from probe.report.build import ReportQuery, gather
 from probe.report.page import render
+from probe.storage.connection import Connection
 
 
-def build_report(conn: sqlite3.Connection, query: ReportQuery, db_path: Path | None = None) -> str:
-    """The report's HTML (``db_path``: the database file, to verify its chains and name it)."""
+def build_report(conn: Connection, query: ReportQuery, db_path: Path | str | None = None) -> str:
+    """The report's HTML (``db_path``: the database file, to verify its chains and name it; or a
+    PostgreSQL database's label, its chains verified on ``conn``)."""
     return render(gather(conn, query, db_path))
 
 

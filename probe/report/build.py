@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from probe.analysis import Hysteresis, OutageQuery, Window, find_outages, times
 from probe.analysis.sources import normalize_network
 from probe.analysis.timeline import Timeline, timeline
 from probe.errors import ProbeError
-from probe.integrity.verify import Verification, verify_database
+from probe.integrity.verify import Verification, verify_connection, verify_database
+from probe.storage.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ReportData:
     title: str | None = None
 
 
-def period(conn: sqlite3.Connection, since: str | None, until: str | None) -> tuple[str, str]:
+def period(conn: Connection, since: str | None, until: str | None) -> tuple[str, str]:
     """The asked period, its open ends filled in from the data."""
     if since is None or until is None:
         first, last = conn.execute("select min(started_at), max(started_at) from measurements").fetchone()
@@ -79,7 +79,7 @@ def period(conn: sqlite3.Connection, since: str | None, until: str | None) -> tu
     return since, until
 
 
-def probe_rows(conn: sqlite3.Connection, since: str, until: str, network: str | None) -> list[ProbeRow]:
+def probe_rows(conn: Connection, since: str, until: str, network: str | None) -> list[ProbeRow]:
     names = {
         str(probe_id): ("this probe" if is_self else str(name or ""))
         for probe_id, name, is_self in conn.execute("select id, name, is_self from probes")
@@ -102,7 +102,7 @@ def probe_rows(conn: sqlite3.Connection, since: str, until: str, network: str | 
     return rows
 
 
-def chain_rows(conn: sqlite3.Connection, verification: Verification) -> list[ChainRow]:
+def chain_rows(conn: Connection, verification: Verification) -> list[ChainRow]:
     rows = []
     for chain in verification.chains:
         head = None
@@ -138,7 +138,9 @@ def chain_rows(conn: sqlite3.Connection, verification: Verification) -> list[Cha
     return rows
 
 
-def gather(conn: sqlite3.Connection, query: ReportQuery, db_path: Path | None = None) -> ReportData:
+def gather(conn: Connection, query: ReportQuery, db_path: Path | str | None = None) -> ReportData:
+    """``db_path``: the SQLite file (verified read-only), or the label of a PostgreSQL
+    database (verified on ``conn``)."""
     since, until = period(conn, query.since, query.until)
     outages = OutageQuery(since=since, until=until, network=query.network, by=query.by, hysteresis=query.hysteresis)
     data = ReportData(
@@ -146,14 +148,17 @@ def gather(conn: sqlite3.Connection, query: ReportQuery, db_path: Path | None = 
         until=until,
         generated_at=times.now_iso(),
         version=__version__,
-        source=db_path.name if db_path else "database",
+        source=db_path.name if isinstance(db_path, Path) else db_path or "database",
         hysteresis=query.hysteresis,
         windows=find_outages(conn, outages),
         timeline=timeline(conn, since, until, network=query.network),
         probes=probe_rows(conn, since, until, query.network),
         title=query.title,
     )
-    if query.verify and db_path is not None:
+    if query.verify and isinstance(db_path, str):
+        data.verification = verify_connection(conn, db_path, sqlite=False)
+        data.chains = chain_rows(conn, data.verification)
+    elif query.verify and isinstance(db_path, Path):
         data.verification = verify_database(db_path)
         data.chains = chain_rows(conn, data.verification)
     return data

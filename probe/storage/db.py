@@ -35,6 +35,15 @@ class Database:
         self.db = db
         self.path = path
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection (what readers shared with PostgreSQL use: ``probe.storage.connection``)."""
+        return self.db.conn
+
+    @property
+    def label(self) -> str:
+        return str(self.path or "memory")
+
     # runs -----------------------------------------------------------------
     def start_run(self, run: dict[str, Any]) -> None:
         self._write("runs", {**run, "status": "running", "measurements": 0})

@@ -15,9 +15,14 @@ after upgrading builds these indexes once (about a minute for 10 million measure
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import sqlite_utils
+
+if TYPE_CHECKING:
+    from probe.storage.postgres.connection import PgConnection
 
 _STATEMENTS = """
 create index if not exists measurements_outages on measurements (
@@ -88,12 +93,21 @@ def outage_tables(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
-def save_windows(db: sqlite_utils.Database, windows: Iterable[Mapping[str, object]], saved_at: str) -> int:
-    """Replace the saved windows by ``windows`` (``Window.to_dict()``), in one transaction; how many."""
-    rows = [[window[column] for column in WINDOW_COLUMNS] for window in windows]
+def _stored(value: object) -> object:
+    return int(value) if isinstance(value, bool) else value
+
+
+def save_windows(
+    conn: sqlite3.Connection | PgConnection, windows: Iterable[Mapping[str, object]], saved_at: str
+) -> int:
+    """Replace the saved windows by ``windows`` (``Window.to_dict()``), in one transaction; how many.
+
+    ``conn``: a SQLite connection, or a PostgreSQL collector's (``probe.storage.postgres``)."""
+    # Flags as integers, as SQLite keeps them (PostgreSQL would not take a boolean into an integer column).
+    rows = [[_stored(window[column]) for column in WINDOW_COLUMNS] for window in windows]
     columns = ", ".join(("saved_at", *WINDOW_COLUMNS))
     marks = ", ".join("?" for _ in range(len(WINDOW_COLUMNS) + 1))
-    with db.conn:
-        db.execute("delete from outage_windows")
-        db.conn.executemany(f"insert into outage_windows ({columns}) values ({marks})", [[saved_at, *r] for r in rows])
+    with conn:
+        conn.execute("delete from outage_windows")
+        conn.executemany(f"insert into outage_windows ({columns}) values ({marks})", [[saved_at, *r] for r in rows])
     return len(rows)

@@ -1,0 +1,68 @@
+"""Where the collector's ingest stores a checked batch: SQLite or PostgreSQL, one small interface.
+
+``ingest`` decides (what is new, what is a duplicate, what contradicts the stored chains); a
+``BatchStore`` only answers its questions and writes, inside one transaction per batch:
+
+    store_sqlite    the embedded default: a probe's schema plus ``probes``, one writer at a time
+    store_postgres  a server: the chain ledger's unique key makes every record stored once, even
+                    with several writers; measurements go in by COPY, into month partitions
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from probe.storage import Database
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
+
+Stored = tuple[str, str]
+"""A stored record found by id: (probe_id, chain_hash)."""
+Link = tuple[str, str, str]
+"""A stored record found by its place in a chain: (id, chain_prev, chain_hash)."""
+
+
+class BatchStore(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction: committed at the end, rolled back on any exception."""
+
+    def by_id(self, ids: Sequence[str]) -> dict[str, Stored]:
+        """The stored records with these ids (any probe's)."""
+
+    def at_seq(self, probe_id: str, epoch: str, seqs: Sequence[int]) -> dict[int, Link]:
+        """The stored records of ``probe_id``'s chain ``epoch`` ('' for none) at these places."""
+
+    def insert_records(self, probe_id: str, epoch: str | None, rows: Sequence[dict[str, Any]]) -> None:
+        """Store new records (``CHAIN_RECORD_COLUMNS``) of ``probe_id``'s chain ``epoch``; a record
+        stored meanwhile by another writer raises a 503."""
+
+    def owners(self, table: str, ids: Sequence[str]) -> dict[str, str]:
+        """The probe owning each stored run or round (``table``: runs, rounds) of these ids."""
+
+    def upsert(self, table: str, fields: Sequence[str], rows: Sequence[dict[str, Any]], probe_id: str) -> None:
+        """Insert or update runs or rounds; a newer state is never replaced by an older ``running``."""
+
+    def add_head(self, probe_id: str, epoch: str, seq: int, hash_: str, signed_at: str, signature: str) -> None:
+        """Keep a signed chain head (once)."""
+
+    def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
+        """Count a batch and its new measurements in ``probes``."""
+
+
+def batch_store(db: AnyDatabase) -> BatchStore:
+    """The ``BatchStore`` of an open database."""
+    if isinstance(db, Database):
+        from probe.collector.store_sqlite import SqliteBatchStore
+
+        return SqliteBatchStore(db)
+    from probe.collector.store_postgres import PostgresBatchStore
+
+    return PostgresBatchStore(db)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

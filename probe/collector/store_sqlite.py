@@ -1,0 +1,95 @@
+"""The collector's batches in SQLite: the probe's schema, one writer (``BEGIN IMMEDIATE``) at a time.
+
+Exactly-once rests on the unique index (probe, chain_seq) of migration 2 and the primary key on
+``id``; ``ingest`` checks against what is stored before it writes, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from probe.collector.store import STORED_COLUMNS, Link, Stored
+from probe.errors import StorageError
+from probe.storage import Database
+
+
+class SqliteBatchStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn = db.db.conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self.conn
+        try:
+            conn.execute("begin immediate")
+            try:
+                yield
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot store a batch in {self.db.path or 'memory'}: {exc}") from None
+
+    def by_id(self, ids: Sequence[str]) -> dict[str, Stored]:
+        found = {}
+        for id_ in ids:
+            row = self.conn.execute("select probe_id, chain_hash from measurements where id = ?", (id_,)).fetchone()
+            if row is not None:
+                found[id_] = (row[0], row[1])
+        return found
+
+    def at_seq(self, probe_id: str, epoch: str, seqs: Sequence[int]) -> dict[int, Link]:
+        found = {}
+        for seq in seqs:
+            row = self.conn.execute(
+                "select id, chain_prev, chain_hash from measurements "
+                "where coalesce(probe_id, '') = ? and coalesce(chain_epoch, '') = ? and chain_seq = ?",
+                (probe_id, epoch, seq),
+            ).fetchone()
+            if row is not None:
+                found[seq] = (row[0], row[1], row[2])
+        return found
+
+    def insert_records(self, probe_id: str, epoch: str | None, rows: Sequence[dict[str, Any]]) -> None:
+        columns = (*STORED_COLUMNS, "probe_id", "chain_epoch")
+        self.conn.executemany(
+            f"insert into measurements ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+            [[*(row[name] for name in STORED_COLUMNS), probe_id, epoch] for row in rows],
+        )
+
+    def owners(self, table: str, ids: Sequence[str]) -> dict[str, str]:
+        found = {}
+        for id_ in ids:
+            row = self.conn.execute(f"select probe_id from {table} where id = ?", (id_,)).fetchone()
+            if row is not None:
+                found[id_] = row[0]
+        return found
+
+    def upsert(self, table: str, fields: Sequence[str], rows: Sequence[dict[str, Any]], probe_id: str) -> None:
+        columns = (*fields, "probe_id")
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "id")
+        sql = (
+            f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)}) "
+            f"on conflict(id) do update set {updates} where {table}.status = 'running' or excluded.status != 'running'"
+        )
+        for row in rows:
+            self.conn.execute(sql, [*(row[name] for name in fields), probe_id])
+
+    def add_head(self, probe_id: str, epoch: str, seq: int, hash_: str, signed_at: str, signature: str) -> None:
+        self.conn.execute(
+            "insert or ignore into chain_heads (probe_id, epoch, seq, hash, signed_at, signature) "
+            "values (?, ?, ?, ?, ?, ?)",
+            (probe_id, epoch, seq, hash_, signed_at, signature),
+        )
+
+    def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
+        self.conn.execute(
+            "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
+            "measurements = measurements + ? where id = ?",
+            (now, now, stored, probe_id),
+        )

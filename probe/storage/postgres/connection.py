@@ -1,0 +1,123 @@
+"""A psycopg 3 connection that reads like ``sqlite3.Connection`` to the code that shares SQL.
+
+``execute`` and ``executemany`` take ``?`` placeholders (turned into psycopg's ``%s``), ``with
+conn:`` is one transaction (committed, or rolled back on an exception), and every database error
+becomes a ``StorageError`` that names the database without its password. Only the placeholder
+changes: SQL handed to it must already be valid PostgreSQL.
+
+Outside ``with conn:`` or ``transaction()`` every statement commits on its own (autocommit): a
+reader never sits idle in a transaction holding locks that a writer (making a month's partition)
+would wait for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+from probe.errors import StorageError
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for the server when connecting."""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@?]*):[^@/?]*@", r"\1:***@", url)
+
+
+def _placeholders(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgConnection:
+    """One psycopg connection (one thread's), with ``sqlite3``'s small interface."""
+
+    def __init__(self, raw: psycopg.Connection[Any], label: str) -> None:
+        self.raw = raw
+        self.label = label
+        self._open: list[AbstractContextManager[Any]] = []
+
+    def fail(self, exc: psycopg.Error) -> StorageError:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StorageError(f"PostgreSQL {self.label}: {detail}")
+
+    def one(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...]:
+        """The first row of a query that always returns one."""
+        row = self.execute(sql, parameters).fetchone()
+        if row is None:
+            raise StorageError(f"PostgreSQL {self.label}: no row from {sql.split()[0]}")
+        return tuple(row)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
+        try:
+            return self.raw.execute(_placeholders(sql), parameters or None)
+        except psycopg.Error as exc:
+            raise self.fail(exc) from None
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> None:
+        try:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(_placeholders(sql), rows)
+        except psycopg.Error as exc:
+            raise self.fail(exc) from None
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, like ``sqlite_utils.Database.query``."""
+        cursor = self.execute(sql, parameters)
+        names = [column.name for column in cursor.description or ()]
+        for values in cursor:
+            yield dict(zip(names, values, strict=True))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: committed at the end of the block, rolled back on any exception."""
+        try:
+            with self.raw.transaction():
+                yield
+        except psycopg.Error as exc:
+            raise self.fail(exc) from None
+
+    def commit(self) -> None:
+        """Nothing to do: outside a ``with`` block every statement is committed (as in ``sqlite3``)."""
+
+    def rollback(self) -> None:
+        """Nothing to do outside a ``with`` block (as in ``sqlite3``)."""
+
+    def __enter__(self) -> PgConnection:
+        transaction = self.raw.transaction()
+        try:
+            transaction.__enter__()
+        except psycopg.Error as exc:
+            raise self.fail(exc) from None
+        self._open.append(transaction)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            self._open.pop().__exit__(kind, value, traceback)
+        except psycopg.Error as exc:
+            raise self.fail(exc) from None
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str) -> PgConnection:
+    """Connect to ``url`` (a libpq URI); a ``StorageError`` that says why when it cannot."""
+    label = redact(url)
+    try:
+        raw = psycopg.connect(
+            url, connect_timeout=CONNECT_TIMEOUT, application_name="zhanaozen-collector", autocommit=True
+        )
+    except psycopg.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(f"cannot open PostgreSQL database {label}: {detail}") from None
+    return PgConnection(raw, label)

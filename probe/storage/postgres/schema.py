@@ -1,0 +1,231 @@
+"""The PostgreSQL collector schema: numbered migrations, each applied once, in one transaction.
+
+    probes            the probes a collector accepts (as in SQLite)
+    measurement_chain the ledger: one row per (probe, epoch, chain seq), primary key (probe_id, epoch, chain_seq),
+                      unique (probe_id, id); a batch's records are inserted here first with
+                      ``on conflict do nothing``, so a record is stored once whoever sends it when
+    measurements      every column SQLite has, partitioned by month of ``started_at`` (one table per
+                      month, made when its first row comes; odd times go to ``measurements_other``);
+                      a covering index (input, started_at) for the outage queries, and (probe, seq)
+    runs, rounds      primary key (probe_id, id): a probe's runs and heartbeats
+    chain_heads       signed heads, primary key (probe_id, epoch, seq)
+    withheld_records  records a probe holds in quarantine, named by place and hash (``collector.withheld``)
+    network_contexts  a round's network controls (when probes send them)
+    outage_windows    windows saved by ``probe outages --save``
+
+No constraint spans probes: every key starts with ``probe_id``, so the tables can later be
+distributed by probe (Citus: ``create_distributed_table(..., 'probe_id')``) with each probe's rows
+together. Times are ISO 8601 text in the "C" collation, compared as SQLite compares them; the
+function ``julianday`` is SQLite's, so the analysis's SQL runs unchanged.
+
+A new migration is appended with a new number; applied ones are never edited. Migrations run
+under an advisory lock, so two collectors starting at once do not both apply one.
+"""
+
+from __future__ import annotations
+
+from probe.storage.postgres.connection import PgConnection
+
+_TIME = 'text collate "C"'
+
+_INITIAL = f"""
+create table probes (
+    id text primary key,
+    public_key text,
+    name text,
+    is_self integer not null default 0,
+    added_at text,
+    added_how text,
+    first_seen text,
+    last_seen text,
+    batches bigint not null default 0,
+    measurements bigint not null default 0
+);
+create table runs (
+    id text not null,
+    probe_id text not null,
+    started_at {_TIME},
+    finished_at {_TIME},
+    status text,
+    experiment text,
+    test_list text,
+    probe_asn text,
+    probe_cc text,
+    software_version text,
+    config text,
+    measurements bigint,
+    problems text,
+    probe_network_name text,
+    network_source text,
+    primary key (probe_id, id)
+);
+create index runs_id on runs (id);
+create index runs_started on runs (started_at);
+create table rounds (
+    id text not null,
+    probe_id text not null,
+    group_name text,
+    experiment text,
+    run_id text,
+    started_at {_TIME},
+    finished_at {_TIME},
+    status text,
+    targets integer,
+    measured integer,
+    failed integer,
+    reached integer,
+    probe_errors integer,
+    quarantined integer,
+    error text,
+    primary key (probe_id, id)
+);
+create index rounds_id on rounds (id);
+create index rounds_started on rounds (started_at);
+create index rounds_run on rounds (run_id);
+create table chain_heads (
+    probe_id text not null,
+    epoch text not null default '',
+    seq bigint not null,
+    hash text not null,
+    signed_at text not null,
+    signature text not null,
+    primary key (probe_id, epoch, seq)
+);
+create table withheld_records (
+    probe_id text not null,
+    epoch text not null,
+    seq bigint not null,
+    prev text not null,
+    hash text not null,
+    reason text not null,
+    signature text not null,
+    received_at text not null,
+    primary key (probe_id, epoch, seq)
+);
+create table measurement_chain (
+    probe_id text not null,
+    epoch text not null,
+    chain_seq bigint not null,
+    id text not null,
+    chain_prev text not null,
+    chain_hash text not null,
+    primary key (probe_id, epoch, chain_seq),
+    unique (probe_id, id)
+);
+create index measurement_chain_id on measurement_chain (id);
+create table measurements (
+    id text not null,
+    probe_id text not null,
+    run_id text,
+    experiment text,
+    input text collate "C",
+    category_code text,
+    started_at {_TIME} not null,
+    test_start_time text,
+    runtime double precision,
+    failure text,
+    failed_step text,
+    verdict text,
+    blocking text,
+    blocking_detail text,
+    probe_asn text,
+    probe_cc text,
+    test_name text,
+    test_version text,
+    report_id text,
+    software_name text,
+    software_version text,
+    annotations text,
+    test_keys text,
+    chain_seq bigint not null,
+    chain_prev text not null,
+    chain_hash text not null,
+    chain_epoch text,
+    confirmed integer,
+    reason text,
+    network_state text
+) partition by range (started_at);
+create table measurements_other partition of measurements default;
+create index measurements_outages on measurements (input, started_at) include (
+    probe_id, probe_asn, probe_cc, experiment, run_id, verdict, blocking, blocking_detail, failure, failed_step,
+    confirmed, network_state
+);
+create index measurements_probe_seq on measurements (probe_id, chain_seq);
+create index measurements_id on measurements (id);
+create index measurements_run on measurements (run_id);
+create index measurements_started on measurements (started_at);
+create table network_contexts (
+    id bigserial primary key,
+    probe_id text,
+    run_id text,
+    phase text,
+    measured_at {_TIME},
+    network_state text,
+    gateway text,
+    gateway_answers integer,
+    controls text
+);
+create index network_contexts_run on network_contexts (run_id);
+create index network_contexts_measured on network_contexts (measured_at);
+create table outage_windows (
+    id bigserial primary key,
+    saved_at text not null,
+    scope text not null,
+    target text not null,
+    kind text not null,
+    blocking text,
+    blocking_detail text,
+    start_min text,
+    start_max text not null,
+    end_min text,
+    end_max text,
+    ongoing integer not null,
+    last_bad text not null,
+    measurements integer not null,
+    failing integer not null,
+    probes integer not null,
+    probes_total integer not null,
+    network text,
+    region text,
+    probe text,
+    confidence double precision not null,
+    confidence_label text not null,
+    severity double precision not null,
+    basis text not null
+);
+create index outage_windows_start on outage_windows (start_max);
+create function julianday(moment text) returns double precision language sql stable strict parallel safe
+    as $$ select extract(epoch from moment::timestamptz)::double precision / 86400.0 + 2440587.5 $$;
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "collector tables; measurements partitioned by month; the chain ledger", _INITIAL),
+]
+_LOCK = 0x7A68616E  # any constant: the advisory lock migrations hold
+
+
+def applied(conn: PgConnection) -> set[int]:
+    if not conn.one("select to_regclass('schema_migrations') is not null")[0]:
+        return set()
+    return {int(row[0]) for row in conn.execute("select version from schema_migrations")}
+
+
+def migrate(conn: PgConnection) -> int:
+    """Apply every pending migration, each in its own transaction; return the schema version."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(?)", (_LOCK,))
+        conn.execute(
+            "create table if not exists schema_migrations (version integer primary key, name text, applied_at text)"
+        )
+    for number, name, script in sorted(MIGRATIONS):
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(?)", (_LOCK,))
+            if number in applied(conn):
+                continue
+            conn.raw.execute(script.encode())
+            conn.execute(
+                "insert into schema_migrations (version, name, applied_at) "
+                "values (?, ?, to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))",
+                (number, name),
+            )
+    return max(applied(conn), default=0)
