@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
 """The collector on PostgreSQL (a private cluster, see ``pgcluster``): stored once, atomic, migrated,
 read by the same commands with the same answers as SQLite, and moved from SQLite without loss."""
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
-from test_collector_service import batches, post
+from test_collector_service import batches, post, probe_db  # noqa: F401  (a fixture)
 from test_outages import GULJAN, RIDUS, TWITTER, Series
 from unattended import fill, probe_identity
 
@@ -23,9 +24,8 @@ from probe.collector.migrate import move
 from probe.collector.service import CollectorServer, running_collector
 from probe.collector.store import batch_store
 from probe.errors import StorageError
-from probe.identity import Identity
 from probe.integrity.signing import batch_statement
-from probe.storage import Database, open_database
+from probe.storage import open_database
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.postgres import schema
 from probe.storage.postgres.database import PgDatabase, open_postgres
@@ -33,22 +33,14 @@ from probe.upload.protocol import encode_batch
 
 
 @pytest.fixture
-def probe_db(tmp_path: Path) -> Iterator[tuple[Database, Identity]]:
-    db = open_database(tmp_path / "probe" / "probe.db")
-    fill(db, 5)
-    yield db, probe_identity(db)
-    db.close()
-
-
-@pytest.fixture
-def pg(pg_url: str) -> Iterator[PgDatabase]:  # noqa: F811
+def pg(pg_url: str) -> Iterator[PgDatabase]:
     db = open_postgres(pg_url)
     yield db
     db.close()
 
 
 @pytest.fixture
-def pg_collector(pg_url: str) -> Iterator[tuple[CollectorServer, str]]:  # noqa: F811
+def pg_collector(pg_url: str) -> Iterator[tuple[CollectorServer, str]]:
     with running_collector(pg_url) as server:
         yield server, pg_url
 
@@ -115,7 +107,7 @@ def test_a_refused_batch_stores_nothing_of_it(tmp_path: Path, pg) -> None:  # ty
     second.close()
 
 
-def test_two_writers_storing_one_record_store_it_once_by_the_unique_key(probe_db, pg, pg_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_two_writers_storing_one_record_store_it_once_by_the_unique_key(probe_db, pg, pg_url) -> None:  # type: ignore[no-untyped-def]
     db, identity = probe_db
     registry.register(pg, identity.public_key_b64)
     rows = list(db.measurement_rows())
@@ -141,7 +133,7 @@ def test_two_writers_storing_one_record_store_it_once_by_the_unique_key(probe_db
     other.close()
 
 
-def test_migrations_are_numbered_applied_once_and_a_failing_one_leaves_nothing(pg, pg_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_migrations_are_numbered_applied_once_and_a_failing_one_leaves_nothing(pg, pg_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert pg.conn.execute("select version from schema_migrations").fetchall() == [(1,)]
     open_postgres(pg_url).close()  # again: nothing to apply
     assert pg.conn.execute("select version from schema_migrations").fetchall() == [(1,)]
@@ -197,7 +189,7 @@ def chained_collector(path: Path) -> Series:
     return series
 
 
-def test_a_collector_moved_to_postgres_answers_every_command_as_sqlite_did(tmp_path: Path, pg_url) -> None:  # noqa: F811
+def test_a_collector_moved_to_postgres_answers_every_command_as_sqlite_did(tmp_path: Path, pg_url) -> None:
     path = tmp_path / "collector.db"
     series = chained_collector(path)
     count = series.db.conn.execute("select count(*) from measurements").fetchone()[0]
@@ -234,7 +226,7 @@ def test_a_collector_moved_to_postgres_answers_every_command_as_sqlite_did(tmp_p
     assert open_postgres(pg_url).conn.one("select count(*) from outage_windows")[0] == len(windows)
 
 
-def test_verdicts_judged_again_on_postgres_agree_with_sqlite_and_are_stored(tmp_path: Path, pg_url) -> None:  # noqa: F811
+def test_verdicts_judged_again_on_postgres_agree_with_sqlite_and_are_stored(tmp_path: Path, pg_url) -> None:
     path = tmp_path / "collector.db"
     chained_collector(path).db.close()
     assert move(path, pg_url).ok
@@ -248,7 +240,7 @@ def test_verdicts_judged_again_on_postgres_agree_with_sqlite_and_are_stored(tmp_
     assert len(lines) > 100 and all(stored[line["id"]] == line["reason"] for line in lines)
 
 
-def test_moving_a_probe_database_is_refused_before_anything_is_written(probe_db, pg, pg_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_moving_a_probe_database_is_refused_before_anything_is_written(probe_db, pg, pg_url) -> None:  # type: ignore[no-untyped-def]
     db, _ = probe_db
     result = invoke("collector", "migrate", "--from", str(db.path), "--to", pg_url)
     assert result.exit_code != 0 and "own probe" in str(result.exception)

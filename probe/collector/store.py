@@ -15,10 +15,19 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from probe.storage import Database
+from probe.storage.columns import CHAIN_RECORD_COLUMNS
+from probe.upload.protocol import VERDICT_FIELDS
 
 if TYPE_CHECKING:
     from probe.storage.store import AnyDatabase
 
+STORED_COLUMNS = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
+"""A record's columns as a collector stores them: its chained content and link, and its verdict (since /2)."""
+TOUCH_PROBE = (
+    "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
+    "measurements = measurements + ? where id = ?"
+)
+"""A batch counted in ``probes`` (now, now, new measurements, probe id): the same SQL on both engines."""
 Stored = tuple[str, str]
 """A stored record found by id: (probe_id, chain_hash)."""
 Link = tuple[str, str, str]

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from probe.collector.ingest import IngestError
-from probe.collector.store import STORED_COLUMNS, Link, Stored, chunks
+from probe.collector.store import STORED_COLUMNS, TOUCH_PROBE, Link, Stored, chunks
 from probe.storage.postgres.database import PgDatabase, month_of
 
 _COLUMNS = (*STORED_COLUMNS, "probe_id", "chain_epoch")
@@ -117,8 +117,4 @@ class PostgresBatchStore:
         )
 
     def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
-        self.conn.execute(
-            "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
-            "measurements = measurements + ? where id = ?",
-            (now, now, stored, probe_id),
-        )
+        self.conn.execute(TOUCH_PROBE, (now, now, stored, probe_id))

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from probe.collector.store import STORED_COLUMNS, Link, Stored
+from probe.collector.store import STORED_COLUMNS, TOUCH_PROBE, Link, Stored
 from probe.errors import StorageError
 from probe.storage import Database
 
@@ -88,8 +88,4 @@ class SqliteBatchStore:
         )
 
     def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
-        self.conn.execute(
-            "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
-            "measurements = measurements + ? where id = ?",
-            (now, now, stored, probe_id),
-        )
+        self.conn.execute(TOUCH_PROBE, (now, now, stored, probe_id))

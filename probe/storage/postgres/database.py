@@ -105,13 +105,17 @@ class PgDatabase:
         confirmed: bool = False,
         reason: str = "",
         network_state: str | None = None,
+        rule: str | None = None,
+        rules_version: str | None = None,
+        suspected: str | None = None,
     ) -> None:
         """Replace a measurement's verdict (the verdict columns are outside the hash chain)."""
+        judged = [verdict, blocking, blocking_detail, int(confirmed), reason, network_state, rule, rules_version]
         with self.conn:
             self.conn.execute(
-                "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, "
-                "reason = ?, network_state = ? where id = ?",
-                [verdict, blocking, blocking_detail, int(confirmed), reason, network_state, measurement_id],
+                "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, reason = ?, "
+                "network_state = ?, rule = ?, rules_version = ?, suspected = ? where id = ?",
+                [*judged, suspected, measurement_id],
             )
 
     def close(self) -> None:

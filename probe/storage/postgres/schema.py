@@ -143,7 +143,10 @@ create table measurements (
     chain_epoch text,
     confirmed integer,
     reason text,
-    network_state text
+    network_state text,
+    rule text,
+    rules_version text,
+    suspected text
 ) partition by range (started_at);
 create table measurements_other partition of measurements default;
 create index measurements_outages on measurements (input, started_at) include (
