@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
+from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
+from support.unattended import fill, probe_identity
 from test_collector_service import batches, post, probe_db  # noqa: F401  (a fixture)
 from test_outages import GULJAN, RIDUS, TWITTER, Series
-from unattended import fill, probe_identity
 
 from probe.cli.main import cli
 from probe.collector import registry
