@@ -17,6 +17,7 @@ from typing import Any
 from probe.errors import StorageError
 from probe.model import DB_TIME_FORMAT, db_time
 from probe.storage import Database
+from probe.storage.busy import when_free
 
 RUNNING = "running"
 FINISHED = "finished"
@@ -38,9 +39,12 @@ def epoch(text: str) -> float:
 
 
 def _execute(db: Database, sql: str, params: tuple[Any, ...]) -> None:
-    try:
+    def write() -> None:
         with db.db.conn:
             db.db.conn.execute(sql, params)
+
+    try:
+        when_free(write, what="a heartbeat")
     except sqlite3.Error as exc:
         raise StorageError(f"cannot write heartbeat to {db.path or 'memory'}: {exc}") from None
 

@@ -1,7 +1,11 @@
 """The measurement database: ``<data_dir>/probe.db`` by default.
 
 WAL mode so analysts can read while the probe writes; every measurement is committed
-as soon as it completes, so killing the probe loses at most the ones in flight.
+as soon as it completes, so killing the probe loses at most the ones in flight. A write that
+finds another writer holding the lock waits for it (``busy``): a finished measurement is never
+dropped. The files are the owner's only (``private``). Opening for writing completes any
+migration a crash interrupted and closes runs left ``running`` by dead processes; a database
+that cannot be written here (a read-only copy) can be opened read-only instead.
 One ``Database`` belongs to one thread (the runner writes from its main thread).
 """
 
@@ -20,20 +24,24 @@ import sqlite_utils
 from probe.errors import StorageError
 from probe.limits import fit_measurement_row
 from probe.model import Measurement, TestKeys, ooni_time
+from probe.storage.busy import BUSY_TIMEOUT_MS, when_free
 from probe.storage.chain import record_hash
 from probe.storage.columns import CHAINED_COLUMNS, ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_STAGE_COLUMNS
-from probe.storage.migrations import migrate
+from probe.storage.migrations import current_version, migrate, pending
+from probe.storage.private import create_private, tighten_database
+from probe.storage.readonly import connect_read_only, writable
+from probe.storage.schema_runs import RUNNING, close_dead_runs, this_process
 from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
 
 DB_FILENAME = "probe.db"
-BUSY_TIMEOUT_MS = 5000
 
 
 class Database:
-    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: Path | None, *, read_only: bool = False) -> None:
         self.db = db
         self.path = path
+        self.read_only = read_only
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -46,14 +54,17 @@ class Database:
 
     # runs -----------------------------------------------------------------
     def start_run(self, run: dict[str, Any]) -> None:
-        self._write("runs", {**run, "status": "running", "measurements": 0})
+        self._write("runs", {**run, "status": RUNNING, "measurements": 0, "owner": this_process()})
 
     def finish_run(self, run_id: str, *, finished_at: str, status: str, measurements: int) -> None:
-        try:
+        def write() -> None:
             with self.db.conn:
                 self.db["runs"].update(  # type: ignore[union-attr]
                     run_id, {"finished_at": finished_at, "status": status, "measurements": measurements}
                 )
+
+        try:
+            when_free(write, what=f"run {run_id}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot update run {run_id}: {exc}") from None
 
@@ -111,9 +122,13 @@ class Database:
 
     def _save_side_records(self, measurement: Measurement) -> None:
         """Rows other tables keep about a measurement: an SMS's message, reports and receipts."""
-        try:
+
+        def write() -> None:
             with self.db.conn:
                 save_sms_records(self.db.conn, measurement)
+
+        try:
+            when_free(write, what=f"the SMS records of {measurement.id}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write SMS records in {self.path or 'memory'}: {exc}") from None
 
@@ -126,7 +141,8 @@ class Database:
         # processes saving into one database (a daemon and a manual run) never share a seq.
         conn = self.db.conn
         own_transaction = not conn.in_transaction
-        try:
+
+        def append() -> None:
             if own_transaction:
                 conn.execute("begin immediate")
             try:
@@ -142,6 +158,10 @@ class Database:
                 raise
             if own_transaction:
                 conn.commit()
+
+        try:
+            # Inside a caller's transaction the caller decides; on its own, a locked database is waited for.
+            when_free(append, what=f"measurement {row['id']}") if own_transaction else append()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write to measurements in {self.path or 'memory'}: {exc}") from None
 
@@ -160,7 +180,8 @@ class Database:
         suspected: str | None = None,
     ) -> None:
         """Replace a measurement's verdict (judged again: new fingerprints, new rules, a network that went dark)."""
-        try:
+
+        def write() -> None:
             with self.db.conn:
                 self.db.execute(
                     "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, "
@@ -178,6 +199,9 @@ class Database:
                         measurement_id,
                     ],
                 )
+
+        try:
+            when_free(write, what=f"the verdict of {measurement_id}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot update the verdict of {measurement_id}: {exc}") from None
 
@@ -207,9 +231,12 @@ class Database:
         return rows[0] if rows else None
 
     def _write(self, table: str, row: dict[str, Any]) -> None:
-        try:
+        def write() -> None:
             with self.db.conn:
                 self.db[table].insert(row)  # type: ignore[union-attr]
+
+        try:
+            when_free(write, what=f"a row of {table}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write to {table} in {self.path or 'memory'}: {exc}") from None
 
@@ -240,7 +267,9 @@ def row_to_measurement(row: dict[str, Any]) -> Measurement:
 def _migration_lock(path: Path) -> Iterator[None]:
     """One process at a time creates or migrates a database file (a daemon and a manual
     ``probe run`` may open a new one at the same moment); the lock file sits beside it."""
-    with open(path.with_name(path.name + ".lock"), "a+b") as handle:
+    lock = path.with_name(path.name + ".lock")
+    create_private(lock)
+    with open(lock, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -248,21 +277,62 @@ def _migration_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def open_database(path: Path | str) -> Database:
-    """Open (creating and migrating as needed) the database at ``path`` (``:memory:`` works)."""
-    memory = str(path) == ":memory:"
+def _prepare(db: sqlite_utils.Database) -> None:
+    """WAL, every pending migration, and runs left running by dead processes closed."""
+    when_free(db.enable_wal, what="the journal mode")
+    when_free(lambda: migrate(db), what="the schema")
+
+    def close_runs() -> None:
+        conn = db.conn
+        conn.execute("begin immediate")
+        try:
+            close_dead_runs(conn)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    when_free(close_runs, what="interrupted runs")
+
+
+def open_database(path: Path | str, *, read_only_ok: bool = False) -> Database:
+    """Open (creating and migrating as needed) the database at ``path`` (``:memory:`` works).
+
+    ``read_only_ok``: the caller only reads; a database that cannot be written here (a read-only
+    file, directory or mount) is then opened read-only instead of refused.
+    """
+    if str(path) == ":memory:":
+        db = sqlite_utils.Database(memory=True)
+        migrate(db)
+        return Database(db, None)
+    path = Path(path)
+    if read_only_ok and path.exists() and not writable(path):
+        return _open_read_only(path)
     try:
-        if not memory:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(memory=True) if memory else sqlite_utils.Database(path)
+        create_private(path)  # before SQLite makes it: -wal and -shm take the database's mode
+        tighten_database(path)
+        db = sqlite_utils.Database(path)
         # Wait for other writers before anything else: switching to WAL needs the lock too.
         db.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
-        if memory:
-            migrate(db)
-        else:
-            with _migration_lock(Path(path)):
-                db.enable_wal()
-                migrate(db)
+        with _migration_lock(path):
+            _prepare(db)
+        tighten_database(path)
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from None
-    return Database(db, None if memory else Path(path))
+    return Database(db, path)
+
+
+def _open_read_only(path: Path) -> Database:
+    try:
+        conn = connect_read_only(path)
+        db = sqlite_utils.Database(conn)
+        behind = pending(db)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot read database {path}: {exc}") from None
+    if behind:
+        conn.close()
+        raise StorageError(
+            f"{path} is read-only here and was made by an older version (schema {current_version(db)}): "
+            "copy it somewhere writable to read it"
+        )
+    return Database(db, path, read_only=True)

@@ -26,6 +26,7 @@ from probe.storage.schema_network_identity import network_identity_columns
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_queue import queue_tables
 from probe.storage.schema_rules import rule_columns
+from probe.storage.schema_runs import run_owners
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
@@ -71,6 +72,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "upload quarantine, chain epochs, quarantined records in heartbeats", queue_tables),
     (7, "runs: the network's name and where its identity came from", network_identity_columns),
     (8, "verdict rule ids, rules version and suspected method", rule_columns),
+    (9, "run owners: runs left running by a dead process are closed as interrupted", run_owners),
 ]
 
 
@@ -78,6 +80,12 @@ def applied(db: sqlite_utils.Database) -> set[int]:
     if "schema_migrations" not in db.table_names():
         return set()
     return {int(row[0]) for row in db.execute("select version from schema_migrations")}
+
+
+def pending(db: sqlite_utils.Database) -> list[int]:
+    """The numbers of the migrations not applied to ``db`` yet."""
+    done = applied(db)
+    return sorted(number for number, _, _ in MIGRATIONS if number not in done)
 
 
 def current_version(db: sqlite_utils.Database) -> int:

@@ -1,0 +1,100 @@
+"""Private files: what the probe writes is readable by its owner only, whatever the umask.
+
+Which sites a volunteer tests is dangerous to know. On a shared computer the default umask (022)
+would make the database, its ``-wal`` and ``-shm``, the key, exports, reports and bundles readable
+by every user. So directories the probe creates are 0700 and files 0600, set explicitly after
+creation (a umask can only take bits away, and an odd one could take the owner's too). SQLite
+gives ``-wal`` and ``-shm`` the database file's own mode, so a database created 0600 keeps them so.
+
+An existing directory is never loosened nor tightened behind the user's back (``--out /tmp/x``
+must not lock other users out of ``/tmp``); an existing data file of the probe's with bits for
+others (from an older version) is tightened when the probe opens it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import IO
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+DATABASE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside a database."""
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents as 0700 directories; existing ones are left as they are."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue  # made by another process meanwhile
+        os.chmod(directory, DIR_MODE)
+
+
+def tighten(path: Path) -> None:
+    """Take group and other bits off ``path`` if it exists and is this user's (a file from an older version)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+
+
+def create_private(path: Path) -> None:
+    """Make sure ``path`` exists as a 0600 file (an empty one is made if missing); an existing one is tightened."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        tighten(path)
+        return
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def tighten_database(path: Path) -> None:
+    """The database file and the files SQLite keeps beside it, 0600 (those that exist).
+
+    Only a database (or an empty file): ``--db`` naming some other file by mistake leaves it as it is."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(len(SQLITE_MAGIC))
+    except OSError:
+        return
+    if head not in (b"", SQLITE_MAGIC):
+        return
+    tighten(path)
+    for suffix in DATABASE_SIDE_FILES:
+        tighten(path.with_name(path.name + suffix))
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """``os.open`` a file for writing as 0600: a new file is made so, an existing one is set so."""
+    fd = os.open(path, flags | os.O_NOFOLLOW, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_private_text(path: Path) -> IO[str]:
+    """A text stream writing ``path`` (truncated) as a 0600 file."""
+    return os.fdopen(open_private(path), "w", encoding="utf-8")
