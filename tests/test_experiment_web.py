@@ -134,3 +134,30 @@ def test_redirect_to_another_host_resolves_it_through_the_first_resolver() -> No
     assert m.failure is None
     assert m.test_keys.requests[0].request.url == f"http://new.test:{web.port}/"
     assert ("udp", "new.test", "A") in [(p, n.rstrip(".").lower(), t) for p, n, t in dns.queries]
+
+
+def test_https_sends_one_clienthello_the_http_step_reuses_the_tls_connection(pki: PKI) -> None:
+    with running_dns_server({"localhost": LOOPBACK}) as dns, http_server({"/": page(TITLE_PAGE)}, leaf=pki.leaf) as w:
+        config = loopback_config(dns.spec(), ca_bundle=pki.ca.cert_path)
+        m = WEB.run(f"https://localhost:{w.port}/", context(config))
+    assert m.failure is None
+    assert len(w.connections) == 1, "one connection, one ClientHello: the HTTP step used the TLS step's"
+    keys = m.test_keys
+    assert (len(keys.tcp_connect), len(keys.tls_handshakes), len(keys.requests)) == (1, 1, 1)
+    assert keys.requests[0].address == f"127.0.0.1:{w.port}"
+    assert [e.operation for e in keys.network_events].count("tls_handshake_start") == 1
+
+
+def test_http_reuses_the_tcp_connection_of_the_tcp_step() -> None:
+    with running_dns_server({"guljan.test": LOOPBACK}) as dns, http_server({"/": page(TITLE_PAGE)}) as web:
+        m = WEB.run(f"http://guljan.test:{web.port}/", context(loopback_config(dns.spec())))
+    assert m.failure is None and len(web.requests) == 1
+    assert len(web.connections) == 1
+
+
+def test_a_redirect_to_another_port_connects_anew_and_only_then() -> None:
+    with running_dns_server({"guljan.test": LOOPBACK}) as dns, http_server({"/": page(TITLE_PAGE)}) as target:
+        with http_server({"/": redirect(f"http://guljan.test:{target.port}/")}) as first:
+            m = WEB.run(f"http://guljan.test:{first.port}/", context(loopback_config(dns.spec())))
+    assert m.failure is None
+    assert (len(first.connections), len(target.connections)) == (1, 1)

@@ -5,12 +5,13 @@ Network work happens in ``probe.net``; these functions only fan it out and colle
 
 from __future__ import annotations
 
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from probe.config import Config
 from probe.model import DNSQuery, TCPConnect, TLSHandshake
-from probe.net import dns, tcp, tls
+from probe.net import dns, http, tcp, tls
 from probe.net.addresses import is_ip
 from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
@@ -32,6 +33,14 @@ class ConnectStep:
     """Addresses where TCP (and TLS, when asked) succeeded, in the order given."""
     failure: str | None = None
     failed_step: str | None = None
+    connection: http.Connection | None = None
+    """With ``keep``: the first reachable address's connection, left open for the HTTP step to use."""
+
+    def close(self) -> None:
+        """Close the kept connection if nobody took it (``http.fetch`` closes the one it uses)."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def resolve(host: str, config: Config, trace: Trace) -> DNSStep:
@@ -65,37 +74,49 @@ def resolve(host: str, config: Config, trace: Trace) -> DNSStep:
 
 
 def connect_all(
-    addresses: list[str], port: int, config: Config, trace: Trace, *, server_name: str | None = None
+    addresses: list[str],
+    port: int,
+    config: Config,
+    trace: Trace,
+    *,
+    server_name: str | None = None,
+    keep: bool = False,
 ) -> ConnectStep:
-    """TCP connect to every address on ``port``; with ``server_name``, a TLS handshake over each."""
+    """TCP connect to every address on ``port``; with ``server_name``, a TLS handshake over each.
+
+    With ``keep``, the first reachable address's connection stays open (``ConnectStep.connection``) for the
+    HTTP step, as a browser reuses the connection it made; every other one is closed at once."""
     step = ConnectStep()
     targets = addresses[: config.tcp.max_addresses]
     if not targets:
         return step
 
-    def one(ip: str) -> tuple[TCPConnect, TLSHandshake | None]:
+    def one(ip: str) -> tuple[TCPConnect, TLSHandshake | None, socket.socket | None]:
         sock, connect = tcp.connect(ip, port, trace, timeout=config.tcp.timeout)
         if sock is None or server_name is None:
-            if sock is not None:
-                sock.close()
-            return connect, None
+            return connect, None, sock
         tls_sock, handshake = tls.handshake(
             sock, server_name, trace, timeout=config.tls.timeout, ca_bundle=config.tls.ca_bundle
         )
-        if tls_sock is not None:
-            tls_sock.close()
-        return connect, handshake
+        return connect, handshake, tls_sock
 
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         results = list(pool.map(one, targets))
-    for ip, (connect, handshake) in zip(targets, results, strict=True):
+    for ip, (connect, handshake, sock) in zip(targets, results, strict=True):
         step.tcp_connect.append(connect)
         if handshake is not None:
             step.tls_handshakes.append(handshake)
         if connect.status.success and (handshake is None or handshake.failure is None):
             step.reachable.append(ip)
+        if sock is None:
+            continue
+        if keep and step.connection is None:
+            alpn = handshake.negotiated_protocol if handshake is not None else None
+            step.connection = http.Connection(sock, ip, port, alpn)
+        else:
+            sock.close()
     if not step.reachable:
-        first_connect, first_tls = results[0]
+        first_connect, first_tls, _ = results[0]
         if first_connect.status.failure:
             step.failure, step.failed_step = first_connect.status.failure, "tcp"
         elif first_tls is not None:

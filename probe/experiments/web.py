@@ -6,7 +6,8 @@ Method (after OONI's web_connectivity, see ``methodology.md``):
    query keeps listening briefly for extra answers (the injection signature).
 2. TCP connect to every resolved address on the URL's port (and ``[tcp] extra_ports``).
 3. For https, a TLS handshake with the host as SNI over each connection.
-4. An HTTP GET through the first address that worked, following redirects.
+4. An HTTP GET over the first connection that worked (kept open from step 2/3, not made
+   again: one ClientHello per connection, as a browser), following redirects.
 
 With ``[control] url`` set, a test helper (OONI's protocol, ``probe.helper``) is asked for its
 view of the URL (with the addresses resolved here) while the target is measured; its answer is ``test_keys.control``
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
 from probe.helper.protocol import ControlRequest
-from probe.model import Measurement, WebTestKeys
+from probe.model import HTTPTransaction, Measurement, WebTestKeys
 from probe.net import dns, http
 from probe.net.addresses import DEFAULT_PORTS, format_endpoint, is_ip
 from probe.net.names import canonical_name
@@ -125,26 +126,34 @@ class WebExperiment:
             return Outcome(keys, resolved.failure, "dns")
 
         sni = host if parts.scheme == "https" else None
-        connected = steps.connect_all(resolved.addresses, port, config, trace, server_name=sni)
+        # The HTTP step uses the connection made here (one ClientHello per connection, as a browser).
+        connected = steps.connect_all(resolved.addresses, port, config, trace, server_name=sni, keep=True)
+        requests: list[HTTPTransaction] = []
+        try:
+            if connected.reachable:
+                connection, connected.connection = connected.connection, None
+                requests = http.fetch(
+                    url,
+                    trace,
+                    addresses=connected.reachable,
+                    resolve=lambda name: self._resolve_redirect(name, ctx, trace),
+                    limits=config.http,
+                    tcp_timeout=config.tcp.timeout,
+                    tls_timeout=config.tls.timeout,
+                    ca_bundle=config.tls.ca_bundle,
+                    connection=connection,
+                )
+        finally:
+            connected.close()
+        keys.tcp_connect = connected.tcp_connect
         for extra in sorted(set(config.tcp.extra_ports) - {port}):
-            keys.tcp_connect.extend(steps.connect_all(resolved.addresses, extra, config, trace).tcp_connect)
-        keys.tcp_connect = connected.tcp_connect + keys.tcp_connect
+            keys.tcp_connect += steps.connect_all(resolved.addresses, extra, config, trace).tcp_connect
         keys.tls_handshakes = connected.tls_handshakes
         if not connected.reachable:
             keys.http_experiment_failure = connected.failure
             return Outcome(keys, connected.failure, connected.failed_step)
-
-        keys.requests = http.fetch(
-            url,
-            trace,
-            addresses=connected.reachable,
-            resolve=lambda name: self._resolve_redirect(name, ctx, trace),
-            limits=config.http,
-            tcp_timeout=config.tcp.timeout,
-            tls_timeout=config.tls.timeout,
-            ca_bundle=config.tls.ca_bundle,
-        )
-        failure = keys.requests[0].failure if keys.requests else "unknown_failure no_request"
+        keys.requests = requests
+        failure = requests[0].failure if requests else "unknown_failure no_request"
         keys.http_experiment_failure = failure
         return Outcome(keys, failure, "http" if failure else None)
 

@@ -5,6 +5,11 @@ for the first hop, ``resolve`` for later ones), TLS for https, GET, response. Ev
 that goes wrong on the wire is a failure string on the transaction; nothing is raised.
 The TCP connects and TLS handshakes made here appear only as network events.
 
+``connection``: the connection the caller's TCP (and TLS) step already made to the URL's host, which the
+first hop uses instead of connecting again, as a browser does: one ClientHello per connection, so one clean
+https measurement sends the site's name through the censor once, not twice, and a stateful censor is not
+tripped by the probe's own second connection. ``fetch`` owns it from then on and closes it.
+
 Limits, all from ``HTTPSection``:
 - ``timeout``: one deadline from connect to the end of the body, however slowly the server
   drips; past it the hop fails with ``generic_timeout_error`` and keeps the status,
@@ -45,6 +50,7 @@ from probe.model import HTTPRequestInfo, HTTPResponseInfo, HTTPTransaction, mayb
 from probe.net import _http1, html, tcp, tls
 from probe.net._deadline import Deadline
 from probe.net.addresses import DEFAULT_PORTS, bracketed, format_endpoint, is_ip
+from probe.net.names import canonical_name
 from probe.net.trace import Trace
 
 INVALID_URL = "unknown_failure invalid_url"
@@ -79,6 +85,19 @@ class _Options:
 
 
 @dataclass
+class Connection:
+    """An open connection (TCP, with TLS for https) to ``ip``:``port``, made and recorded by the caller."""
+
+    sock: socket.socket
+    ip: str
+    port: int
+    alpn: str | None = None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass
 class _Hop:
     address: str | None = None
     alpn: str | None = None
@@ -94,7 +113,7 @@ def _target(url: str) -> _Target:
         host = parts.hostname or ""
         port = parts.port or DEFAULT_PORTS[scheme]
         if not is_ip(host):
-            host = host.encode("idna").decode("ascii")
+            host = canonical_name(host)  # IDNA 2008, as browsers (and the DNS step) spell it
     except ValueError:  # UnicodeError too: a bad port, IPv6 literal or IDNA label
         raise MeasuredFailure(INVALID_URL, url) from None
     if not host:
@@ -198,7 +217,9 @@ def _redirect(url: str, response: _http1.Response) -> tuple[str | None, str | No
     return next_url, None
 
 
-def _round_trip(url: str, trace: Trace, opts: _Options, given: list[str]) -> tuple[HTTPTransaction, str | None]:
+def _round_trip(
+    url: str, trace: Trace, opts: _Options, given: list[str], reuse: Connection | None = None
+) -> tuple[HTTPTransaction, str | None]:
     transaction_id = trace.next_id()
     t0 = trace.elapsed()
     trace.event("http_transaction_start", transaction_id=transaction_id)
@@ -210,9 +231,14 @@ def _round_trip(url: str, trace: Trace, opts: _Options, given: list[str]) -> tup
         target = _target(url)
         request.headers_list = _request_headers(target, opts.limits.user_agent)
         request.headers = dict(request.headers_list)
-        ips = _addresses(target, given, opts.resolve)
         deadline = Deadline(opts.limits.timeout)
-        sock = _connect(ips, target, trace, deadline, opts, hop)
+        if reuse is not None and reuse.port == target.port:
+            hop.address, hop.alpn, hop.sock = format_endpoint(reuse.ip, reuse.port), reuse.alpn, reuse.sock
+            reuse = None
+            sock = hop.sock
+        else:
+            ips = _addresses(target, given, opts.resolve)
+            sock = _connect(ips, target, trace, deadline, opts, hop)
         _http1.send(sock, _http1.request_bytes(target.path, request.headers_list), deadline)
         _http1.read_response(sock, deadline, opts.limits, response)
     except (OSError, MeasuredFailure) as exc:
@@ -220,6 +246,8 @@ def _round_trip(url: str, trace: Trace, opts: _Options, given: list[str]) -> tup
     finally:
         if hop.sock is not None:
             hop.sock.close()
+        if reuse is not None:  # a connection this hop could not use
+            reuse.close()
     next_url = None
     if failure is None:
         next_url, failure = _redirect(url, response)
@@ -247,17 +275,22 @@ def fetch(
     tcp_timeout: float,
     tls_timeout: float,
     ca_bundle: Path | None,
+    connection: Connection | None = None,
 ) -> list[HTTPTransaction]:
     """GET ``url`` following redirects; return the round trips, most recent first (as OONI does).
 
-    The first hop connects to ``addresses`` in order until one accepts (``resolve(host)`` if
-    empty); later hops resolve their host. See the module docstring for limits and failures.
+    The first hop uses ``connection`` when given, else connects to ``addresses`` in order until
+    one accepts (``resolve(host)`` if empty); later hops resolve their host. See the module
+    docstring for limits and failures.
     """
     opts = _Options(resolve, limits, tcp_timeout, tls_timeout, ca_bundle)
     transactions: list[HTTPTransaction] = []
     next_url: str | None = url
     while next_url is not None:
-        transaction, next_url = _round_trip(next_url, trace, opts, [] if transactions else addresses)
+        first = not transactions
+        transaction, next_url = _round_trip(
+            next_url, trace, opts, addresses if first else [], connection if first else None
+        )
         transactions.append(transaction)
         if next_url is not None and len(transactions) > limits.max_redirects:
             transaction.failure = HTTP_TOO_MANY_REDIRECTS

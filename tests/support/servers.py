@@ -323,6 +323,8 @@ class HTTPTestServer:
     scheme: str
     routes: dict[str, Handler]
     requests: list[Request] = field(default_factory=list)
+    connections: list[str] = field(default_factory=list)
+    """Every connection accepted (the client's port), with a request or not."""
 
     @property
     def port(self) -> int:
@@ -341,6 +343,7 @@ def http_server(
     state = HTTPTestServer(Endpoint(host, 0), "https" if leaf else "http", routes)
 
     def handler(conn: socket.socket, stopping: threading.Event) -> None:
+        state.connections.append(str(conn.getpeername()[1]))
         if context is not None:
             conn = context.wrap_socket(conn, server_side=True)
         request = _read_request(conn)
