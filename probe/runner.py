@@ -44,6 +44,8 @@ class RunSummary:
     """The network the run measured from, as finally known."""
     refused: list[str] = field(default_factory=list)
     """Inputs not measured (the experiment cannot, or they are over the limits a collector accepts)."""
+    cut: int = 0
+    """Measurements saved with a field cut to the limits a collector accepts (``limits.cut`` annotation)."""
 
     @property
     def reached(self) -> int:
@@ -148,7 +150,8 @@ def _record(
         summary.probe_errors.append(f"{target.input}: {type(exc).__name__}: {exc}")
         return
     measurement = future.result()
-    db.save(measurement, summary.run_id, target.category_code, verdict_columns=stage.columns(measurement))
+    if db.save(measurement, summary.run_id, target.category_code, verdict_columns=stage.columns(measurement)):
+        summary.cut += 1
     summary.done += 1
     summary.failures[measurement.failure or ""] += 1
     summary.steps[measurement.failed_step or "ok"] += 1

@@ -39,6 +39,7 @@ from probe.storage.columns import CHAIN_RECORD_COLUMNS as RECORD_COLUMNS
 from probe.storage.schema_unattended import local_chain_tail
 from probe.upload.quarantine import quarantine_count, quarantined
 from probe.upload.queue import queued
+from probe.upload.status import queue_status
 from probe.upload.uploader import make_session, retry_quarantined, upload_pending
 
 SERVE_SECONDS = 20.0
@@ -322,7 +323,7 @@ def test_fields_over_the_limits_are_cut_at_save_and_the_cut_recorded(probe, tmp_
     names = [description[0] for description in db.db.execute("select * from measurements limit 0").description]
     measurement = row_to_measurement(dict(zip(names, row, strict=True)))
     long = measurement.model_copy(update={"id": "d" * 32, "failure": "unknown_failure: " + "z" * 100_000})
-    db.save(long, str(dict(zip(names, row, strict=True))["run_id"]))
+    assert db.save(long, str(dict(zip(names, row, strict=True))["run_id"])) == {"failure": len(long.failure or "")}
     saved = db.get_row("d" * 32)
     assert (
         saved is not None
@@ -335,6 +336,7 @@ def test_fields_over_the_limits_are_cut_at_save_and_the_cut_recorded(probe, tmp_
         register(collector, identity)
         report = upload_pending(db, identity, settings(server.url), session)
     assert report.error is None and (report.stored, report.quarantined) == (2, 0)
+    assert "cut at save to the shared limits: 1 measurements" in queue_status(db, server.url).describe()
 
 
 def test_a_long_verdict_detail_is_cut_when_sent_not_a_reason_to_refuse_the_record(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

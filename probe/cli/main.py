@@ -117,6 +117,12 @@ def run(
         db.close()
     for line in summary.refused:
         click.echo(f"warning: {line} (not measured)", err=True)
+    if summary.cut:
+        click.echo(
+            f"warning: {summary.cut} measurement(s) saved with a field cut to the limits a collector accepts "
+            "(their annotations name it: limits.cut)",
+            err=True,
+        )
     click.echo(summary_table(summary))
     if verdicts.groups:
         click.echo(render_verdicts(verdicts))

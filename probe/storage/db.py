@@ -92,8 +92,10 @@ class Database:
         category_code: str = "",
         *,
         verdict_columns: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> dict[str, int]:
         """Commit one measurement now, as the next record of the database's hash chain.
+
+        Returns the fields cut to the limits a collector accepts (``probe.limits``), usually none.
 
         ``verdict_columns``: the verdict stage's columns that ``Measurement`` has no field for
         (``confirmed``, ``reason``, ``network_state``, ``rule``, ``rules_version``, ``suspected``; see
@@ -116,9 +118,10 @@ class Database:
             **{column: getattr(measurement, column) for column in VERDICT_COLUMNS if getattr(measurement, column)},
             **{column: value for column, value in (verdict_columns or {}).items() if column in VERDICT_STAGE_COLUMNS},
         }
-        fit_measurement_row(row, CHAINED_COLUMNS)  # what a collector would refuse is cut now, and the cut recorded
+        cut = fit_measurement_row(row, CHAINED_COLUMNS)  # what a collector would refuse is cut now, and recorded
         self._append_to_chain(row)
         self._save_side_records(measurement)
+        return cut
 
     def _save_side_records(self, measurement: Measurement) -> None:
         """Rows other tables keep about a measurement: an SMS's message, reports and receipts."""

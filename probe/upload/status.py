@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from probe.limits import MAX_ITEMS
+from probe.limits import CUT_ANNOTATION, MAX_ITEMS
 from probe.storage import Database
 from probe.upload.quarantine import Quarantined, quarantined
 from probe.upload.queue import acked_seq, changed_rounds, changed_runs, queued
@@ -17,6 +17,7 @@ class QueueStatus:
     queued: int
     heartbeats: int
     quarantine: list[Quarantined] = field(default_factory=list)
+    cut: int = 0
 
     def describe(self) -> str:
         lines = [
@@ -27,9 +28,17 @@ class QueueStatus:
             + (" (refused for good; after a fix: probe upload --retry-quarantined)" if self.quarantine else ""),
         ]
         lines += [f"    {item.describe()}" for item in self.quarantine]
+        if self.cut:
+            lines.append(f"  cut at save to the shared limits: {self.cut} measurements (annotation {CUT_ANNOTATION})")
         return "\n".join(lines)
 
 
 def queue_status(db: Database, collector: str) -> QueueStatus:
     changed = len(changed_rounds(db, collector, MAX_ITEMS)) + len(changed_runs(db, collector, MAX_ITEMS))
-    return QueueStatus(collector, acked_seq(db, collector), queued(db, collector), changed, quarantined(db, collector))
+    cut = db.db.conn.execute(
+        "select count(*) from measurements where coalesce(probe_id, '') = '' and annotations like ?",
+        (f'%"{CUT_ANNOTATION}"%',),
+    ).fetchone()[0]
+    return QueueStatus(
+        collector, acked_seq(db, collector), queued(db, collector), changed, quarantined(db, collector), int(cut)
+    )
