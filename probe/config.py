@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from probe.defaults import shipped
 from probe.errors import ConfigError
@@ -25,6 +34,18 @@ from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES, MAX_ITEMS, MIN_BAT
 from probe.paths import Located, default_data_dir, find_config
 
 Seconds = Annotated[float, Field(gt=0, le=600)]
+MASK = "**********"
+"""What a secret is written as (pydantic's SecretStr shows the same)."""
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part masked: what may be stored, logged or shown."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:{MASK}@{hostport}").geturl()
 
 
 class _Section(BaseModel):
@@ -279,6 +300,16 @@ class UploadSection(_Section):
     )
     backoff_max: Interval = Field(3600.0, description="Longest wait between retries.")
 
+    @field_serializer("url")
+    def _url_without_password(self, value: str | None) -> str | None:
+        # A run keeps its config as JSON: a password in the collector's URL must not go with it.
+        return None if value is None else without_password(value)
+
+    @property
+    def public_url(self) -> str | None:
+        """The collector's URL as it may be stored, logged and shown: its password masked."""
+        return None if self.url is None else without_password(self.url)
+
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -337,6 +368,10 @@ class ControlSection(_Section):
         if isinstance(value, str):
             return [value] if value else []
         return value
+
+    @field_serializer("url")
+    def _urls_without_password(self, value: list[str]) -> list[str]:
+        return [without_password(url) for url in value]
 
     @field_validator("url")
     @classmethod

@@ -66,14 +66,15 @@ class Acceptance:
     upload_url: str | None
 
 
-def _upload_target(config: Config) -> str | None:
-    return config.upload.url if config.upload.enabled else None
+def upload_target(config: Config) -> str | None:
+    """The collector uploads go to, as consent records it (a password in its URL masked), or None."""
+    return config.upload.public_url if config.upload.enabled else None
 
 
 def notice(config: Config) -> str:
     """The notice, filled in with this configuration's resolvers and collector."""
     resolvers = ", ".join("your system resolver" if spec == "system" else spec for spec in config.dns.resolvers)
-    target = _upload_target(config)
+    target = upload_target(config)
     if target is None:
         upload = "not sent anywhere (upload is off until you set [upload] enabled and url)."
     else:
@@ -100,7 +101,7 @@ def accepted(db: Database) -> Acceptance | None:
 
 
 def record(db: Database, config: Config, *, how: str) -> Acceptance:
-    acceptance = Acceptance(utc_now_iso(), how, CONSENT_VERSION, _upload_target(config))
+    acceptance = Acceptance(utc_now_iso(), how, CONSENT_VERSION, upload_target(config))
     try:
         with db.db.conn:
             db.db.conn.execute(
@@ -114,7 +115,7 @@ def record(db: Database, config: Config, *, how: str) -> Acceptance:
 
 def covers_upload(acceptance: Acceptance | None, config: Config) -> bool:
     """Whether ``acceptance`` was given for sending to the collector now configured."""
-    target = _upload_target(config)
+    target = upload_target(config)
     return acceptance is not None and target is not None and acceptance.upload_url == target
 
 

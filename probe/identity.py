@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from probe.errors import ProbeError
+from probe.storage.private import open_private, private_dir
 
 KEY_SUFFIX = ".key"
 PROBE_ID_HEX_DIGITS = 32
@@ -108,8 +109,8 @@ def _create(path: Path) -> Identity:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        private_dir(path.parent)
+        fd = open_private(temporary)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
             out.flush()

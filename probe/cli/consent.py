@@ -26,7 +26,7 @@ def consent_gate(db: Database, config: Config, *, accept: bool, strict: bool) ->
     """
     current = consent.accepted(db)
     if accept:
-        if current is None or current.upload_url != (config.upload.url if config.upload.enabled else None):
+        if current is None or current.upload_url != consent.upload_target(config):
             consent.record(db, config, how="--accept")
         return
     if current is not None:

@@ -40,6 +40,7 @@ from probe.runner import run_targets
 from probe.storage import Database, open_database
 from probe.storage.db import row_to_measurement
 from probe.storage.store import open_store
+from probe.storage.private import write_private_text
 from probe.testlist import Target, TestList, load_test_list
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ def _open(config: Config, db_path: Path | None) -> Database:
 
 
 def _read(config: Config, db_path: Path | str | None) -> AnyDatabase:
-    return open_store(store_target(config, db_path))
+    """A database for a command that only reads it: one that cannot be written here is opened read-only."""
+    return open_store(store_target(config, db_path), read_only_ok=True)
 
 
 @click.group()
@@ -192,7 +194,7 @@ def export_command(
         export(db, sys.stdout, fmt=fmt, run_id=run_id)
         return
     try:
-        with out_path.open("w", encoding="utf-8") as out:
+        with write_private_text(out_path) as out:
             count = export(db, out, fmt=fmt, run_id=run_id)
     except OSError as exc:
         raise ProbeError(f"cannot write {out_path}: {exc.strerror or exc}") from None

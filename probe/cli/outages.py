@@ -169,7 +169,7 @@ def outages(
         open_after=open_after,
         close_after=close_after,
     )
-    db = open_store(store_target(load_config(config_path), db_path))
+    db = open_store(store_target(load_config(config_path), db_path), read_only_ok=not save)
     try:
         found = find_outages(db.conn, query)
         if save:

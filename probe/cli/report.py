@@ -17,6 +17,7 @@ from probe.config import load_config
 from probe.errors import ProbeError
 from probe.report import ReportQuery, build_report
 from probe.storage.store import open_store
+from probe.storage.private import write_private_text
 
 
 @click.command(name="report")
@@ -58,14 +59,15 @@ def report(
         title=title,
     )
     path = store_target(load_config(config_path), db_path)
-    db = open_store(path)
+    db = open_store(path, read_only_ok=True)
     try:
         page = build_report(db.conn, query, db.path or db.label)
     finally:
         db.close()
     temporary = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(page, encoding="utf-8")
+        with write_private_text(temporary) as out:
+            out.write(page)
         temporary.replace(out_path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)

@@ -40,7 +40,7 @@ def upload(config_path: Path | None, db_path: Path | None, show_status: bool, re
             return
         if not consent.covers_upload(consent.accepted(db), config):
             raise consent.ConsentRequired(
-                f"the recorded consent does not cover sending to {settings.url}: run `probe consent --accept`"
+                f"the recorded consent does not cover sending to {settings.public_url}: run `probe consent --accept`"
             )
         me = load_or_create(key_path_for(path))
         register_self(db, me)

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from probe.errors import ProbeError
+from probe.storage.private import open_private, private_dir
 
 
 class AlreadyRunning(ProbeError):
@@ -28,8 +29,8 @@ class DaemonLock:
         self._fd: int | None = None
 
     def acquire(self) -> DaemonLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(self.path.parent)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -109,7 +109,7 @@ class Daemon:
             return None
         if not consent.covers_upload(consent.accepted(db), self.config):
             self.log(
-                f"upload: off: the recorded consent does not cover sending to {settings.url}; "
+                f"upload: off: the recorded consent does not cover sending to {settings.public_url}; "
                 "run `probe consent --accept` with this configuration to allow it"
             )
             return None

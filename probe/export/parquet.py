@@ -13,6 +13,7 @@ The directory must be new or empty: a second export never mixes with the first.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from probe.errors import ProbeError
 from probe.storage.columns import EXPORT_COLUMNS
+from probe.storage.private import DIR_MODE, FILE_MODE, private_dir
 
 ROW_GROUP = 50_000
 PART = "part-0.parquet"
@@ -70,7 +72,7 @@ def _prepare(path: Path) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ProbeError(f"{path}: parquet export needs a new or empty directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
     except OSError as exc:
         raise ProbeError(f"cannot create {path}: {exc.strerror or exc}") from None
 
@@ -93,7 +95,8 @@ class _Days:
             self.close()
             self.day = day
             directory = self.root / f"day={day}"
-            directory.mkdir()
+            directory.mkdir(mode=DIR_MODE)
+            os.chmod(directory, DIR_MODE)
             self.writer = self.pa.parquet.ParquetWriter(str(directory / PART), self.schema, compression="zstd")
         for name, values in self.columns.items():
             values.append(_value(name, row.get(name)))
@@ -114,6 +117,7 @@ class _Days:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+            os.chmod(self.root / f"day={self.day}" / PART, FILE_MODE)
 
 
 def write_parquet(rows: Iterable[dict[str, Any]], path: Path) -> int:

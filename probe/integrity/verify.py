@@ -32,6 +32,7 @@ from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import batch_statement, head_signature_ok, withheld_signature_ok
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
+from probe.storage.readonly import connect_read_only
 
 MOVED_WINDOW = 64
 """How far from its position a record whose hash does not fit is looked for, to call it moved."""
@@ -237,7 +238,7 @@ def _key_matches(public_key: str | None, probe_id: str) -> bool:
 def verify_database(path: Path) -> Verification:
     """Check every chain in a probe's or a collector's database, read-only."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_read_only(path)
         columns = {row[1] for row in conn.execute("pragma table_info(measurements)")}
     except sqlite3.Error as exc:
         raise ProbeError(f"cannot read database {path}: {exc}") from None

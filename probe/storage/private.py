@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import IO
+from typing import TextIO, cast
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -95,6 +95,6 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     return fd
 
 
-def write_private_text(path: Path) -> IO[str]:
+def write_private_text(path: Path) -> TextIO:
     """A text stream writing ``path`` (truncated) as a 0600 file."""
-    return os.fdopen(open_private(path), "w", encoding="utf-8")
+    return cast(TextIO, os.fdopen(open_private(path), "w", encoding="utf-8"))

@@ -26,10 +26,12 @@ def is_postgres(target: Path | str) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(target: Path | str) -> AnyDatabase:
-    """Open the database ``target`` names (creating or migrating it as needed)."""
+def open_store(target: Path | str, *, read_only_ok: bool = False) -> AnyDatabase:
+    """Open the database ``target`` names (creating or migrating it as needed).
+
+    ``read_only_ok``: the caller only reads; a SQLite file that cannot be written here is opened read-only."""
     if is_postgres(target):
         from probe.storage.postgres.database import open_postgres
 
         return open_postgres(str(target))
-    return open_database(target)
+    return open_database(target, read_only_ok=read_only_ok)

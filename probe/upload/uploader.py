@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from probe import SOFTWARE_NAME, __version__
-from probe.config import UploadSection
+from probe.config import UploadSection, without_password
 from probe.errors import ProbeError
 from probe.identity import Identity
 from probe.storage import Database
@@ -52,8 +52,8 @@ class UploadError(ProbeError):
 
 
 def collector_key(url: str) -> str:
-    """How the queue names a collector: its URL without a trailing slash."""
-    return url.rstrip("/")
+    """How the queue names a collector: its URL without a trailing slash, nor a password (it is stored)."""
+    return without_password(url).rstrip("/")
 
 
 def make_session(settings: UploadSection) -> requests.Session:
@@ -76,7 +76,7 @@ def send(session: requests.Session, url: str, body: bytes, *, timeout: float) ->
     """POST one encoded batch; the collector's JSON answer, or ``UploadError``."""
     try:
         response = session.post(
-            collector_key(url) + ENDPOINT,
+            url.rstrip("/") + ENDPOINT,
             data=body,
             headers={"Content-Type": "application/json"},
             timeout=timeout,
@@ -157,7 +157,9 @@ class _Pass:
 
     def _post(self, batch: dict[str, Any]) -> dict[str, Any]:
         self.budget -= 1
-        return send(self.session, self.collector, encode_batch(batch), timeout=self.settings.timeout)
+        # The configured URL, password and all; ``self.collector`` (what is stored) has it masked.
+        url = self.settings.url or self.collector
+        return send(self.session, url, encode_batch(batch), timeout=self.settings.timeout)
 
     def can_go_on(self) -> bool:
         return self.budget > 0 and not (self.stop is not None and self.stop.is_set()) and self.report.error is None
