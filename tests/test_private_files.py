@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import Exchange, Handler, http_server, page
+from servers import http_server, slow_page
 
 from probe.collector.service import running_collector
 from probe.config import UploadSection, without_password
@@ -34,16 +34,6 @@ def probe(umask: int, *args: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, done.stderr
     return done
-
-
-def slow_page(seconds: float) -> Handler:
-    serve = page("<title>slow</title>")
-
-    def handler(exchange: Exchange) -> None:
-        if exchange.pause(seconds):
-            serve(exchange)
-
-    return handler
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from servers import Exchange, Handler, http_server, page
+from servers import http_server, slow_page
 
 from probe.integrity.verify import verify_path
 from probe.storage import open_database
@@ -32,16 +32,6 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("commit")
 """
-
-
-def slow_page(seconds: float) -> Handler:
-    serve = page("<title>slow</title>")
-
-    def handler(exchange: Exchange) -> None:
-        if exchange.pause(seconds):
-            serve(exchange)
-
-    return handler
 
 
 def write_inputs(tmp_path: Path, port: int, count: int, concurrency: int) -> tuple[Path, Path]:

@@ -387,6 +387,17 @@ def page(
     return handler
 
 
+def slow_page(seconds: float, body: str = "<title>slow</title>") -> Handler:
+    """A page served after ``seconds`` (nothing, if the server stops first): keeps a run going for a while."""
+    serve = page(body)
+
+    def handler(exchange: Exchange) -> None:
+        if exchange.pause(seconds):
+            serve(exchange)
+
+    return handler
+
+
 def blockpage() -> Handler:
     return page(BLOCKPAGE_HTML, headers=[("Server", "nginx")])
 
