@@ -18,6 +18,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from probe.storage.columns import add_missing_columns
+
 RUNNING = "running"
 INTERRUPTED = "interrupted"
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -25,8 +27,7 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 def run_owners(db: sqlite_utils.Database) -> None:
     """Migration 9."""
-    if "owner" not in db["runs"].columns_dict:
-        db.execute("alter table runs add column owner text")
+    add_missing_columns(db["runs"], {"owner": str})
 
 
 def _boot_id() -> str:
