@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import http_server, slow_page
+from support.servers import http_server, slow_page
 
 from probe.collector.service import running_collector
 from probe.config import UploadSection, without_password

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from servers import http_server, slow_page
+from support.servers import http_server, slow_page
 
 from probe.integrity.verify import verify_path
 from probe.storage import open_database
