@@ -39,8 +39,8 @@ from probe.report.run_summary import render as render_verdicts
 from probe.runner import run_targets
 from probe.storage import Database, open_database
 from probe.storage.db import row_to_measurement
-from probe.storage.store import open_store
 from probe.storage.private import write_private_text
+from probe.storage.store import open_store
 from probe.testlist import Target, TestList, load_test_list
 
 if TYPE_CHECKING:

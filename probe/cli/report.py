@@ -16,8 +16,8 @@ from probe.cli.outages import period_options, window_options
 from probe.config import load_config
 from probe.errors import ProbeError
 from probe.report import ReportQuery, build_report
-from probe.storage.store import open_store
 from probe.storage.private import write_private_text
+from probe.storage.store import open_store
 
 
 @click.command(name="report")
