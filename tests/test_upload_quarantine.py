@@ -63,18 +63,18 @@ def column(path: Path, sql: str) -> list[Any]:
         conn.close()
 
 
-def append_unchecked(db: Database, **changes: Any) -> dict[str, Any]:
-    """Chain a copy of the last record with ``changes``, as a probe from before the shared limits
-    did: nothing cut. Returns the record."""
+def last_record(db: Database) -> dict[str, Any]:
+    names = ", ".join(RECORD_COLUMNS)
+    values = db.db.conn.execute(f"select {names} from measurements order by chain_seq desc").fetchone()
+    return dict(zip(RECORD_COLUMNS, values, strict=True))
+
+
+def append_unchecked(db: Database, template: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    """Chain a copy of ``template`` (the last record) with ``changes``, as a probe from before the
+    shared limits did: nothing cut. Returns the record."""
     conn = db.db.conn
     names = ", ".join(RECORD_COLUMNS)
-    last = dict(
-        zip(
-            RECORD_COLUMNS,
-            conn.execute(f"select {names} from measurements order by chain_seq desc").fetchone(),
-            strict=True,
-        )
-    )
+    last = template or last_record(db)
     seq, prev = local_chain_tail(conn)
     row = {**last, **changes}
     row.update(chain_seq=seq + 1, chain_prev=prev, chain_hash=record_hash(seq + 1, prev, row))
@@ -172,6 +172,23 @@ def test_a_bundle_carries_a_refused_record_on_a_line_of_its_own(probe, tmp_path:
     assert "8 measurements stored" in imported.output and "1 refused" in imported.output
     assert "line 2: not a valid batch" in imported.output
     assert sorted(column(collector, "select id from measurements")) == sorted(good)
+
+
+def test_a_chain_whose_only_record_is_withheld_is_still_named_at_the_collector(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe
+    fill(db, 1)
+    template = last_record(db)
+    db.db.execute("delete from measurements")  # a probe whose first record is the refused one
+    db.db.conn.commit()
+    bad = append_unchecked(db, template, id="9" * 32, input="http://example.org/" + "z" * 70_000)
+    assert bad["chain_seq"] == 1
+    collector = tmp_path / "collector.db"
+    with running_collector(collector) as server, make_session(settings(server.url)) as session:
+        register(collector, identity)
+        report = upload_pending(db, identity, settings(server.url), session)
+    assert report.error is None and (report.stored, report.quarantined) == (0, 1)
+    verification = verify_database(collector)
+    assert verification.ok and "0 records (seq 1-1), 1 withheld" in verification.describe(), verification.describe()
 
 
 def test_heartbeats_go_before_any_measurement(probe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

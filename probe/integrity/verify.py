@@ -66,7 +66,7 @@ class ChainReport:
             name += f" (chain {self.epoch[:16]})"
         if self.problem is not None:
             return f"{name}: {self.problem}"
-        if not self.records:
+        if not self.records and not self.withheld:
             return f"{name}: no records"
         text = f"{name}: {self.records} records (seq {self.first_seq}-{self.last_seq})"
         if self.withheld:
@@ -284,7 +284,9 @@ def verify_connection(conn: Any, source: str, *, sqlite: bool = True) -> Verific
     keys = dict(conn.execute("select id, public_key from probes").fetchall())
     own_ids = [row[0] for row in conn.execute("select id from probes where added_how = 'self' order by is_self desc")]
     # One chain per probe and epoch (a probe whose database was made again starts a new epoch).
-    groups = conn.execute(f"select distinct coalesce(probe_id, ''), {record_epoch} from measurements").fetchall()
+    groups = set(conn.execute(f"select distinct coalesce(probe_id, ''), {record_epoch} from measurements").fetchall())
+    if not sqlite or conn.execute("select 1 from sqlite_master where name = 'withheld_records'").fetchone():
+        groups |= set(conn.execute("select distinct probe_id, epoch from withheld_records").fetchall())  # all withheld
     for group, epoch in sorted(groups):
         probe_ids = [group] if group else own_ids
         heads = [
