@@ -449,6 +449,48 @@ class ListsSection(_Section):
         return value if value.endswith("/") else value + "/"
 
 
+class AlertsSection(_Section):
+    """Webhooks a collector notifies when an outage window opens or closes (``probe collector serve``)."""
+
+    webhooks: list[str] = Field(
+        default_factory=list,
+        description="URLs (http or https) that receive each alert as a signed JSON POST; none: no alerts.",
+    )
+    key: Path | None = Field(
+        None,
+        description="The collector's Ed25519 key that signs alerts (made on first use, mode 0600); default: "
+        "beside a SQLite database (collector.db -> collector.key), or <data_dir>/collector.key.",
+    )
+    state: Path | None = Field(
+        None,
+        description="Where sent alerts and pending deliveries are kept (SQLite); default: beside the key, alerts.db.",
+    )
+    check_every: Interval = Field(60.0, description="Seconds between two looks for windows that opened or closed.")
+    lookback: Interval = Field(
+        2 * 86400.0, description="Seconds of data read at each look (a window must have a point in them)."
+    )
+    min_confidence: Literal["low", "medium", "high"] = Field(
+        "medium", description="Targeted blocks below this confidence are not alerted (shutdowns and cuts always are)."
+    )
+    timeout: Seconds = Field(10.0, description="Seconds one webhook request may take.")
+    backoff_min: Interval = Field(5.0, description="First wait before a failed delivery is tried again.")
+    backoff_max: Interval = Field(1800.0, description="Longest wait between two tries of a delivery.")
+    max_attempts: int = Field(20, ge=1, le=1000, description="Tries of one delivery before it is given up (logged).")
+
+    @field_validator("webhooks")
+    @classmethod
+    def _urls(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"a webhook is an http or https URL, got {value!r}")
+        return values
+
+
+class CollectorSection(_Section):
+    alerts: AlertsSection = Field(default_factory=AlertsSection, description="Outage alerts to webhooks.")
+
+
 class Config(_Section):
     probe: ProbeSection = Field(default_factory=ProbeSection)
     dns: DNSSection = Field(default_factory=DNSSection)
@@ -473,6 +515,9 @@ class Config(_Section):
     )
     lists: ListsSection = Field(
         default_factory=ListsSection, description="Citizen Lab's test lists kept current by `probe lists update`."
+    )
+    collector: CollectorSection = Field(
+        default_factory=CollectorSection, description="What a collector does besides storing batches."
     )
 
 

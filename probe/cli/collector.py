@@ -10,12 +10,15 @@ from types import FrameType
 
 import click
 
-from probe.cli.common import DATABASE, F, log_line
+from probe.cli.common import DATABASE, F, config_option, log_line
 from probe.cli.output import table
 from probe.collector import registry
+from probe.collector.alert_worker import AlertWorker
 from probe.collector.importer import import_bundle
 from probe.collector.service import Limits, make_server
+from probe.config import Config, load_config
 from probe.errors import ProbeError
+from probe.identity import key_path_for, load_or_create
 from probe.storage.store import is_postgres, open_store
 
 DEFAULT_DB = Path("collector.db")
@@ -38,14 +41,35 @@ def collector() -> None:
     """A collector: receives signed batches from probes into one database."""
 
 
+def alert_paths(config: Config, db_path: Path | str) -> tuple[Path, Path]:
+    """The collector's signing key and its alert state file."""
+    settings = config.collector.alerts
+    if settings.key is not None:
+        key = settings.key
+    elif isinstance(db_path, Path):
+        key = key_path_for(db_path)
+    else:
+        key = config.probe.data_dir / "collector.key"
+    return key, settings.state or key.with_name("collector-alerts.db")
+
+
 @collector.command()
+@config_option
 @collector_db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--max-batch-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(1024))
-def serve(db_path: Path | str, host: str, port: int, max_batch_bytes: int) -> None:
-    """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet)."""
+def serve(config_path: Path | None, db_path: Path | str, host: str, port: int, max_batch_bytes: int) -> None:
+    """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet);
+    with [collector.alerts] webhooks, alert them when outage windows open or close."""
+    config = load_config(config_path)
     server = make_server(db_path, host, port, limits=Limits(max_body_bytes=max_batch_bytes), log=log_line)
+    worker = None
+    if config.collector.alerts.webhooks:
+        key, state = alert_paths(config, db_path)
+        worker = AlertWorker(db_path, config.collector.alerts, load_or_create(key), state, log=log_line)
+        worker.start()
+        log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key}")
 
     def on_signal(number: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -58,7 +82,19 @@ def serve(db_path: Path | str, host: str, port: int, max_batch_bytes: int) -> No
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        if worker is not None:
+            worker.stop()
     log_line("collector: stopped")
+
+
+@collector.command()
+@config_option
+@collector_db_option
+def key(config_path: Path | None, db_path: Path | str) -> None:
+    """Print the public key that signs this collector's alerts (made on first use): give it to receivers."""
+    path, _ = alert_paths(load_config(config_path), db_path)
+    identity = load_or_create(path)
+    click.echo(f"key:        {path}\nid:         {identity.probe_id}\npublic key: {identity.public_key_b64}")
 
 
 @collector.command(name="import")
