@@ -43,7 +43,7 @@ class AlertWorker(threading.Thread):
 
     def once(self, state: AlertState, sender: Sender) -> None:
         """One look for transitions, then every delivery that is due."""
-        db = open_store(self.db_target)
+        db = open_store(self.db_target, read_only_ok=True)
         try:
             made = look(
                 db.conn,
