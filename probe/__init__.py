@@ -1,13 +1,32 @@
 """A network censorship measurement probe.
 
-Layers, imported one way only (top imports bottom):
+Layers, top to bottom; a package imports only from layers below its own, and packages on one line
+not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-imports`` checks it):
 
-    cli/          thin command line over the library
-    runner        runs experiments over a test list, concurrently, into storage
-    experiments/  one module per experiment (web, dns, tcp), same small interface
-    net/          network primitives (DNS, TCP, TLS, HTTP) that return typed observations
-    storage/      SQLite through sqlite-utils
-    model, config, testlist, failures, errors: shared concepts
+    cli/           thin command line: one library call per command
+    daemon/        unattended rounds on a schedule, uploads, heartbeats
+    collector/     receives signed batches from many probes into one database
+    helper/        the test helper (control vantage point) as an HTTP service
+    lab/           the namespace censorship lab (scenarios, censor, servers)
+    upload/        signed batches to a collector, or a bundle file; checking a bundle
+    report/        one self-contained HTML report about a period
+    export/        ooni-jsonl, csv, json and parquet exports
+    runner         one experiment over many inputs, concurrently, into storage
+    integrity/     signing chain heads; checking a database's chains
+    analysis/      outage windows from stored measurements
+    consent        what the probe does, accepted once and recorded
+    listcache      Citizen Lab's test lists, cached and kept current
+    stage/         the measuring around an experiment: network controls, verdicts, forensic re-measurements
+    experiments/   one module per experiment (web, dns, tcp, sms), same small interface
+    forensics/     packet capture and ``probe trace``
+    verdict/       pure judging: from what was measured to a verdict (no sockets)
+    sms/           SMS back-ends: AT modem, SMPP, HTTP gateway
+    net/           network primitives (DNS, TCP, TLS, HTTP, the test helper's client), typed observations
+    storage/       SQLite through sqlite-utils: migrations, the hash chain, the columns
+    testlist       test lists (Citizen Lab CSV, plain lines)
+    fingerprints   blockpage and DNS fingerprints
+    network_identity  the network a run measured from (ASN, country), never the address
+    config, paths, defaults/, resolvers, addresses, model/, identity, failures, limits, errors: shared concepts
 """
 
 __version__ = "0.1.0"

@@ -32,6 +32,7 @@ from probe.defaults import shipped
 from probe.errors import ConfigError
 from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES, MAX_ITEMS, MIN_BATCH_BYTES
 from probe.paths import Located, default_data_dir, find_config
+from probe.resolvers import parse_resolver
 
 Seconds = Annotated[float, Field(gt=0, le=600)]
 MASK = "**********"
@@ -93,8 +94,6 @@ class DNSSection(_Section):
     @field_validator("resolvers")
     @classmethod
     def _resolvers_parse(cls, value: list[str]) -> list[str]:
-        from probe.net.resolvers import parse_resolver
-
         for spec in value:
             try:
                 parse_resolver(spec)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from probe.config import Config
-from probe.helper.protocol import ClientNetwork
+from probe.model.control import ClientNetwork
 
 AUTO = "auto"
 UNKNOWN_ASN = "AS0"

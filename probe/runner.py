@@ -3,7 +3,7 @@
 A blocked target costs a timeout; with ``concurrency`` workers it never delays the others.
 Workers only measure; the calling thread alone writes to the database. Each round measures the
 network controls first and last, and each measurement is judged before it is saved
-(``probe.verdict.stage``).
+(``probe.stage``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from probe.limits import input_refusal
 from probe.model import Measurement, utc_now_iso
 from probe.network_identity import NetworkIdentity
 from probe.network_identity import resolve as resolve_network
+from probe.stage.verdicts import VerdictStage
 from probe.storage import Database
 from probe.testlist import Problem, Target
-from probe.verdict.stage import VerdictStage
 
 ProgressCallback = Callable[[Measurement, int, int], None]
 STOP_POLL_SECONDS = 0.2

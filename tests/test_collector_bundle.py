@@ -11,8 +11,8 @@ from support.unattended import fill, probe_identity
 
 from probe.cli.main import cli
 from probe.collector import registry
-from probe.integrity.verify import verify_bundle
 from probe.storage import open_database
+from probe.upload.bundle import verify_bundle
 
 
 def make_probe(tmp_path: Path, count: int = 7) -> tuple[Path, str]:

@@ -14,9 +14,11 @@ from click.testing import CliRunner
 from support.servers import Exchange, http_server, page, reset_after_hello_server, tcp_resetting_server
 
 from probe.cli.main import cli
-from probe.forensics.capture import Packet, judge_dns, judge_reset, reset_forensics
 from probe.forensics.hello import client_hello, http_request
 from probe.forensics.trace import Probe, TraceError, TraceResult, locate, trace
+from probe.model.packet import Packet
+from probe.stage.forensics import reset_forensics
+from probe.verdict.forensics import judge_dns, judge_reset
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="packet capture needs root")
 SERVER, CLIENT = "198.51.100.7", "198.18.1.2"

@@ -18,9 +18,9 @@ from support.servers import http_server, page, raw, slow_drip, tcp_refusing_port
 from support.testca import PKI
 
 from probe.config import Config
-from probe.helper.client import BAD_ANSWER, ask_one
-from probe.helper.protocol import ControlRequest
 from probe.helper.server import HelperOptions, HelperServer
+from probe.model.control import ControlRequest
+from probe.net.control import BAD_ANSWER, ask_one
 from probe.verdict.observation import parse_control
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,15 +14,15 @@ from conftest import context, loopback_config
 from support.servers import Exchange, http_server, page, raw, tcp_refusing_port
 
 from probe.experiments.web import WebExperiment
-from probe.helper.client import Helpers
-from probe.helper.protocol import (
+from probe.helper.server import HelperOptions, HelperServer
+from probe.model.control import (
     FLAG_BOGON,
     FLAG_RESOLVED_BY_HELPER,
     FLAG_RESOLVED_BY_PROBE,
     ControlRequest,
     ControlResponse,
 )
-from probe.helper.server import HelperOptions, HelperServer
+from probe.net.control import Helpers
 from probe.verdict.observation import parse_control
 
 ANSWERS = Path(__file__).parent / "data" / "ooni_control"

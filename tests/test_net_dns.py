@@ -33,8 +33,8 @@ from support.dnsserver import (
 
 from probe.model import DNSAnswer, DNSQuery
 from probe.net.dns import MAX_LATE_REPLIES, addresses, lookup
-from probe.net.resolvers import Resolver
 from probe.net.trace import Trace
+from probe.resolvers import Resolver
 
 TIMEOUT = 0.5
 SHORT_LATE_WINDOW = 0.05

@@ -8,9 +8,9 @@ import time
 import pytest
 from support.servers import Endpoint, tcp_blackhole_server, tcp_refusing_port, tcp_resetting_server, tcp_server
 
+from probe.addresses import format_endpoint
 from probe.failures import classify
 from probe.net import tcp
-from probe.net.addresses import format_endpoint
 from probe.net.trace import Trace
 
 

@@ -18,10 +18,10 @@ from support.servers import http_server, page
 
 from probe.cli.main import cli
 from probe.config import Config
-from probe.helper.client import Helpers
 from probe.helper.ipdb import IPDatabases
-from probe.helper.protocol import ControlRequest
 from probe.helper.server import HelperOptions, HelperServer
+from probe.model.control import ControlRequest
+from probe.net.control import Helpers
 from probe.storage import open_database
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ from support.fakemodem import FakeModem, Script
 from probe.config import Config
 from probe.experiments import Context, get_experiment
 from probe.model import Measurement, utc_now_iso
+from probe.model.sms import SMSTestKeys
 from probe.sms.at_port import ATChannel, ModemTimeout
-from probe.sms.model import SMSTestKeys
 from probe.storage import open_database
 
 SMS = get_experiment("sms")

@@ -16,8 +16,8 @@ from probe.errors import ConfigError, ProbeError
 from probe.experiments import EXPERIMENTS, Context, get_experiment
 from probe.experiments.sms import parse_target
 from probe.model import utc_now_iso
+from probe.model.sms import Conclusion, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.sms import conclusion
-from probe.sms.model import Conclusion, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.storage import open_database
 
 ROOT = Path(__file__).resolve().parent.parent

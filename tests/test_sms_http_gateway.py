@@ -14,8 +14,8 @@ from support.servers import Exchange, Handler, http_server, page, reset_after_he
 from probe.config import Config
 from probe.experiments import Context, get_experiment
 from probe.model import Measurement, utc_now_iso
+from probe.model.sms import SMSTestKeys
 from probe.sms.http_gateway import credentials_refusal
-from probe.sms.model import SMSTestKeys
 
 SMS = get_experiment("sms")
 NUMBER = "+77001234567"

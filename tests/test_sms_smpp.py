@@ -14,8 +14,8 @@ from support.smppstub import SMSCScript, running_smsc
 from probe.config import Config
 from probe.experiments import Context, get_experiment
 from probe.model import Measurement, utc_now_iso
+from probe.model.sms import SMSTestKeys
 from probe.sms import smpp_pdu
-from probe.sms.model import SMSTestKeys
 from probe.storage import open_database
 
 SMS = get_experiment("sms")

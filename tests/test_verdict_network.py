@@ -8,7 +8,8 @@ import pytest
 from conftest import loopback_config
 from support.servers import http_server, page, tcp_refusing_port
 
-from probe.verdict.network import ControlResult, classify, default_gateway, measure_network
+from probe.stage.network import default_gateway, measure_network
+from probe.verdict.network import ControlResult, classify
 
 PAGE = page("<title>control</title>")
 

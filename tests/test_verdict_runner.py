@@ -19,9 +19,9 @@ from probe.config import Config
 from probe.experiments import get_experiment
 from probe.helper.server import HelperOptions, HelperServer
 from probe.runner import run_targets
+from probe.stage.verdicts import VerdictStage
 from probe.storage import open_database
 from probe.testlist import Target
-from probe.verdict.stage import VerdictStage
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = [str(path) for path in sorted((ROOT / "configs" / "fingerprints").glob("*.csv"))]
@@ -165,7 +165,7 @@ def test_a_bug_in_the_verdict_stage_does_not_cost_the_measurement(monkeypatch: p
     def broken(*_: object) -> None:
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr("probe.verdict.stage.judge_measurement", broken)
+    monkeypatch.setattr("probe.stage.verdicts.judge_measurement", broken)
     with running_dns_server({"guljan.test": LOOPBACK}) as dns, http_server({"/": page(TITLE_PAGE)}) as web:
         db = open_database(":memory:")
         summary = run_targets(WEB, [Target(f"http://guljan.test:{web.port}/")], loopback_config(dns.spec()), db)

@@ -14,10 +14,10 @@ from probe.config import Config
 from probe.experiments.base import Context, Outcome, measure
 from probe.export import export
 from probe.model import Measurement, WebTestKeys, utc_now_iso
+from probe.stage.verdicts import VerdictStage
 from probe.storage import open_database
 from probe.storage.migrations import MIGRATIONS
 from probe.verdict.rules import RULES_VERSION
-from probe.verdict.stage import VerdictStage
 
 PARKED = request(body="<html><body>ads</body></html>", headers={"Server": "Apache", "Content-Type": "text/html"})
 

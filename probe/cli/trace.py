@@ -8,15 +8,15 @@ from urllib.parse import urlsplit
 
 import click
 
+from probe.addresses import default_port, is_ip
 from probe.cli.common import config_option
 from probe.cli.output import table
 from probe.config import load_config
 from probe.errors import ProbeError
 from probe.forensics.trace import CONTROL_HOST, DEFAULT_HOP_TIMEOUT, DEFAULT_MAX_TTL, TraceError, trace
 from probe.net import dns
-from probe.net.addresses import default_port, is_ip
-from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
+from probe.resolvers import parse_resolver
 
 
 @click.command(name="trace")

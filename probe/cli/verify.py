@@ -9,7 +9,8 @@ import click
 
 from probe.cli.common import DATABASE
 from probe.errors import ProbeError
-from probe.integrity.verify import Verification, verify_connection, verify_path
+from probe.integrity.verify import Verification, verify_connection
+from probe.upload.bundle import verify_path
 
 
 def _verify_postgres(url: str) -> Verification:

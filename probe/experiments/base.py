@@ -15,8 +15,8 @@ from typing import Protocol
 
 from probe import SOFTWARE_NAME, __version__
 from probe.config import Config
-from probe.helper.client import Helpers
 from probe.model import Measurement, TestKeys, ooni_time, utc_now_iso
+from probe.net.control import Helpers
 from probe.net.trace import Trace
 from probe.network_identity import resolve as resolve_network
 

@@ -24,6 +24,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from probe.addresses import default_port
 from probe.config import Config, SMSBackend, SMSRecipient
 from probe.errors import ProbeError
 from probe.experiments import steps
@@ -31,11 +32,10 @@ from probe.experiments.base import Context, Outcome, measure
 from probe.experiments.tcp import split_host_port
 from probe.failures import TIMEOUT
 from probe.model import Measurement
+from probe.model.sms import SMSTestKeys, Stage
 from probe.net import http, tcp, tls
-from probe.net.addresses import default_port
 from probe.net.trace import Trace
 from probe.sms import at_modem, conclusion, http_gateway, smpp
-from probe.sms.model import SMSTestKeys, Stage
 from probe.testlist import check_url
 
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

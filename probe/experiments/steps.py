@@ -9,12 +9,12 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from probe.addresses import is_ip
 from probe.config import Config
 from probe.model import DNSQuery, TCPConnect, TLSHandshake
 from probe.net import dns, http, tcp, tls
-from probe.net.addresses import is_ip
-from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
+from probe.resolvers import parse_resolver
 
 
 @dataclass

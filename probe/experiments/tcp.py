@@ -7,11 +7,11 @@ address accepted the connection, else the DNS failure or the first address's TCP
 
 from __future__ import annotations
 
+from probe.addresses import is_ip, split_endpoint
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
 from probe.experiments.dns import check_hostname
 from probe.model import Measurement, TCPTestKeys
-from probe.net.addresses import is_ip, split_endpoint
 from probe.net.trace import Trace
 
 

@@ -29,15 +29,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
+from probe.addresses import DEFAULT_PORTS, format_endpoint, is_ip
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
-from probe.helper.protocol import ControlRequest
 from probe.model import HTTPTransaction, Measurement, WebTestKeys
+from probe.model.control import ControlRequest
 from probe.net import dns, http
-from probe.net.addresses import DEFAULT_PORTS, format_endpoint, is_ip
 from probe.net.names import canonical_name
-from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
+from probe.resolvers import parse_resolver
 from probe.testlist import check_url
 
 _RETRY_KEYS = ("queries", "tcp_connect", "tls_handshakes", "requests", "dns_experiment_failure")

@@ -1,39 +1,31 @@
-"""Packet capture with scapy, and what the TTL and IP-ID of a suspicious packet say.
+"""Packet capture with scapy: a flow measured again while its packets are recorded.
 
-An injected RST or DNS answer is made by a middlebox, not by the server: it usually arrives with
-another TTL (the box is fewer hops away, or starts from another initial TTL) and an IP-ID that
-does not follow the server's sequence (ICLab, CenTrace). Capturing a flow and putting the
-suspicious packet next to the server's genuine ones (its SYN-ACK, its data) makes that visible.
-
-Capture needs root (raw sockets); without it every function here returns
-``{"status": "unavailable (no root)"}`` and never raises. Only received packets are looked at:
-nothing here sends with scapy. Known limits: a server that sends its RST from another machine
-(a load balancer) also looks injected; Linux sends IP-ID 0 on its SYN-ACKs, so the IP-ID test
-needs the server's data packets.
+An injected RST or DNS answer is made by a middlebox, not by the server; capturing the flow puts
+the suspicious packet next to the server's genuine ones (its SYN-ACK, its data), and
+``probe.verdict.forensics`` says what their TTL and IP-ID mean. Capture needs root (raw sockets):
+``unavailable_reason`` says why it cannot run. Only received packets are looked at: nothing here
+sends with scapy.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import Any
+
+import dns.message
+
+from probe.model.packet import Packet
 
 UNAVAILABLE_NO_ROOT = "unavailable (no root)"
 START_TIMEOUT = 3.0
 SETTLE_SECONDS = 0.15
 """Time for packets already on their way to be captured before the capture stops."""
 MAX_PACKETS = 64
-TTL_TOLERANCE = 0
-"""Hops a genuine packet's TTL may differ from the server's others. The packets of one flow, seconds
-apart, come over one path: a middlebox one hop nearer than the server is one TTL off. (A route that
-changes in the middle of a flow is a known false positive.)"""
-IPID_WINDOW = 256
-"""How far past the server's last IP-ID its next packet may be (other connections share the counter)."""
 
 
 def unavailable_reason() -> str | None:
@@ -45,27 +37,6 @@ def unavailable_reason() -> str | None:
     except Exception as exc:  # scapy fails in many ways on odd systems
         return f"unavailable (scapy: {exc})"
     return None
-
-
-@dataclass(frozen=True)
-class Packet:
-    t: float
-    proto: str
-    """``tcp``, ``udp`` or ``icmp``."""
-    src: str
-    sport: int
-    dst: str
-    dport: int
-    ttl: int
-    ip_id: int
-    flags: str = ""
-    """TCP flags (``SA``, ``R``, ``PA`` ...), or ``type/code`` for ICMP."""
-    length: int = 0
-    quoted_sport: int | None = None
-    """For an ICMP error: the source port of the packet it quotes."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def _convert(raw: Any) -> Packet | None:
@@ -164,73 +135,7 @@ def tcp_filter(address: str, port: int) -> Callable[[Any], bool]:
     return keep
 
 
-# --- judging a reset --------------------------------------------------------------------------------------
-
-
-def judge_reset(packets: list[Packet], server: str, port: int) -> dict[str, Any]:
-    """Put the server's RSTs next to its other packets; say whether they fit."""
-    from_server = [p for p in packets if p.proto == "tcp" and p.src == server and p.sport == port]
-    resets = [p for p in from_server if "R" in p.flags]
-    genuine = [p for p in from_server if "R" not in p.flags]
-    result: dict[str, Any] = {
-        "suspicious": [p.to_dict() for p in resets[:8]],
-        "genuine": [p.to_dict() for p in genuine[:8]],
-        "injected": None,
-    }
-    if not resets:
-        result["conclusion"] = "no reset came back this time"
-        return result
-    if not genuine:
-        result["conclusion"] = (
-            f"reset with TTL {resets[0].ttl}, IP-ID {resets[0].ip_id}; no genuine packet of the server to compare with"
-        )
-        return result
-    reference_ttl = statistics.median_low(p.ttl for p in genuine)
-    odd_ttl = [r for r in resets if abs(r.ttl - reference_ttl) > TTL_TOLERANCE]
-    ids = [p.ip_id for p in genuine if p.ip_id]
-    odd_id = [r for r in resets if ids and r.ip_id and not 0 <= (r.ip_id - max(ids)) % 65536 <= IPID_WINDOW]
-    first = resets[0]
-    if odd_ttl:
-        result["injected"] = True
-        result["conclusion"] = (
-            f"the reset's TTL {odd_ttl[0].ttl} does not fit the server's {reference_ttl}: "
-            "sent by a box on the path, not by the server"
-        )
-    elif odd_id and len(ids) >= 2:
-        result["injected"] = True
-        result["conclusion"] = (
-            f"the reset's IP-ID {odd_id[0].ip_id} is off the server's sequence (last {max(ids)}): likely injected"
-        )
-    else:
-        result["injected"] = False
-        result["conclusion"] = (
-            f"the reset (TTL {first.ttl}, IP-ID {first.ip_id}) fits the server's packets (TTL {reference_ttl}): "
-            "no sign of injection"
-        )
-    return result
-
-
-def judge_dns(packets: list[Packet], resolver: str, port: int) -> dict[str, Any]:
-    """Answers from the resolver: with two or more, whether the first fits the later ones."""
-    answers = [p for p in packets if p.proto == "udp" and p.src == resolver and p.sport == port]
-    result: dict[str, Any] = {"answers": [p.to_dict() for p in answers[:8]], "injected": None}
-    if len(answers) < 2:
-        result["conclusion"] = f"{len(answers)} answer(s); nothing to compare"
-        return result
-    first, genuine = answers[0], answers[-1]
-    if abs(first.ttl - genuine.ttl) > TTL_TOLERANCE:
-        result["injected"] = True
-        result["conclusion"] = (
-            f"the first answer (TTL {first.ttl}, IP-ID {first.ip_id}) does not fit the later one "
-            f"(TTL {genuine.ttl}, IP-ID {genuine.ip_id}): injected"
-        )
-    else:
-        result["injected"] = False
-        result["conclusion"] = "the answers' TTLs agree: both could come from the resolver"
-    return result
-
-
-# --- forensic re-measurements -----------------------------------------------------------------------------
+# --- measuring again under capture ------------------------------------------------------------------------
 
 
 @contextmanager
@@ -240,13 +145,9 @@ def _captured(iface: str | None, keep: Callable[[Any], bool]) -> Iterator[Captur
         yield capture
 
 
-def reset_forensics(address: str, port: int, hello: bytes | None, *, timeout: float) -> dict[str, Any]:
+def capture_reset(address: str, port: int, hello: bytes | None, *, timeout: float) -> list[Packet]:
     """Connect to ``address:port`` again (sending ``hello``: a ClientHello or an HTTP request) under
-    capture, and judge the reset that comes back."""
-    reason = unavailable_reason()
-    if reason is not None:
-        return {"status": reason}
-    import socket
+    capture; the TCP packets of the flow. Needs root (``unavailable_reason``)."""
 
     def action() -> None:
         try:
@@ -260,25 +161,12 @@ def reset_forensics(address: str, port: int, hello: bytes | None, *, timeout: fl
 
     with _captured(interface_for(address), tcp_filter(address, port)) as capture:
         action()
-    packets = [p for p in capture.packets if p.proto == "tcp"]
-    return {
-        "status": "ok",
-        "kind": "reset",
-        "target": f"{address}:{port}",
-        **judge_reset(packets, address, port),
-        "packets": [p.to_dict() for p in packets[:MAX_PACKETS]],
-    }
+    return [p for p in capture.packets if p.proto == "tcp"]
 
 
-def dns_forensics(resolver: str, port: int, hostname: str, *, timeout: float, window: float) -> dict[str, Any]:
-    """Ask ``resolver`` for ``hostname`` again under capture, listening ``window`` seconds for more answers."""
-    reason = unavailable_reason()
-    if reason is not None:
-        return {"status": reason}
-    import socket
-
-    import dns.message
-
+def capture_dns(resolver: str, port: int, hostname: str, *, timeout: float, window: float) -> list[Packet]:
+    """Ask ``resolver`` for ``hostname`` again under capture, listening ``window`` seconds for more answers;
+    the resolver's packets. Needs root (``unavailable_reason``)."""
     query = dns.message.make_query(hostname, "A").to_wire()
     family = socket.AF_INET6 if ":" in resolver else socket.AF_INET
 
@@ -300,9 +188,4 @@ def dns_forensics(resolver: str, port: int, hostname: str, *, timeout: float, wi
                 sock.recv(65535)
         except OSError:
             pass
-    return {
-        "status": "ok",
-        "kind": "dns",
-        "target": f"{resolver}:{port}",
-        **judge_dns(capture.packets, resolver, port),
-    }
+    return capture.packets

@@ -23,8 +23,9 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from probe.forensics.capture import Capture, Packet, interface_for, tcp_filter, unavailable_reason
+from probe.forensics.capture import Capture, interface_for, tcp_filter, unavailable_reason
 from probe.forensics.hello import hello_for
+from probe.model.packet import Packet
 
 DEFAULT_MAX_TTL = 16
 DEFAULT_HOP_TIMEOUT = 1.0

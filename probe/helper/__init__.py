@@ -2,5 +2,7 @@
 
 measure   what the helper measures for one request (DNS, TCP, TLS, HTTP from its side)
 server    ``probe helper serve``: the HTTP JSON service, bounded against hostile clients
-client    the probe's side: ask the helper, never raise
+ipdb      the client's network (ASN, country) from MMDB files
+
+The protocol is ``probe.model.control`` and the probe's side ``probe.net.control``.
 """

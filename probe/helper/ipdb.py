@@ -21,7 +21,7 @@ from typing import Any
 import maxminddb
 
 from probe.errors import ProbeError
-from probe.helper.protocol import ClientNetwork
+from probe.model.control import ClientNetwork
 
 
 class IPDatabaseError(ProbeError):

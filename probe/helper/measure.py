@@ -1,6 +1,6 @@
 """What the test helper measures for one request: the control's view of a URL.
 
-The request and the answer are OONI's web-connectivity test-helper messages (``probe.helper.protocol``).
+The request and the answer are OONI's web-connectivity test-helper messages (``probe.model.control``).
 
 Method: DNS through the helper's own first resolver; TCP to the probe's addresses and its own on
 the URL's port (TLS with the host as SNI for https, verified against the helper's trust store);
@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from probe import SOFTWARE_NAME, __version__
+from probe.addresses import default_port, format_endpoint, is_bogon, is_ip
 from probe.config import Config
 from probe.failures import HTTP_TOO_MANY_REDIRECTS, TIMEOUT
-from probe.helper import protocol
-from probe.helper.protocol import (
+from probe.model import HTTPTransaction
+from probe.model import control as protocol
+from probe.model.control import (
     MAX_ENDPOINTS,
     ClientNetwork,
     ControlResponse,
@@ -38,11 +40,9 @@ from probe.helper.protocol import (
     TCPControl,
     TLSControl,
 )
-from probe.model import HTTPTransaction
 from probe.net import dns, http, tcp, tls
-from probe.net.addresses import default_port, format_endpoint, is_bogon, is_ip
-from probe.net.resolvers import parse_resolver
 from probe.net.trace import Trace
+from probe.resolvers import parse_resolver
 
 HTTP_BUDGET = 20.0
 """Seconds the whole redirect chain may take."""

@@ -29,10 +29,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from probe.addresses import format_endpoint
 from probe.config import Config
 from probe.helper.ipdb import IPDatabases
 from probe.helper.measure import HELPER_NAME, ControlMeasurement, ControlRequest, RequestError, parse_request
-from probe.net.addresses import format_endpoint
 
 DEFAULT_PORT = 8765
 DEFAULT_WORKERS = 16

@@ -1,4 +1,4 @@
-"""Checking chains: a probe's or a collector's database, or a bundle file.
+"""Checking chains: a probe's or a collector's database, or a bundle file (``probe.upload.bundle``).
 
 For each probe's chain, records are walked in chain order and each one's hash recomputed from
 its content and its link. The first problem is reported, with the record it concerns:
@@ -18,25 +18,21 @@ copy of its signed heads kept elsewhere (a collector, a bundle) shows that.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from probe.errors import ProbeError
-from probe.identity import IdentityError, decode_public_key, fingerprint, verify
-from probe.integrity.signing import batch_statement, head_signature_ok, withheld_signature_ok
+from probe.identity import IdentityError, decode_public_key, fingerprint
+from probe.integrity.signing import head_signature_ok, withheld_signature_ok
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.readonly import connect_read_only
 
 MOVED_WINDOW = 64
 """How far from its position a record whose hash does not fit is looked for, to call it moved."""
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,7 @@ def _label(row: Mapping[str, Any], where: str) -> str:
     return f"record {row['chain_seq']} (id {row['id']}{suffix})"
 
 
-class _Walk:
+class ChainWalk:
     """One chain, fed in chain order; keeps the first problem."""
 
     def __init__(self, report: ChainReport, *, from_genesis: bool, wanted: set[int]) -> None:
@@ -223,7 +219,7 @@ class _Walk:
             report.last_signed = head.seq
 
 
-def _key_matches(public_key: str | None, probe_id: str) -> bool:
+def key_matches(public_key: str | None, probe_id: str) -> bool:
     if public_key is None:
         return False
     try:
@@ -298,7 +294,7 @@ def verify_connection(conn: Any, source: str, *, sqlite: bool = True) -> Verific
             )
         ]
         report = ChainReport(group or (own_ids[0] if own_ids else ""), epoch)
-        walk = _Walk(report, from_genesis=not group, wanted={head.seq for _, head in heads})
+        walk = ChainWalk(report, from_genesis=not group, wanted={head.seq for _, head in heads})
         rows = conn.execute(
             f"select {', '.join(CHAIN_RECORD_COLUMNS)} from measurements where coalesce(probe_id, '') = ? "
             f"and {record_epoch} = ? and chain_seq is not null order by chain_seq",
@@ -315,7 +311,7 @@ def verify_connection(conn: Any, source: str, *, sqlite: bool = True) -> Verific
             pass
         for probe_id in probe_ids:
             key = keys.get(probe_id)
-            if key is not None and not _key_matches(key, probe_id):
+            if key is not None and not key_matches(key, probe_id):
                 report.problem = report.problem or Problem("signature", f"probe {probe_id}'s key is not its id's")
             report.probe_id = probe_id
             walk.check_heads([head for owner, head in heads if owner == probe_id], key)
@@ -344,69 +340,3 @@ def _withheld(
             return []
         stand_ins.append((int(seq), str(prev), str(hash_)))
     return stand_ins
-
-
-# --- bundles --------------------------------------------------------------------------------
-
-
-def verify_bundle(path: Path) -> Verification:
-    """Check a bundle: each line's signature, each probe's chain across lines, and the heads."""
-    from probe.upload.bundle import read_bundle
-    from probe.upload.protocol import Batch
-
-    result = Verification(str(path))
-    records: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
-    heads: dict[tuple[str, str], list[Head]] = {}
-    keys: dict[str, str] = {}
-    for number, line in read_bundle(path):
-        where = f"line {number}"
-        if line is None:
-            result.problems.append(Problem("altered", f"{where} is too long to be a batch"))
-            continue
-        try:
-            raw = json.loads(line)
-            batch = Batch.model_validate(raw)
-        except (ValueError, RecursionError, ValidationError):
-            result.problems.append(Problem("altered", f"{where} is not a valid batch"))
-            continue
-        if not _key_matches(batch.public_key, batch.probe_id):
-            result.problems.append(Problem("signature", f"{where}: the key is not the one probe {batch.probe_id} has"))
-            continue
-        if keys.setdefault(batch.probe_id, batch.public_key) != batch.public_key:
-            result.problems.append(Problem("signature", f"{where}: another key for probe {batch.probe_id}"))
-            continue
-        try:
-            signed = verify(batch.public_key, batch.signature, batch_statement(raw))
-        except ValueError:
-            signed = False
-        if not signed:
-            result.problems.append(
-                Problem("signature", f"{where}: its signature does not verify (the line was altered)")
-            )
-        for record in batch.measurements:
-            records.setdefault((batch.probe_id, batch.epoch or ""), []).append((record.model_dump(), where))
-        if batch.head is not None:
-            heads.setdefault((batch.probe_id, batch.epoch or ""), []).append(
-                Head(**batch.head.model_dump(), where=where)
-            )
-    for chain in sorted(set(records) | set(heads)):
-        probe_id = chain[0]
-        report = ChainReport(*chain)
-        probe_heads = heads.get(chain, [])
-        walk = _Walk(report, from_genesis=False, wanted={head.seq for head in probe_heads})
-        for row, where in sorted(records.get(chain, []), key=lambda item: int(item[0]["chain_seq"])):
-            if not walk.feed(row, where):
-                break
-        walk.check_heads(probe_heads, keys.get(probe_id))
-        result.chains.append(report)
-    return result
-
-
-def verify_path(path: Path) -> Verification:
-    """A database or a bundle, told apart by the file's first bytes."""
-    try:
-        with path.open("rb") as stream:
-            magic = stream.read(len(SQLITE_MAGIC))
-    except OSError as exc:
-        raise ProbeError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return verify_database(path) if magic == SQLITE_MAGIC else verify_bundle(path)

@@ -39,8 +39,8 @@ import dns.rdatatype
 
 from probe import failures
 from probe.model import DNSAnswer, DNSQuery
-from probe.net.resolvers import Resolver
 from probe.net.trace import Trace
+from probe.resolvers import Resolver
 
 LATE_RESPONSE_TAG = "late_response"
 MAX_LATE_REPLIES = 16

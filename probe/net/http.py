@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
+from probe.addresses import DEFAULT_PORTS, bracketed, format_endpoint, is_ip
 from probe.config import HTTPSection
 from probe.failures import (
     DNS_NO_ANSWER,
@@ -49,7 +50,6 @@ from probe.failures import (
 from probe.model import HTTPRequestInfo, HTTPResponseInfo, HTTPTransaction, maybe_binary
 from probe.net import _http1, html, tcp, tls
 from probe.net._deadline import Deadline
-from probe.net.addresses import DEFAULT_PORTS, bracketed, format_endpoint, is_ip
 from probe.net.names import canonical_name
 from probe.net.trace import Trace
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from probe.addresses import format_endpoint
 from probe.failures import classify
 from probe.model import TCPConnect, TCPConnectStatus
-from probe.net.addresses import format_endpoint
 from probe.net.trace import Trace
 
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from probe.addresses import format_endpoint
 from probe.failures import classify
 from probe.model import BinaryData, TLSHandshake
-from probe.net.addresses import format_endpoint
 from probe.net.trace import Trace
 
 ALPN_PROTOCOLS = ["http/1.1"]

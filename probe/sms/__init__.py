@@ -1,6 +1,5 @@
 """SMS reachability: three back-ends that send one test SMS (or check a gateway) and conclude.
 
-    model        typed results (``SMSTestKeys``), the nonce and the message text
     conclusion   one conclusion per measurement, and its conservative verdict
     at_port      deadline-bounded line I/O with an AT modem (pyserial: devices, ``socket://``)
     at_modem     the AT back-end: preflight, self-loop SMS, status report and receipt
@@ -8,6 +7,7 @@
     smpp         the SMPP back-end: TCP/TLS reachability, bind, submit, receipt
     http_gateway the HTTP gateway back-end: staged reachability, Kannel ``sendsms`` with reports
 
+The typed results (``SMSTestKeys``), the nonce and the message text are ``probe.model.sms``.
 No phone number, password, IMSI, IMEI, ICCID or cell id is ever recorded: numbers come from the
 config (``SecretStr``) and go only to the modem, the SMSC or the gateway. Identifiers an operator
 could join with its own records (the nonce, message references) stay in the local database's

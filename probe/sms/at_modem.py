@@ -34,10 +34,10 @@ import serial
 
 from probe.config import ATModemSection, SMSRecipient
 from probe.model import utc_now_iso
+from probe.model.sms import DeliveryStatus, LocalEvent, Registration, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.net._deadline import Deadline
 from probe.sms import conclusion
 from probe.sms.at_port import POLL_SECONDS, ATChannel, ModemError, ModemPort, Response
-from probe.sms.model import DeliveryStatus, LocalEvent, Registration, SMSTestKeys, find_nonce, message_text, new_nonce
 
 INIT_ATTEMPTS = 2
 REGISTRATION_POLL_SECONDS = 1.0

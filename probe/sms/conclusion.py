@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from probe.sms.model import Conclusion, DeliveryStatus, Stage
+from probe.model.sms import Conclusion, DeliveryStatus, Stage
 
 Verdict = Literal["accessible", "blocked", "site_down", "network_down", "inconclusive"]
 

@@ -26,14 +26,14 @@ import socket
 import threading
 from urllib.parse import urlencode, urlsplit
 
+from probe.addresses import split_endpoint
 from probe.config import Config, HTTPGatewaySection, SMSRecipient
 from probe.model import utc_now_iso
+from probe.model.sms import LocalEvent, SMSTestKeys, message_text, new_nonce
 from probe.net import http
 from probe.net._deadline import Deadline
-from probe.net.addresses import split_endpoint
 from probe.net.trace import Trace
 from probe.sms import conclusion
-from probe.sms.model import LocalEvent, SMSTestKeys, message_text, new_nonce
 
 MAX_REPORT_REQUEST_BYTES = 8192
 MAX_REPORTS = 64

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from probe.config import SMPPSection, SMSRecipient
 from probe.failures import EOF_ERROR, TIMEOUT, MeasuredFailure, classify
 from probe.model import utc_now_iso
+from probe.model.sms import LocalEvent, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.net._deadline import Deadline
 from probe.sms import conclusion, smpp_pdu
-from probe.sms.model import LocalEvent, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.sms.smpp_pdu import PDU, PDUError
 
 ANSWER_WAIT = 2.0

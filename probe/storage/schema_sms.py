@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from probe.model import Measurement, db_time
-from probe.sms.model import LocalEvent, SMSTestKeys
+from probe.model.sms import LocalEvent, SMSTestKeys
 
 LATE_MATCH_DAYS = 7
 

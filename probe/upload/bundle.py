@@ -10,17 +10,24 @@ by its owner only: it holds everything the measurements hold.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from probe.errors import ProbeError
-from probe.identity import Identity
+from probe.identity import Identity, verify
+from probe.integrity.signing import batch_statement
+from probe.integrity.verify import ChainReport, ChainWalk, Head, Problem, Verification, key_matches, verify_database
 from probe.storage import Database
-from probe.upload.protocol import encode_batch
+from probe.upload.protocol import Batch, encode_batch
 from probe.upload.queue import bundle_batches
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_LINE_BYTES = 64 << 20
 """A longer line is not a batch: it is reported, not read into memory."""
 
@@ -91,3 +98,66 @@ def read_bundle(path: Path) -> Iterator[tuple[int, bytes | None]]:
                 continue
             if line.strip():
                 yield number, line
+
+
+# --- checking a bundle --------------------------------------------------------------------------------
+
+
+def verify_bundle(path: Path) -> Verification:
+    """Check a bundle: each line's signature, each probe's chain across lines, and the heads."""
+    result = Verification(str(path))
+    records: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+    heads: dict[tuple[str, str], list[Head]] = {}
+    keys: dict[str, str] = {}
+    for number, line in read_bundle(path):
+        where = f"line {number}"
+        if line is None:
+            result.problems.append(Problem("altered", f"{where} is too long to be a batch"))
+            continue
+        try:
+            raw = json.loads(line)
+            batch = Batch.model_validate(raw)
+        except (ValueError, RecursionError, ValidationError):
+            result.problems.append(Problem("altered", f"{where} is not a valid batch"))
+            continue
+        if not key_matches(batch.public_key, batch.probe_id):
+            result.problems.append(Problem("signature", f"{where}: the key is not the one probe {batch.probe_id} has"))
+            continue
+        if keys.setdefault(batch.probe_id, batch.public_key) != batch.public_key:
+            result.problems.append(Problem("signature", f"{where}: another key for probe {batch.probe_id}"))
+            continue
+        try:
+            signed = verify(batch.public_key, batch.signature, batch_statement(raw))
+        except ValueError:
+            signed = False
+        if not signed:
+            result.problems.append(
+                Problem("signature", f"{where}: its signature does not verify (the line was altered)")
+            )
+        for record in batch.measurements:
+            records.setdefault((batch.probe_id, batch.epoch or ""), []).append((record.model_dump(), where))
+        if batch.head is not None:
+            heads.setdefault((batch.probe_id, batch.epoch or ""), []).append(
+                Head(**batch.head.model_dump(), where=where)
+            )
+    for chain in sorted(set(records) | set(heads)):
+        probe_id = chain[0]
+        report = ChainReport(*chain)
+        probe_heads = heads.get(chain, [])
+        walk = ChainWalk(report, from_genesis=False, wanted={head.seq for head in probe_heads})
+        for row, where in sorted(records.get(chain, []), key=lambda item: int(item[0]["chain_seq"])):
+            if not walk.feed(row, where):
+                break
+        walk.check_heads(probe_heads, keys.get(probe_id))
+        result.chains.append(report)
+    return result
+
+
+def verify_path(path: Path) -> Verification:
+    """A database or a bundle, told apart by the file's first bytes."""
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise ProbeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return verify_database(path) if magic == SQLITE_MAGIC else verify_bundle(path)

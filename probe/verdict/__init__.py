@@ -5,12 +5,15 @@ or ``inconclusive``, with the blocking method and a reason.
     dns_consistency  do the probe's DNS answers agree with the control's?
     http_compare     does the probe's page look like the control's?
     throttling       did the page arrive far slower than at the control?
-    network          this round's network context (shutdown, international cut, ...)
+    network          this round's network context, classified (shutdown, international cut, ...)
     rules            the ordered decision rules
     engine           evidence in, verdict out
     reasons          verdicts in OONI's words, and why they differ
     ooni             the engine on OONI's measurements, side by side with OONI's conclusion
-    stage            the verdict stage of a run: fingerprints, network context, forensics
+    forensics        what a suspicious packet's TTL and IP-ID say (injected, or the server's own)
+
+Nothing here opens a socket: the measuring (network controls, forensic re-measurements) is done by
+``probe.stage``, and the verdict reads what was measured.
 """
 
 from probe.verdict.engine import judge, judge_measurement, judge_test_keys

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from probe.net.addresses import endpoint_host, is_bogon, is_ip
+from probe.addresses import endpoint_host, is_bogon, is_ip
 from probe.verdict.observation import Attempt, Control
 
 

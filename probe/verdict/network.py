@@ -1,7 +1,8 @@
 """Network context: is the whole network dark, or only the target?
 
 Every round measures ``[network] domestic_controls`` and ``international_controls`` (web
-measurements without a test helper) and classifies the network (``methodology.md``):
+measurements without a test helper, ``probe.stage.network``); this module classifies what was
+measured (``methodology.md``, "Network context"), without touching the network:
 
     ok                 every control works
     international_cut  every international control fails, a domestic one works (national intranet mode)
@@ -10,33 +11,22 @@ measurements without a test helper) and classifies the network (``methodology.md
     degraded           some controls fail, with no pattern: a flaky link; failures are never "blocked"
 
 No controls configured: no state (``None``), and verdicts do without it. The gateway is asked
-only when every control has failed: a TCP connect to its port 53, where an accepted or refused
-connection both prove it is up. Known limit: a gateway that drops such packets looks down, so a
-shutdown can be reported as a local fault; either way, failures are not called blocks.
+only when every control has failed (whether it answers a TCP connect to its port 53). Known limit:
+a gateway that drops such packets looks down, so a shutdown can be reported as a local fault;
+either way, failures are not called blocks.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from probe import failures
-from probe.config import Config
-from probe.model import Measurement, utc_now_iso
+from probe.model import utc_now_iso
 
 NETWORK_STATES = ("ok", "international_cut", "shutdown", "local_fault", "degraded")
 DOWN_STATES = ("international_cut", "shutdown", "local_fault")
 """States in which a failing target is ``network_down``."""
-GATEWAY_PORT = 53
-GATEWAY_TIMEOUT = 2.0
-MAX_CONTROLS = 16
-ROUTE_TABLE = Path("/proc/net/route")
-_RTF_GATEWAY = 0x2
 
 
 @dataclass
@@ -87,83 +77,3 @@ def classify(controls: Sequence[ControlResult], gateway_answers: bool | None) ->
     if not all(domestic + international):
         return "degraded"
     return "ok"
-
-
-def default_gateway(route_table: Path = ROUTE_TABLE) -> str | None:
-    """The IPv4 gateway of the default route (else of the first route through a gateway), or None."""
-    try:
-        lines = route_table.read_text(encoding="ascii").splitlines()[1:]
-    except OSError:
-        return None
-    defaults: list[str] = []
-    others: list[str] = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 4:
-            continue
-        try:
-            destination, gateway, flags = int(fields[1], 16), int(fields[2], 16), int(fields[3], 16)
-        except ValueError:
-            continue
-        if flags & _RTF_GATEWAY and gateway:
-            address = str(ipaddress.IPv4Address(socket.ntohl(gateway)))
-            (others if destination else defaults).append(address)
-    found = defaults + others
-    return found[0] if found else None
-
-
-def gateway_answers(address: str, *, timeout: float = GATEWAY_TIMEOUT) -> bool:
-    """Whether ``address`` answers a TCP connect to port 53 (accepting or refusing it)."""
-    from probe.net import tcp
-    from probe.net.trace import Trace
-
-    sock, observation = tcp.connect(address, GATEWAY_PORT, Trace(), timeout=timeout)
-    if sock is not None:
-        sock.close()
-        return True
-    return observation.status.failure == failures.CONNECTION_REFUSED
-
-
-Measure = Callable[[str], Measurement]
-
-
-def measure_network(
-    config: Config,
-    *,
-    measure: Measure | None = None,
-    ask_gateway: Callable[[str], bool] = gateway_answers,
-) -> NetworkContext:
-    """Measure this round's controls, at once, and classify the network.
-
-    ``measure`` (a URL to a measurement) defaults to the web experiment without test helper.
-    """
-    groups = [("domestic", url) for url in config.network.domestic_controls]
-    groups += [("international", url) for url in config.network.international_controls]
-    groups = groups[:MAX_CONTROLS]
-    if not groups:
-        return NetworkContext(None)
-    run = measure or _web_measure(config)
-    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="network-control") as pool:
-        measurements = list(pool.map(lambda item: run(item[1]), groups))
-    controls = [
-        ControlResult(url, group, m.failure is None, m.failure, m.failed_step, m.test_runtime)
-        for (group, url), m in zip(groups, measurements, strict=True)
-    ]
-    context = NetworkContext(None, controls)
-    if not any(c.ok for c in controls) and config.network.gateway:
-        context.gateway = default_gateway() if config.network.gateway == "auto" else config.network.gateway
-        if context.gateway is not None:
-            context.gateway_answers = ask_gateway(context.gateway)
-    context.state = classify(controls, context.gateway_answers)
-    return context
-
-
-def _web_measure(config: Config) -> Measure:
-    from probe.experiments.base import Context, new_report_id
-    from probe.experiments.web import WebExperiment
-
-    # The controls are judged on their own reachability: no helper, no retries.
-    plain = config.model_copy(update={"control": config.control.model_copy(update={"url": []})})
-    ctx = Context(config=plain, report_id=new_report_id(), test_start_time=utc_now_iso())
-    experiment = WebExperiment()
-    return lambda url: experiment.run(url, ctx)

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from probe import failures
-from probe.net.addresses import format_endpoint, is_ip, url_port
+from probe.addresses import format_endpoint, is_ip, url_port
 from probe.net.html import title as html_title
 from probe.net.names import canonical_name
 

@@ -38,8 +38,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from probe import failures
+from probe.addresses import is_bogon, is_ip
 from probe.fingerprints import Match
-from probe.net.addresses import is_bogon, is_ip
 from probe.verdict.dns_consistency import DNSConsistency
 from probe.verdict.http_compare import HTTPComparison
 from probe.verdict.network import DOWN_STATES

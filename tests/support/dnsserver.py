@@ -12,7 +12,7 @@ a healthy resolver, a censoring one and an on-path injector at once::
         "dropped.example": SILENT,
     }
     with running_dns_server(records) as server:
-        resolver = server.resolver("udp")  # probe.net.resolvers.Resolver("udp", "127.0.0.1", server.port)
+        resolver = server.resolver("udp")  # probe.resolvers.Resolver("udp", "127.0.0.1", server.port)
         ...                                # or server.spec("tcp") == "tcp://127.0.0.1:<port>" for configs
 
 Server API: ``.host`` ("127.0.0.1"), ``.port``, ``.address`` ("127.0.0.1:<port>"), ``.resolver(engine)``,
@@ -52,7 +52,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from probe.net.resolvers import Resolver
+from probe.resolvers import Resolver
 
 HOST = "127.0.0.1"
 POLL_INTERVAL = 0.02

@@ -7,9 +7,10 @@ if the network went dark meanwhile, the round's ``blocked`` verdicts are judged 
 worse state (a failure during a shutdown is ``network_down``), and updated.
 
 Forensics run for verdicts whose evidence is a packet (``FORENSIC_DETAILS``): the flow is measured
-once more under capture (``probe.forensics.capture``), and ``test_keys.x_forensics`` holds the TTL
+once more under capture (``probe.stage.forensics``), and ``test_keys.x_forensics`` holds the TTL
 and IP-ID of the suspicious packet next to the server's genuine ones, or says
-``unavailable (no root)``.
+``unavailable (no root)``. The measuring is done here and in ``probe.stage.network``; the verdict
+package only reads what was measured.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from probe.config import Config
 from probe.experiments import Context, Experiment
 from probe.fingerprints import Fingerprints, load_fingerprints
 from probe.model import Measurement
-from probe.net.addresses import default_port
-from probe.net.resolvers import parse_resolver
+from probe.stage import forensics
+from probe.stage.forensics import FORENSIC_DETAILS
+from probe.stage.network import measure_network
 from probe.verdict.engine import judge_measurement
-from probe.verdict.network import DOWN_STATES, NetworkContext, measure_network
+from probe.verdict.network import DOWN_STATES, NetworkContext
 from probe.verdict.rules import Verdict
 
-RESET_DETAILS = frozenset({"tcp_reset", "tls_reset", "http_reset"})
-DNS_DETAILS = frozenset({"dns_injection"})
-FORENSIC_DETAILS = RESET_DETAILS | DNS_DETAILS
 MAX_FORENSICS_PER_ROUND = 32
 """Forensic re-measurements per round: each costs another connection to a blocked site."""
 _WORSE = {None: 0, "ok": 0, "degraded": 1, "international_cut": 2, "local_fault": 3, "shutdown": 3}
@@ -118,7 +116,6 @@ class VerdictStage:
 
     def _forensics(self, measurement: Measurement, verdict: Verdict) -> dict[str, Any] | None:
         from probe.forensics import capture
-        from probe.forensics.hello import hello_for
 
         reason = capture.unavailable_reason()
         if reason is not None:
@@ -127,38 +124,4 @@ class VerdictStage:
             if self._forensics_left <= 0:
                 return {"status": "skipped (forensics budget of this round spent)"}
             self._forensics_left -= 1
-        keys = measurement.test_keys.model_dump(mode="json")
-        url = measurement.input or ""
-        parts = urlsplit(url)
-        timeout = self.config.tcp.timeout + self.config.tls.timeout
-        if verdict.blocking_detail in RESET_DETAILS:
-            target = _reset_target(keys, parts.port or default_port(parts.scheme))
-            if target is None:
-                return {"status": "skipped (no address to connect to)"}
-            hello = None if verdict.blocking_detail == "tcp_reset" else hello_for(parts.scheme, parts.hostname or "")
-            return capture.reset_forensics(target[0], target[1], hello, timeout=timeout)
-        resolver = _injected_resolver(keys)
-        if resolver is None:
-            return {"status": "skipped (the injected answer came through the system resolver)"}
-        return capture.dns_forensics(
-            resolver[0],
-            resolver[1],
-            parts.hostname or "",
-            timeout=self.config.dns.timeout,
-            window=self.config.dns.late_answer_window,
-        )
-
-
-def _reset_target(keys: dict[str, Any], port: int) -> tuple[str, int] | None:
-    for entry in keys.get("tcp_connect") or []:
-        if entry.get("port") == port:
-            return str(entry["ip"]), port
-    return None
-
-
-def _injected_resolver(keys: dict[str, Any]) -> tuple[str, int] | None:
-    for query in keys.get("queries") or []:
-        if "late_response" in (query.get("tags") or []) and query.get("engine") == "udp":
-            resolver = parse_resolver(f"udp://{query['resolver_address']}")
-            return resolver.host, resolver.port
-    return None
+        return forensics.remeasure(measurement, verdict.blocking_detail or "", self.config)

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
-from probe.net.addresses import is_ip, split_endpoint
+from probe.addresses import is_ip, split_endpoint
 
 MAX_URL_CHARS = 2048
 MAX_ENDPOINTS = 16

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from probe.addresses import format_endpoint
 from probe.errors import ConfigError
-from probe.net.addresses import format_endpoint
 
 
 @dataclass(frozen=True)

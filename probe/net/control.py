@@ -1,7 +1,7 @@
 """The probe's side of the test helpers: ask for the control's view of one URL.
 
 ``Helpers.ask`` never raises for what happens on the wire: it returns a helper's answer
-(``probe.helper.protocol.ControlResponse``), or a failure string for ``test_keys.control_failure``
+(``probe.model.control.ControlResponse``), or a failure string for ``test_keys.control_failure``
 (OONI's failure strings for network errors; ``unknown_failure control_status_<code>`` or
 ``unknown_failure control_bad_answer`` for a helper that answers wrongly).
 
@@ -29,9 +29,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from probe import SOFTWARE_NAME, __version__
+from probe.addresses import default_port
 from probe.failures import TIMEOUT, classify
-from probe.helper.protocol import ClientNetwork, ControlRequest, ControlResponse, ProtocolError, parse_response
-from probe.net.addresses import default_port
+from probe.model.control import ClientNetwork, ControlRequest, ControlResponse, ProtocolError, parse_response
 
 MAX_ANSWER_BYTES = 1 << 20
 BAD_ANSWER = "unknown_failure control_bad_answer"

@@ -1,0 +1,104 @@
+"""Measuring the network context: this round's controls, and the gateway when every control fails.
+
+The controls are ``[network] domestic_controls`` and ``international_controls``, measured with the
+web experiment without a test helper, all at once. The gateway is asked only when every control
+has failed: a TCP connect to its port 53, where an accepted or refused connection both prove it is
+up. What the results mean is ``probe.verdict.network.classify``'s to say.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from probe import failures
+from probe.config import Config
+from probe.experiments.base import Context, new_report_id
+from probe.experiments.web import WebExperiment
+from probe.model import Measurement, utc_now_iso
+from probe.net import tcp
+from probe.net.trace import Trace
+from probe.verdict.network import ControlResult, NetworkContext, classify
+
+GATEWAY_PORT = 53
+GATEWAY_TIMEOUT = 2.0
+MAX_CONTROLS = 16
+ROUTE_TABLE = Path("/proc/net/route")
+_RTF_GATEWAY = 0x2
+
+
+def default_gateway(route_table: Path = ROUTE_TABLE) -> str | None:
+    """The IPv4 gateway of the default route (else of the first route through a gateway), or None."""
+    try:
+        lines = route_table.read_text(encoding="ascii").splitlines()[1:]
+    except OSError:
+        return None
+    defaults: list[str] = []
+    others: list[str] = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        try:
+            destination, gateway, flags = int(fields[1], 16), int(fields[2], 16), int(fields[3], 16)
+        except ValueError:
+            continue
+        if flags & _RTF_GATEWAY and gateway:
+            address = str(ipaddress.IPv4Address(socket.ntohl(gateway)))
+            (others if destination else defaults).append(address)
+    found = defaults + others
+    return found[0] if found else None
+
+
+def gateway_answers(address: str, *, timeout: float = GATEWAY_TIMEOUT) -> bool:
+    """Whether ``address`` answers a TCP connect to port 53 (accepting or refusing it)."""
+    sock, observation = tcp.connect(address, GATEWAY_PORT, Trace(), timeout=timeout)
+    if sock is not None:
+        sock.close()
+        return True
+    return observation.status.failure == failures.CONNECTION_REFUSED
+
+
+Measure = Callable[[str], Measurement]
+
+
+def measure_network(
+    config: Config,
+    *,
+    measure: Measure | None = None,
+    ask_gateway: Callable[[str], bool] = gateway_answers,
+) -> NetworkContext:
+    """Measure this round's controls, at once, and classify the network.
+
+    ``measure`` (a URL to a measurement) defaults to the web experiment without test helper.
+    """
+    groups = [("domestic", url) for url in config.network.domestic_controls]
+    groups += [("international", url) for url in config.network.international_controls]
+    groups = groups[:MAX_CONTROLS]
+    if not groups:
+        return NetworkContext(None)
+    run = measure or _web_measure(config)
+    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="network-control") as pool:
+        measurements = list(pool.map(lambda item: run(item[1]), groups))
+    controls = [
+        ControlResult(url, group, m.failure is None, m.failure, m.failed_step, m.test_runtime)
+        for (group, url), m in zip(groups, measurements, strict=True)
+    ]
+    context = NetworkContext(None, controls)
+    if not any(c.ok for c in controls) and config.network.gateway:
+        context.gateway = default_gateway() if config.network.gateway == "auto" else config.network.gateway
+        if context.gateway is not None:
+            context.gateway_answers = ask_gateway(context.gateway)
+    context.state = classify(controls, context.gateway_answers)
+    return context
+
+
+def _web_measure(config: Config) -> Measure:
+    # The controls are judged on their own reachability: no helper, no retries.
+    plain = config.model_copy(update={"control": config.control.model_copy(update={"url": []})})
+    ctx = Context(config=plain, report_id=new_report_id(), test_start_time=utc_now_iso())
+    experiment = WebExperiment()
+    return lambda url: experiment.run(url, ctx)
