@@ -7,7 +7,11 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
+
+MAX_NAME_LENGTH = 253
+_NAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 """The port a URL of each scheme connects to when it names none."""
@@ -97,3 +101,19 @@ def endpoint_host(endpoint: str) -> str:
     if endpoint.count(":") == 1:
         return endpoint.rsplit(":", 1)[0]
     return endpoint
+
+
+def check_hostname(value: str) -> str | None:
+    """Why ``value`` is not a DNS host name (ASCII labels, at most 253 characters), or None."""
+    name = value.rstrip(".")
+    if not name or len(name) > MAX_NAME_LENGTH or not all(_NAME_LABEL.match(label) for label in name.split(".")):
+        return f"not a host name: {value!r}"
+    return None
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``, the host a name or an address, into its parts; ValueError when it is neither."""
+    host, port = split_endpoint(value)
+    if not is_ip(host) and check_hostname(host):
+        raise ValueError(f"not a host name or IP address: {host!r}")
+    return host, port

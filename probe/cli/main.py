@@ -73,7 +73,7 @@ def cli() -> None:
     type=click.Choice(sorted(EXPERIMENTS)),
     default="web",
     show_default=True,
-    help="web: URLs; dns: host names; tcp: host:port; sms: a recipient label, SMSC host:port or gateway URL.",
+    help="; ".join(f"{e.name}: {e.inputs}" for e in EXPERIMENTS.values()) + ".",
 )
 @accept_option
 def run(
@@ -174,7 +174,14 @@ def show(config_path: Path | None, db_path: Path | None, measurement_id: str) ->
 @cli.command(name="export")
 @config_option
 @db_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="ooni-jsonl", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="ooni-jsonl",
+    show_default=True,
+    help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()) + ".",
+)
 @click.option("--run", "run_id", help="Only this run (default: all).")
 @click.option(
     "--out", "out_path", type=click.Path(path_type=Path), help="File (default: stdout); parquet: a new directory."
@@ -182,7 +189,7 @@ def show(config_path: Path | None, db_path: Path | None, measurement_id: str) ->
 def export_command(
     config_path: Path | None, db_path: Path | None, fmt: str, run_id: str | None, out_path: Path | None
 ) -> None:
-    """Export measurements: OONI's format (one a line), csv, json, or parquet (a directory, one file a day)."""
+    """Export measurements in one of the formats below (--format)."""
     db = _read(load_config(config_path), db_path)
     if fmt in DIRECTORY_FORMATS:
         if out_path is None:

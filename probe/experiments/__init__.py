@@ -10,8 +10,15 @@ from probe.experiments.tcp import TCPExperiment
 from probe.experiments.web import WebExperiment
 
 EXPERIMENTS: dict[str, Experiment] = {
-    experiment.name: experiment for experiment in (WebExperiment(), DNSExperiment(), TCPExperiment(), SMSExperiment())
+    experiment.name: experiment
+    for experiment in (
+        WebExperiment(),
+        DNSExperiment(),
+        TCPExperiment(),
+        SMSExperiment(),
+    )
 }
+"""Every experiment, by name: adding one is its module and one line here (``probe run --help`` lists it)."""
 
 
 def get_experiment(name: str) -> Experiment:

@@ -7,28 +7,18 @@ Each UDP query listens for late extra answers, the mark of on-path injection.
 
 from __future__ import annotations
 
-import re
-
+from probe.addresses import check_hostname
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
 from probe.model import DNSTestKeys, Measurement
 from probe.net.trace import Trace
-
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-MAX_NAME_LENGTH = 253
-
-
-def check_hostname(value: str) -> str | None:
-    name = value.rstrip(".")
-    if not name or len(name) > MAX_NAME_LENGTH or not all(_LABEL.match(label) for label in name.split(".")):
-        return f"not a host name: {value!r}"
-    return None
 
 
 class DNSExperiment:
     name = "dns"
     version = "0.1.0"
     test_name = "dns_reachability"
+    inputs = "host names"
 
     def check_input(self, value: str) -> str | None:
         return check_hostname(value)

@@ -7,26 +7,18 @@ address accepted the connection, else the DNS failure or the first address's TCP
 
 from __future__ import annotations
 
-from probe.addresses import is_ip, split_endpoint
+from probe.addresses import split_host_port
 from probe.experiments import steps
 from probe.experiments.base import Context, Outcome, measure
-from probe.experiments.dns import check_hostname
 from probe.model import Measurement, TCPTestKeys
 from probe.net.trace import Trace
-
-
-def split_host_port(value: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` into its parts; ValueError when it is neither."""
-    host, port = split_endpoint(value)
-    if not is_ip(host) and check_hostname(host):
-        raise ValueError(f"not a host name or IP address: {host!r}")
-    return host, port
 
 
 class TCPExperiment:
     name = "tcp"
     version = "0.1.0"
     test_name = "tcp_connect"
+    inputs = "host:port"
 
     def check_input(self, value: str) -> str | None:
         try:

@@ -48,6 +48,7 @@ class WebExperiment:
     name = "web"
     version = "0.1.0"
     test_name = "web_connectivity"
+    inputs = "http(s) URLs"
 
     def check_input(self, value: str) -> str | None:
         return check_url(value)

@@ -16,34 +16,47 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from probe.errors import ProbeError
-from probe.export.ooni import write_ooni_jsonl
-from probe.export.tabular import write_csv, write_json
+from probe.export import ooni, parquet, tabular
+from probe.export.format import ExportFormat
 
 if TYPE_CHECKING:
     from probe.storage.store import AnyDatabase
 
-TEXT_FORMATS = {"ooni-jsonl": write_ooni_jsonl, "csv": write_csv, "json": write_json}
-DIRECTORY_FORMATS = ("parquet",)
-FORMATS = (*TEXT_FORMATS, *DIRECTORY_FORMATS)
+FORMATS: dict[str, ExportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        ooni.FORMAT,
+        tabular.CSV,
+        tabular.JSON,
+        parquet.FORMAT,
+    )
+}
+"""Every export format, by name: adding one is its module (with its ``ExportFormat``) and one line here."""
+DIRECTORY_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.to_directory is not None)
+
+
+def _format(fmt: str) -> ExportFormat:
+    found = FORMATS.get(fmt)
+    if found is None:
+        raise ProbeError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+    return found
 
 
 def export(db: AnyDatabase, out: TextIO, *, fmt: str = "ooni-jsonl", run_id: str | None = None) -> int:
     """Write the measurements (of one run, or all) to ``out`` in a text format; return how many."""
-    if fmt in DIRECTORY_FORMATS:
-        raise ProbeError(f"{fmt} is written to a directory: give --out DIR")
-    writer = TEXT_FORMATS.get(fmt)
+    writer = _format(fmt).to_stream
     if writer is None:
-        raise ProbeError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+        raise ProbeError(f"{fmt} is written to a directory: give --out DIR")
     return writer(db.measurement_rows(run_id), out)
 
 
 def export_directory(db: AnyDatabase, path: Path, *, fmt: str = "parquet", run_id: str | None = None) -> int:
     """Write the measurements (of one run, or all) as a dataset under ``path``; return how many."""
-    if fmt not in DIRECTORY_FORMATS:
+    found = FORMATS.get(fmt)
+    writer = found.to_directory if found is not None else None
+    if writer is None:
         raise ProbeError(f"{fmt} is not written to a directory; known: {', '.join(DIRECTORY_FORMATS)}")
-    from probe.export.parquet import write_parquet
-
-    return write_parquet(db.measurement_rows(run_id), path)
+    return writer(db.measurement_rows(run_id), path)
 
 
-__all__ = ["DIRECTORY_FORMATS", "FORMATS", "export", "export_directory"]
+__all__ = ["DIRECTORY_FORMATS", "FORMATS", "ExportFormat", "export", "export_directory"]

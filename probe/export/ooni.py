@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from probe.export.format import ExportFormat
 from probe.storage.db import row_to_measurement
 from probe.verdict.engine import WEB_TEST_NAME
 from probe.verdict.reasons import ooni_accessible, ooni_blocking
@@ -38,3 +39,6 @@ def write_ooni_jsonl(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
         out.write("\n")
         count += 1
     return count
+
+
+FORMAT = ExportFormat("ooni-jsonl", "OONI's data format 0.2.0, one measurement a line", to_stream=write_ooni_jsonl)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from probe.errors import ProbeError
+from probe.export.format import ExportFormat
 from probe.storage.columns import EXPORT_COLUMNS
 from probe.storage.private import DIR_MODE, FILE_MODE, private_dir
 
@@ -134,3 +135,8 @@ def write_parquet(rows: Iterable[dict[str, Any]], path: Path) -> int:
     finally:
         days.close()
     return count
+
+
+FORMAT = ExportFormat(
+    "parquet", "a directory, one Parquet file a day (needs pyarrow: the parquet extra)", to_directory=write_parquet
+)

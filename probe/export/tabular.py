@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from probe.export.format import ExportFormat
 from probe.storage.columns import EXPORT_COLUMNS
 
 
@@ -46,3 +47,9 @@ def write_json(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
         count += 1
     out.write("\n]\n" if count else "]\n")
     return count
+
+
+CSV = ExportFormat(
+    "csv", "one measurement a row: the flat columns, verdicts included, no test keys", to_stream=write_csv
+)
+JSON = ExportFormat("json", "one JSON array: the flat columns, test keys and annotations", to_stream=write_json)

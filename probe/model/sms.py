@@ -15,9 +15,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from probe.config import SMSBackend
 from probe.model import TestKeys, utc_now_iso
 
-Backend = Literal["at_modem", "smpp", "http_gateway"]
+Backend = SMSBackend
 Conclusion = Literal[
     "sms_ok",
     "sms_submit_rejected",

@@ -26,18 +26,21 @@ stored on the SIM and found by the scan.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from typing import cast
 
 import serial
 
-from probe.config import ATModemSection, SMSRecipient
+from probe.config import SMS_LABEL_PATTERN, ATModemSection, Config, SMSRecipient, SMSSection
+from probe.errors import ProbeError
 from probe.model import utc_now_iso
 from probe.model.sms import DeliveryStatus, LocalEvent, Registration, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.net._deadline import Deadline
 from probe.sms import conclusion
 from probe.sms.at_port import POLL_SECONDS, ATChannel, ModemError, ModemPort, Response
+from probe.sms.backend import Backend, SMSNetwork, SMSTarget
 
 INIT_ATTEMPTS = 2
 REGISTRATION_POLL_SECONDS = 1.0
@@ -345,3 +348,48 @@ class _Session:
         else:
             self.keys.add_late(LocalEvent("receipt", "delivered", None, nonce=nonce))
         self.cmd(f"AT+CMGD={index}")
+
+
+# --- the back-end ----------------------------------------------------------------------------------------
+
+_LABEL = re.compile(SMS_LABEL_PATTERN)
+
+
+def _label(value: str) -> str:
+    return value.removeprefix("at:")
+
+
+def _check(value: str) -> str | None:
+    if _LABEL.match(_label(value)):
+        return None
+    return "at:LABEL names a recipient in [sms.recipients]: a letter, then a-z 0-9 _ - (at most 32)"
+
+
+def _parse(value: str, sms: SMSSection) -> SMSTarget:
+    reason = _check(value)
+    if reason:
+        raise ValueError(reason)
+    label = _label(value)
+    if label not in sms.recipients:
+        raise ValueError(f"no recipient {label!r} in [sms.recipients]")
+    return SMSTarget("at_modem", label=label)
+
+
+def _measure_target(
+    target: SMSTarget, config: Config, recipient: SMSRecipient | None, keys: SMSTestKeys, net: SMSNetwork
+) -> None:
+    if recipient is None:  # _parse checked it: only a broken caller gets here
+        raise ProbeError(f"no recipient {target.label!r} in [sms.recipients]")
+    measure(config.sms.at_modem, recipient, keys)
+
+
+BACKEND = Backend(
+    name="at_modem",
+    prefixes=("at:",),
+    form="at:LABEL",
+    check=_check,
+    parse=_parse,
+    measure=_measure_target,
+    legacy=lambda value: bool(_LABEL.match(value)),
+)
+"""``at:self-loop`` (or a bare label, the older form): an SMS to that recipient through the modem."""

@@ -27,13 +27,15 @@ import threading
 from urllib.parse import urlencode, urlsplit
 
 from probe.addresses import split_endpoint
-from probe.config import Config, HTTPGatewaySection, SMSRecipient
+from probe.config import Config, HTTPGatewaySection, SMSRecipient, SMSSection
 from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, message_text, new_nonce
 from probe.net import http
 from probe.net._deadline import Deadline
 from probe.net.trace import Trace
 from probe.sms import conclusion
+from probe.sms.backend import Backend, SMSNetwork, SMSTarget
+from probe.testlist import check_url
 
 MAX_REPORT_REQUEST_BYTES = 8192
 MAX_REPORTS = 64
@@ -216,3 +218,39 @@ def _await_report(listener: ReportListener, settings: HTTPGatewaySection, keys: 
         keys.conclude("sms_submit_rejected", f"the SMSC rejected the message (report type {keys.report_code})")
         return
     keys.conclude(*conclusion.delivery_conclusion(keys.report_status, False))
+
+
+# --- the back-end ----------------------------------------------------------------------------------------
+
+
+def _parse(value: str, sms: SMSSection) -> SMSTarget:
+    reason = check_url(value)
+    parts = urlsplit(value)
+    if not reason and (parts.username or parts.password or parts.query or parts.fragment):
+        reason = "a gateway URL without credentials, query or fragment (credentials live in the config)"
+    if reason:
+        raise ValueError(reason)
+    return SMSTarget("http_gateway", url=value, label=sms.http_gateway.recipient)
+
+
+def _measure_target(
+    target: SMSTarget, config: Config, recipient: SMSRecipient | None, keys: SMSTestKeys, net: SMSNetwork
+) -> None:
+    reachable = net.reach(target.url, keys)
+    if reachable is None:
+        return
+    if not config.sms.http_gateway.username or recipient is None:
+        keys.conclude("gateway_reachable", f"HTTP {keys.http_status} (reachability only: no gateway account)")
+        return
+    send(target.url, reachable, config, recipient, keys, net.trace)
+
+
+BACKEND = Backend(
+    name="http_gateway",
+    prefixes=("http://", "https://"),
+    form="https://GATEWAY/PATH",
+    check=check_url,
+    parse=_parse,
+    measure=_measure_target,
+)
+"""``https://sms.example.kz/cgi-bin/sendsms``: a gateway API (Kannel's sendsms)."""

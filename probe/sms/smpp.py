@@ -23,16 +23,19 @@ Known false positives: receipts are the SMSC's word; some SMSCs send none (or on
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import time
 from collections.abc import Callable
 
-from probe.config import SMPPSection, SMSRecipient
+from probe.addresses import split_host_port
+from probe.config import SMS_LABEL_PATTERN, Config, SMPPSection, SMSRecipient, SMSSection
 from probe.failures import EOF_ERROR, TIMEOUT, MeasuredFailure, classify
 from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.net._deadline import Deadline
 from probe.sms import conclusion, smpp_pdu
+from probe.sms.backend import INPUT_FORMS, Backend, SMSNetwork, SMSTarget
 from probe.sms.smpp_pdu import PDU, PDUError
 
 ANSWER_WAIT = 2.0
@@ -271,3 +274,46 @@ class _Session:
         # The measurement is complete: a sloppy unbind changes nothing.
         with contextlib.suppress(MeasuredFailure, PDUError):
             self._request(PDU(smpp_pdu.UNBIND, 0, self.link.next_sequence()), UNBIND_WAIT)
+
+
+# --- the back-end ----------------------------------------------------------------------------------------
+
+
+def _split(value: str) -> tuple[str, int]:
+    try:
+        return split_host_port(value.removeprefix("smpp://"))
+    except ValueError as exc:
+        raise ValueError(f"{exc} (SMS inputs: {INPUT_FORMS})") from None
+
+
+def _check(value: str) -> str | None:
+    try:
+        _split(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _parse(value: str, sms: SMSSection) -> SMSTarget:
+    host, port = _split(value)
+    return SMSTarget("smpp", host=host, port=port, label=sms.smpp.recipient)
+
+
+def _measure_target(
+    target: SMSTarget, config: Config, recipient: SMSRecipient | None, keys: SMSTestKeys, net: SMSNetwork
+) -> None:
+    sock = net.connect(target.host, target.port, keys, use_tls=config.sms.smpp.tls)
+    if sock is not None:
+        measure(sock, config.sms.smpp, recipient, keys)
+
+
+BACKEND = Backend(
+    name="smpp",
+    prefixes=("smpp://",),
+    form="smpp://HOST:PORT",
+    check=_check,
+    parse=_parse,
+    measure=_measure_target,
+    legacy=lambda value: "://" not in value and not re.match(SMS_LABEL_PATTERN, value),
+)
+"""``smpp://smsc.example.kz:2775`` (or a bare ``host:port``, the older form): an SMSC over SMPP."""
