@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from support.servers import http_server, slow_page
 
-from probe.integrity.verify import verify_path
 from probe.storage import open_database
+from probe.upload.bundle import verify_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
