@@ -21,12 +21,13 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     forensics/     packet capture and ``probe trace``
     verdict/       pure judging: from what was measured to a verdict (no sockets)
     sms/           SMS back-ends: AT modem, SMPP, HTTP gateway
+    identity       the probe's Ed25519 key and id
     net/           network primitives (DNS, TCP, TLS, HTTP, the test helper's client), typed observations
     storage/       SQLite through sqlite-utils: migrations, the hash chain, the columns
     testlist       test lists (Citizen Lab CSV, plain lines)
     fingerprints   blockpage and DNS fingerprints
     network_identity  the network a run measured from (ASN, country), never the address
-    config, paths, defaults/, resolvers, addresses, model/, identity, failures, limits, errors: shared concepts
+    config, paths, defaults/, resolvers, addresses, model/, failures, limits, errors: shared concepts
 """
 
 __version__ = "0.1.0"
