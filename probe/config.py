@@ -78,7 +78,8 @@ class ProbeSection(_Section):
 class DNSSection(_Section):
     resolvers: list[str] = Field(
         default_factory=lambda: ["system"],
-        description='Resolvers to ask: "system" (getaddrinfo), "udp://IP:PORT" or "tcp://IP:PORT".',
+        description='Resolvers to ask: "system" (getaddrinfo), "udp://IP:PORT", "tcp://IP:PORT", DNS over HTTPS '
+        '"https://HOST/dns-query" or DNS over TLS "tls://IP:853".',
     )
     query_types: list[str] = Field(
         default_factory=lambda: ["A"], description="Record types asked of udp/tcp resolvers (A, AAAA)."

@@ -173,3 +173,53 @@ def test_a_tcp_failure_site_down_explanation_names_the_failed_connections() -> N
     verdict = judge(data)
     why = explain_difference("tcp_ip", verdict, data)
     assert "1 of 1 connections failed" in why and "consistent" in why
+
+
+# --- 10. encrypted DNS as a comparison path ----------------------------------------------------------------
+
+DOH = "https://198.51.100.53/dns-query"
+
+
+def doh_query(addresses: tuple[str, ...] = (SITE,)) -> dict[str, Any]:
+    return {**query(addresses, engine="doh", resolver=DOH, tid=7), "rcode": 0}
+
+
+def test_nxdomain_on_port_53_where_doh_resolves_is_dns_blocking_without_a_control() -> None:
+    data = keys(queries=[query((), failure="dns_nxdomain_error"), doh_query()], tcp=[], requests=[])
+    data["control"] = None
+    verdict = judge(data)
+    assert (verdict.rule, *outcome(verdict)) == ("encrypted_dns", "blocked", "dns", "dns_nxdomain")
+    assert f"DNS over HTTPS via {DOH} resolves {SITE}" in verdict.reason
+
+
+def test_a_port_53_lie_that_doh_contradicts_is_dns_blocking_without_a_control() -> None:
+    lie = "203.0.113.9"
+    data = keys(
+        queries=[query((lie,)), doh_query()],
+        tcp=[connect(lie, port=443, failure="connection_refused")],
+        requests=[],
+    )
+    data["control"] = None
+    verdict = judge(data, HTTPS_URL)
+    assert (verdict.rule, *outcome(verdict)) == ("encrypted_dns", "blocked", "dns", "dns_inconsistent")
+    assert lie in verdict.reason and "nothing shared" in verdict.reason
+
+
+def test_other_addresses_than_doh_over_verified_tls_are_a_cdn_not_a_lie() -> None:
+    cdn = "203.0.113.80"
+    data = keys(
+        queries=[query((cdn,)), doh_query()],
+        tcp=[connect(cdn, port=443)],
+        tls=[{**handshake(), "address": f"{cdn}:443"}],
+        requests=[request(HTTPS_URL)],
+    )
+    data["control"] = None
+    verdict = judge(data, HTTPS_URL)
+    assert (verdict.rule, verdict.verdict) == ("control_unavailable", "accessible")
+
+
+def test_with_a_control_the_controls_answer_decides_not_doh() -> None:
+    lie = "203.0.113.9"
+    data = keys(queries=[query((lie,)), doh_query()], tcp=[connect(lie, failure="connection_refused")], requests=[])
+    verdict = judge(data)
+    assert (verdict.rule, *outcome(verdict)) == ("dns_inconsistent", "blocked", "dns", "dns_inconsistent")

@@ -58,6 +58,7 @@ def resolve(host: str, config: Config, trace: Trace) -> DNSStep:
                     trace,
                     timeout=config.dns.timeout,
                     late_window=config.dns.late_answer_window,
+                    ca_bundle=config.tls.ca_bundle,
                 ),
                 jobs,
             )

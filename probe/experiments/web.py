@@ -171,6 +171,7 @@ class WebExperiment:
             trace,
             timeout=ctx.config.dns.timeout,
             late_window=0.0,
+            ca_bundle=ctx.config.tls.ca_bundle,
         )
         return dns.addresses(queries)
 

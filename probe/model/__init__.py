@@ -79,7 +79,7 @@ class DNSQuery(_Model):
     ``late_response``: two different answers to one query is the mark of an injector.
     """
 
-    engine: Literal["system", "udp", "tcp"]
+    engine: Literal["system", "udp", "tcp", "doh", "dot"]
     resolver_address: str
     hostname: str
     query_type: str

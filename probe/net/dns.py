@@ -1,4 +1,4 @@
-"""DNS lookups through the system resolver (getaddrinfo) and through UDP/TCP resolvers.
+"""DNS lookups through the system resolver (getaddrinfo), UDP/TCP resolvers, and DoH/DoT resolvers.
 
 Each lookup returns df-002 ``DNSQuery`` entries and never raises for what happens on the wire.
 
@@ -12,6 +12,8 @@ Method:
   response to the same id is stored as an extra entry tagged ``late_response``: an on-path injector answers
   first and the genuine resolver later, so two different answers to one query is the mark of injection.
 - ``tcp``: one length-prefixed exchange on a fresh connection; no late window (injectors race on UDP).
+- ``doh``, ``dot``: one exchange over HTTPS or TLS with a verified certificate (``probe.net.encrypted_dns``):
+  the comparison path a censor cannot rewrite on the way.
 
 Known false positives: a resolver that retransmits or an anycast path that duplicates datagrams yields late
 responses that are *identical* to the first one; only a late answer that differs is a sign of injection.
@@ -27,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import dns.exception
@@ -39,6 +42,7 @@ import dns.rdatatype
 
 from probe import failures
 from probe.model import DNSAnswer, DNSQuery
+from probe.net import encrypted_dns
 from probe.net.trace import Trace
 from probe.resolvers import Resolver
 
@@ -69,12 +73,13 @@ def lookup(
     *,
     timeout: float,
     late_window: float,
+    ca_bundle: Path | None = None,
 ) -> list[DNSQuery]:
     """Resolve ``hostname``; return the answer that counted first, then any late answers.
 
     The first entry is the one that counts (its ``failure`` is ``None`` on success); UDP entries after it
     carry the tag ``late_response`` and the same ``transaction_id``. ``timeout`` bounds the wait for the
-    first answer, ``late_window`` the listening after it (UDP only).
+    first answer, ``late_window`` the listening after it (UDP only). ``ca_bundle`` verifies DoH/DoT resolvers.
     """
     rdtype = _rdtype(query_type)  # a wrong query type is the caller's error, not a network outcome
     if resolver.engine == "system":
@@ -83,6 +88,8 @@ def lookup(
         return _udp_lookup(hostname, resolver, rdtype, trace, timeout=timeout, late_window=late_window)
     if resolver.engine == "tcp":
         return [_tcp_lookup(hostname, resolver, rdtype, trace, timeout=timeout)]
+    if resolver.encrypted:
+        return [_encrypted_lookup(hostname, resolver, rdtype, trace, timeout=timeout, ca_bundle=ca_bundle)]
     raise ValueError(f"unknown resolver engine {resolver.engine!r}")
 
 
@@ -382,6 +389,33 @@ def _tcp_lookup(
     if reply.id != query.id:
         return exchange.failed(failures.DNS_WRONG_QUERY_ID, raw)
     return exchange.failed(failures.DNS_MISBEHAVING, raw)
+
+
+def _encrypted_lookup(
+    hostname: str,
+    resolver: Resolver,
+    rdtype: dns.rdatatype.RdataType,
+    trace: Trace,
+    *,
+    timeout: float,
+    ca_bundle: Path | None,
+) -> DNSQuery:
+    exchange = _Exchange(hostname, resolver, rdtype, trace)
+    try:
+        exchange.build_query()
+    except (dns.exception.DNSException, ValueError) as exc:
+        return exchange.failed(failures.classify(exc))
+    query = exchange.query
+    assert query is not None
+    exchange.event("resolve_start")
+    try:
+        reply = encrypted_dns.exchange(query, resolver, timeout=timeout, ca_bundle=ca_bundle)
+    except Exception as exc:  # dnspython and httpx2 raise many kinds; each becomes a failure string
+        failure = encrypted_dns.failure(exc)
+        exchange.event("resolve_done", failure=failure)
+        return exchange.failed(failure)
+    exchange.event("resolve_done")
+    return exchange.answered(reply, reply.to_wire())
 
 
 def _recv_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:

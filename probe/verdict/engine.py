@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from probe.addresses import is_ip
 from probe.fingerprints import Fingerprints, Match
 from probe.model import Measurement
 from probe.verdict.dns_consistency import dns_consistency
 from probe.verdict.http_compare import compare
 from probe.verdict.network import NetworkContext
-from probe.verdict.observation import Attempt, Observation, observe
+from probe.verdict.observation import Attempt, Control, Observation, encrypted_name, observe
 from probe.verdict.rules import Evidence, Verdict, decide
 
 WEB_TEST_NAME = "web_connectivity"
@@ -34,6 +35,12 @@ def gather(
     attempt, earlier = _decisive(obs.attempts)
     control = obs.control if obs.control is not None else obs.control_after
     consistency = dns_consistency(attempt, control, obs.host, obs.port)
+    dns_reference = "the control"
+    clean = attempt.encrypted_answer
+    if consistency.consistent is None and clean is not None and not is_ip(obs.host):
+        # No control's answer to compare with: an encrypted resolver's is the clean one.
+        consistency = dns_consistency(attempt, Control(dns=clean, tcp={}, tls={}, http=None), obs.host, obs.port)
+        dns_reference = encrypted_name(clean)
     comparison = None
     final = attempt.final
     if final is not None and final.code is not None and control is not None and control.http and control.http.ok:
@@ -58,6 +65,7 @@ def gather(
         dns_matches=[m for m in dns_matches if not m.fingerprint.false_positive],
         false_positives=[m for m in matches if m.fingerprint.false_positive],
         network_state=network.state if network is not None else None,
+        dns_reference=dns_reference,
         network_summary=network.summary() if network is not None else "",
     )
 

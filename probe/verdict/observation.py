@@ -27,6 +27,7 @@ from probe.net.names import canonical_name
 # OONI's legacy test helper says NXDOMAIN its own way.
 _CONTROL_FAILURE_ALIASES = {"dns_name_error": failures.DNS_NXDOMAIN}
 _SYSTEM_ENGINES = ("system", "getaddrinfo", "golang_net_resolver", None)
+ENCRYPTED_ENGINES = frozenset({"doh", "dot"})
 
 
 @dataclass
@@ -37,10 +38,19 @@ class DNSView:
     cnames: list[str] = field(default_factory=list)
     failure: str | None = None
     asns: dict[str, int] = field(default_factory=dict)
+    engine: str | None = None
+    """How it was asked: system, udp, tcp, doh, dot (None for the control's)."""
+    resolver: str = ""
+    """The resolver's address (a DoH resolver's URL), empty for the system resolver."""
 
     @property
     def nxdomain(self) -> bool:
         return self.failure == failures.DNS_NXDOMAIN
+
+    @property
+    def encrypted(self) -> bool:
+        """Asked over DoH or DoT: an answer no one on the path could rewrite."""
+        return self.engine in ENCRYPTED_ENGINES
 
 
 @dataclass
@@ -119,6 +129,11 @@ class Attempt:
         return self.http[-1] if self.http else None
 
     @property
+    def encrypted_answer(self) -> DNSView | None:
+        """The first answer with addresses from a DoH/DoT resolver other than the one used, if any."""
+        return next((view for view in self.resolvers if view.encrypted and view.addresses), None)
+
+    @property
     def fetched(self) -> bool:
         """A final response arrived and nothing failed."""
         final = self.final
@@ -176,6 +191,12 @@ class Observation:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def encrypted_name(view: DNSView) -> str:
+    """``DNS over HTTPS via https://...`` or ``DNS over TLS via ip:853``."""
+    kind = "DNS over HTTPS" if view.engine == "doh" else "DNS over TLS"
+    return f"{kind} via {view.resolver}" if view.resolver else kind
 
 
 def _text(value: Any) -> str | None:
@@ -278,12 +299,13 @@ def _dns_views(queries: list[Mapping[str, Any]], host: str, source: str) -> tupl
     primary_key = keys[0]
     if source == "ooni":  # the "classic" lookup is the system resolver's
         primary_key = next((key for key in keys if key[0] in _SYSTEM_ENGINES), keys[0])
-    views = {key: _merge(group) for key, group in groups.items()}
+    views = {key: _merge(group, key) for key, group in groups.items()}
     return views[primary_key], [view for key, view in views.items() if key != primary_key]
 
 
-def _merge(queries: list[Mapping[str, Any]]) -> DNSView:
-    view = DNSView()
+def _merge(queries: list[Mapping[str, Any]], key: tuple[Any, Any]) -> DNSView:
+    engine, resolver = key
+    view = DNSView(engine=str(engine) if engine is not None else None, resolver=str(resolver or ""))
     failures_seen: list[str] = []
     for query in queries:
         addresses, cnames, asns = _answers(query)

@@ -8,21 +8,22 @@ fail (``methodology.md``, ``README.md`` "Verdicts"):
      3 degraded_network       the target failed while the controls fail here and there: never "blocked"
      4 nxdomain_at_control    the name does not exist outside: there is nothing to block, whatever the scheme
      5 blockpage_fingerprint  a known blockpage (HTTP body/header, or a DNS answer the control lacks)
-     6 control_unavailable    no control to compare with (none configured, or it was unreachable)
-     7 site_down              the control cannot fetch the page either
-     8 dns_failure            no address here, or none for a redirect's target, while the control has one
-     9 dns_inconsistent       other addresses than the control's (bogons it does not see), and no page
-    10 tcp_blocked            every connection to the site's addresses fails; the control connects
-    11 tls_interception       a certificate the control does not see (failed or trusted), for the same name
-    12 tls_blocked            the TLS handshake is reset, dropped or cut; the control completes it
-    13 throttled              the page arrives far slower than at the control
-    14 redirect_to_private    the site "redirects" to a private address: a local middlebox's portal
-    15 probe_error            the failure is the probe's own, not the network's
-    16 http_failure           the request is reset, dropped or cut; the control fetches the page
-    17 server_refusal         over verified TLS the site itself refuses (another status, a CAPTCHA)
-    18 http_diff              a page unlike the control's
-    19 accessible             the page, as the control sees it (or over verified TLS)
-    20 unexplained            nothing above fits
+     6 encrypted_dns          port 53 fails or lies where DNS over HTTPS/TLS resolves the name
+     7 control_unavailable    no control to compare with (none configured, or it was unreachable)
+     8 site_down              the control cannot fetch the page either
+     9 dns_failure            no address here, or none for a redirect's target, while the control has one
+    10 dns_inconsistent       other addresses than the control's (bogons it does not see), and no page
+    11 tcp_blocked            every connection to the site's addresses fails; the control connects
+    12 tls_interception       a certificate the control does not see (failed or trusted), for the same name
+    13 tls_blocked            the TLS handshake is reset, dropped or cut; the control completes it
+    14 throttled              the page arrives far slower than at the control
+    15 redirect_to_private    the site "redirects" to a private address: a local middlebox's portal
+    16 probe_error            the failure is the probe's own, not the network's
+    17 http_failure           the request is reset, dropped or cut; the control fetches the page
+    18 server_refusal         over verified TLS the site itself refuses (another status, a CAPTCHA)
+    19 http_diff              a page unlike the control's
+    20 accessible             the page, as the control sees it (or over verified TLS)
+    21 unexplained            nothing above fits
 
 The attempt judged is the first that fetched the page, else the first one: a failure that does
 not repeat is not a block. Only ``blocked`` names a blocking method (``blocking``,
@@ -43,10 +44,10 @@ from probe.fingerprints import Match
 from probe.verdict.dns_consistency import DNSConsistency
 from probe.verdict.http_compare import HTTPComparison
 from probe.verdict.network import DOWN_STATES
-from probe.verdict.observation import Attempt, Control, Observation
+from probe.verdict.observation import Attempt, Control, Observation, encrypted_name
 from probe.verdict.throttling import throttling
 
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 """Bumped whenever a rule's order, scope or outcome changes; stored with every verdict."""
 
 VerdictName = Literal["accessible", "blocked", "site_down", "network_down", "inconclusive"]
@@ -153,6 +154,8 @@ class Evidence:
     false_positives: list[Match] = field(default_factory=list)
     network_state: str | None = None
     network_summary: str = ""
+    dns_reference: str = "the control"
+    """Whose DNS answer ``dns`` compares with: the control's, or (without one) an encrypted resolver's."""
 
     @property
     def failed(self) -> bool:
@@ -290,6 +293,38 @@ def blockpage_fingerprint(e: Evidence) -> Verdict | None:
         "blockpage_fingerprint",
         confirmed=True,
         fingerprints=names,
+    )
+
+
+def encrypted_dns(e: Evidence) -> Verdict | None:
+    """An encrypted resolver (``[dns] resolvers`` https:// or tls://) is a path no one can rewrite: where it
+    resolves the name, a port-53 answer of no address is a lie; without a control's answer, so are other
+    addresses that no verified TLS vouches for."""
+    clean = e.attempt.encrypted_answer
+    if clean is None or is_ip(e.obs.host) or e.attempt.dns.encrypted:
+        return None
+    mine = e.attempt.dns
+    theirs = f"{encrypted_name(clean)} resolves {', '.join(clean.addresses)}"
+    if not mine.addresses:
+        failure = mine.failure or e.attempt.dns_failure or failures.DNS_NO_ANSWER
+        if not (failures.is_dns_failure(failure) or failure == failures.TIMEOUT):
+            return None
+        return _blocked(
+            "dns",
+            _DNS_DETAILS.get(failure, "dns_failure"),
+            f"the resolver answers {failure} for {e.obs.host}{_repeated(e)}; {theirs}",
+            "encrypted_dns",
+        )
+    if e.dns.consistent is not False or e.dns_reference == "the control":
+        return None  # a control's answer decides (dns_inconsistent), or the answers agree
+    if e.attempt.fetched and _https_final(e):
+        return None  # other addresses, but verified TLS: the same site (a CDN)
+    what = _failure_text(e) if e.failed else "a page no verified TLS vouches for"
+    return _blocked(
+        "dns",
+        "dns_bogon" if e.dns.probe_bogons else "dns_inconsistent",
+        f"the resolver answers {', '.join(mine.addresses)}, {theirs}: nothing shared; {what}",
+        "encrypted_dns",
     )
 
 
@@ -622,6 +657,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("degraded_network", degraded_network),
     ("nxdomain_at_control", nxdomain_at_control),
     ("blockpage_fingerprint", blockpage_fingerprint),
+    ("encrypted_dns", encrypted_dns),
     ("control_unavailable", control_unavailable),
     ("site_down", site_down),
     ("dns_failure", dns_failure),

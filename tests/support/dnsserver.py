@@ -138,7 +138,7 @@ def _rcode_reply(query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:
     return reply.to_wire()
 
 
-def _plan(behaviour: Behaviour, query: dns.message.Message, proto: str) -> list[tuple[float, bytes]]:
+def plan(behaviour: Behaviour, query: dns.message.Message, proto: str) -> list[tuple[float, bytes]]:
     """What to send for ``query``: (delay in seconds, datagram or message) pairs."""
     if isinstance(behaviour, Answer):
         return [(behaviour.delay, _reply(query, behaviour.addresses, cname=behaviour.cname, ttl=behaviour.ttl))]
@@ -236,7 +236,7 @@ def _serve_udp(server: DNSServer, sock: socket.socket, stop: threading.Event) ->
         if behaviour is None:
             continue
         received = time.monotonic()
-        for delay, data in _plan(behaviour, query, "udp"):
+        for delay, data in plan(behaviour, query, "udp"):
             order += 1
             heapq.heappush(pending, (received + delay, order, data, client))
 
@@ -272,7 +272,7 @@ def _serve_tcp_connection(server: DNSServer, conn: socket.socket, stop: threadin
             behaviour = server.behaviour(query, "tcp")
             if behaviour is None:
                 return
-            for delay, data in _plan(behaviour, query, "tcp"):
+            for delay, data in plan(behaviour, query, "tcp"):
                 if stop.wait(delay):
                     return
                 conn.sendall(len(data).to_bytes(2, "big") + data)
