@@ -3,7 +3,9 @@
 For each probe's chain, records are walked in chain order and each one's hash recomputed from
 its content and its link. The first problem is reported, with the record it concerns:
 
-    missing    a gap in the sequence numbers (records deleted)
+    missing    a gap in the sequence numbers (records deleted); a signed head whose record is not
+               held (the newest records erased, or every one); a run, or a probe at a collector,
+               that counted more measurements than are held; an empty bundle
     reordered  a record whose hash fits another position (records swapped or renumbered)
     altered    a record whose content, or link, no longer matches its hash; or a chain that
                no longer matches a signed head (rewritten, hashes and all, after it was signed)
@@ -12,6 +14,9 @@ its content and its link. The first problem is reported, with the record it conc
 
 A database's own chain must start at record 1; a probe's chain at a collector, or in a bundle,
 may start later (the records before were not sent, or not bundled), and is checked from there.
+Every signed head names a record that was there when it was signed, and heads travel with their
+records (a batch's head is its last record), so a head without its record, anywhere, means records
+were erased: a chain is checked for every probe and epoch that has records or heads.
 Known limit: a database's owner holding the key can rewrite and re-sign the whole chain; only a
 copy of its signed heads kept elsewhere (a collector, a bundle) shows that.
 """
@@ -194,7 +199,8 @@ class ChainWalk:
         report = self.report
         if report.problem is not None:
             return
-        for head in sorted(heads, key=lambda one: one.seq):
+        ordered = sorted(heads, key=lambda one: one.seq)
+        for head in ordered:
             where = f" ({head.where})" if head.where else ""
             if public_key is None:
                 report.problem = Problem("signature", f"no public key for probe {report.probe_id}: heads unchecked")
@@ -202,13 +208,15 @@ class ChainWalk:
             if not head_signature_ok(public_key, report.probe_id, head.seq, head.hash, head.signed_at, head.signature):
                 report.problem = Problem("signature", f"the head signed at seq {head.seq}{where} has a bad signature")
                 return
+        for head in ordered:
             held = self.hashes.get(head.seq)
             if held is None:
-                if report.first_seq is not None and report.first_seq <= head.seq <= (report.last_seq or 0):
-                    report.problem = Problem("missing", f"record {head.seq}, signed on {head.signed_at}, is missing")
-                    return
-                continue  # a head of records not held here
+                # Past the last record held, the newest head says how much was erased.
+                newest = ordered[-1] if head.seq > (report.last_seq or 0) else head
+                report.problem = Problem("missing", _erased(report, newest))
+                return
             if held != head.hash:
+                where = f" ({head.where})" if head.where else ""
                 report.problem = Problem(
                     "altered",
                     f"the chain up to record {head.seq} is not what was signed on {head.signed_at}{where}: "
@@ -217,6 +225,23 @@ class ChainWalk:
                 return
             report.heads += 1
             report.last_signed = head.seq
+
+
+def _erased(report: ChainReport, head: Head) -> str:
+    """What is missing when a signed head's record is not held."""
+    where = f" ({head.where})" if head.where else ""
+    signed = f"a head signed on {head.signed_at}{where} covers"
+    first, last = report.first_seq, report.last_seq
+    if first is None or last is None:
+        upto = "record 1" if head.seq == 1 else f"records 1-{head.seq}"
+        return f"no record is held, but {signed} {upto}: the records were erased"
+    if head.seq > last:
+        span = f"record {head.seq}" if head.seq == last + 1 else f"records {last + 1}-{head.seq}"
+        return f"{span} missing after record {last}: {signed} record {head.seq} (the newest records were erased)"
+    if head.seq < first:
+        span = f"record {head.seq}" if head.seq == first - 1 else f"records {head.seq}-{first - 1}"
+        return f"{span} missing before record {first}: {signed} record {head.seq}"
+    return f"record {head.seq}, signed on {head.signed_at}{where}, is missing"
 
 
 def key_matches(public_key: str | None, probe_id: str) -> bool:
@@ -279,10 +304,13 @@ def verify_connection(conn: Any, source: str, *, sqlite: bool = True) -> Verific
         )
     keys = dict(conn.execute("select id, public_key from probes").fetchall())
     own_ids = [row[0] for row in conn.execute("select id from probes where added_how = 'self' order by is_self desc")]
-    # One chain per probe and epoch (a probe whose database was made again starts a new epoch).
+    # One chain per probe and epoch (a probe whose database was made again starts a new epoch), for
+    # records, withheld records and heads alike: heads whose records were all erased are a chain with nothing held.
     groups = set(conn.execute(f"select distinct coalesce(probe_id, ''), {record_epoch} from measurements").fetchall())
     if not sqlite or conn.execute("select 1 from sqlite_master where name = 'withheld_records'").fetchone():
         groups |= set(conn.execute("select distinct probe_id, epoch from withheld_records").fetchall())  # all withheld
+    for probe_id, epoch in conn.execute(f"select distinct probe_id, {head_epoch} from chain_heads").fetchall():
+        groups.add(("" if probe_id in own_ids else probe_id, epoch))
     for group, epoch in sorted(groups):
         probe_ids = [group] if group else own_ids
         heads = [
@@ -317,7 +345,34 @@ def verify_connection(conn: Any, source: str, *, sqlite: bool = True) -> Verific
             walk.check_heads([head for owner, head in heads if owner == probe_id], key)
         report.probe_id = group or (own_ids[0] if own_ids else "")
         result.chains.append(report)
+    if sqlite:
+        result.problems += _fewer_than_counted(conn)
     return result
+
+
+def _fewer_than_counted(conn: sqlite3.Connection) -> list[Problem]:
+    """Measurements erased with their heads: this probe's finished runs, and a collector's probes,
+    counted more measurements than are held (the counts are not signed: a hint, not a proof)."""
+    problems = []
+    runs = conn.execute(
+        "select r.id, r.measurements, (select count(*) from measurements m where m.run_id = r.id) from runs r "
+        "where r.probe_id is null and r.status in ('finished', 'interrupted') and r.measurements > 0"
+    ).fetchall()
+    short = [(run_id, counted, held) for run_id, counted, held in runs if held < counted]
+    if short:
+        run_id, counted, held = short[0]
+        more = f" (and {len(short) - 1} more runs)" if len(short) > 1 else ""
+        problems.append(Problem("missing", f"run {run_id} saved {counted} measurements and {held} are held here{more}"))
+    delivered = conn.execute(
+        "select p.id, p.measurements, (select count(*) from measurements m where m.probe_id = p.id) from probes p "
+        "where p.is_self = 0 and p.measurements > 0"
+    ).fetchall()
+    problems += [
+        Problem("missing", f"probe {probe_id} delivered {counted} measurements and {held} are held here")
+        for probe_id, counted, held in delivered
+        if held < counted
+    ]
+    return problems
 
 
 def _withheld(

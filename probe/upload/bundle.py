@@ -70,6 +70,10 @@ def write_bundle(
                     report.last_seq = batch["measurements"][-1]["chain_seq"]
             stream.flush()
             os.fsync(stream.fileno())
+        if not report.batches:
+            # An empty bundle proves nothing and `probe verify` calls one altered: write none.
+            since_text = f" since {since}" if since else ""
+            raise ProbeError(f"nothing to bundle{since_text}: no measurement, run or round; {out} not written")
         os.replace(temporary, out)
     except OSError as exc:
         raise ProbeError(f"cannot write bundle {out}: {exc.strerror or exc}") from None
@@ -109,7 +113,9 @@ def verify_bundle(path: Path) -> Verification:
     records: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
     heads: dict[tuple[str, str], list[Head]] = {}
     keys: dict[str, str] = {}
+    lines = 0
     for number, line in read_bundle(path):
+        lines += 1
         where = f"line {number}"
         if line is None:
             result.problems.append(Problem("altered", f"{where} is too long to be a batch"))
@@ -140,6 +146,8 @@ def verify_bundle(path: Path) -> Verification:
             heads.setdefault((batch.probe_id, batch.epoch or ""), []).append(
                 Head(**batch.head.model_dump(), where=where)
             )
+    if not lines:
+        result.problems.append(Problem("missing", "the bundle is empty: every batch it should carry is missing"))
     for chain in sorted(set(records) | set(heads)):
         probe_id = chain[0]
         report = ChainReport(*chain)
