@@ -3,7 +3,7 @@
 Builds, in memory, P probes (each its own Ed25519 key) with N chained measurements each
 (realistic web measurements: a DNS query, a TCP connect, an HTTP transaction with a 2 KiB
 body), encodes their signed batches, then starts a collector on loopback with a fresh SQLite
-database and has C client threads post all batches at once (keep-alive connections). Prints
+database and has C client threads post all batches at once (signed headers, as probes send them). Prints
 measurements/s and MB/s, checks that every measurement was stored once and every chain
 verifies, then sends everything again (all duplicates) and times that too. Loopback only;
 every loop is bounded. Not a timed test: run it by hand.
@@ -43,7 +43,7 @@ from probe.model import (
     utc_now_iso,
 )
 from probe.storage import open_database
-from probe.upload.protocol import encode_batch
+from probe.upload.protocol import encode_batch, upload_headers
 from probe.upload.queue import mark_acked, next_batch
 
 BODY = "<html><head><title>Жаңаөзен</title></head><body>" + "x" * 2000 + "</body></html>"
@@ -111,15 +111,16 @@ def build_probe(records: int, batch: int) -> tuple[Identity, list[bytes], int]:
     return identity, bodies, sum(len(body) for body in bodies)
 
 
-def post_all(url: str, bodies: list[bytes], clients: int) -> tuple[float, list[int]]:
+def post_all(url: str, bodies: list[tuple[bytes, Identity]], clients: int) -> tuple[float, list[int]]:
     statuses: list[int] = []
     lock = threading.Lock()
 
-    def client(share: list[bytes]) -> None:
+    def client(share: list[tuple[bytes, Identity]]) -> None:
         with requests.Session() as session:
             session.trust_env = False
-            for body in share:
-                response = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+            for body, identity in share:
+                headers = {"Content-Type": "application/json", **upload_headers(identity, body)}
+                response = session.post(url, data=body, headers=headers, timeout=120)
                 with lock:
                     statuses.append(response.status_code)
 
@@ -143,8 +144,9 @@ def main() -> None:
     print(f"building {args.probes} probes x {args.records} measurements ...", flush=True)
     probes = [build_probe(args.records, args.batch) for _ in range(args.probes)]
     # Interleave the probes' batches, as many probes uploading at once would.
-    rounds = itertools.zip_longest(*(probe_bodies for _, probe_bodies, _ in probes))
-    bodies = [body for group in rounds for body in group if body is not None]
+    signed = [[(body, identity) for body in probe_bodies] for identity, probe_bodies, _ in probes]
+    rounds = itertools.zip_longest(*signed)
+    bodies = [one for group in rounds for one in group if one is not None]
     total = args.probes * args.records
     size = sum(size for _, _, size in probes)
     print(f"{len(bodies)} batches, {total} measurements, {size / 1e6:.1f} MB ({size // total} bytes a measurement)")

@@ -22,17 +22,18 @@ from probe.integrity.verify import verify_database
 from probe.storage import Database, open_database
 from probe.storage.chain import record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS as RECORD_COLUMNS
-from probe.upload.protocol import encode_batch
+from probe.upload.protocol import encode_batch, upload_headers
 from probe.upload.queue import Pending, mark_acked, next_batch
 
 COLLECTOR = "http://collector.test"
 
 
-def post(server: CollectorServer, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    host, port = server.server_address[:2]
-    conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+def post(server: CollectorServer, body: bytes, signer: Identity | None = None) -> tuple[int, dict[str, Any]]:
+    """POST a batch, signed in its headers by ``signer`` (without: the format of earlier probes)."""
+    headers = {"Content-Type": "application/json", **(upload_headers(signer, body) if signer else {})}
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
     try:
-        conn.request("POST", "/v1/batches", body=body, headers=headers or {"Content-Type": "application/json"})
+        conn.request("POST", "/v1/batches", body=body, headers=headers)
         response = conn.getresponse()
         return response.status, json.loads(response.read() or b"{}")
     finally:
@@ -149,7 +150,7 @@ def test_malformed_input_is_refused_with_4xx_and_the_service_keeps_serving(  # t
     server, path, _ = collector
     register(path, identity)
     if headers and "Transfer-Encoding" in headers:
-        host, port = server.server_address[:2]
+        host, port = server.host, server.port
         conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
         conn.putrequest("POST", "/v1/batches")
         conn.putheader("Transfer-Encoding", "chunked")
@@ -168,7 +169,7 @@ def test_oversize_batch_is_refused_413_from_its_length_alone(probe_db, collector
     db, identity = probe_db
     server, path, _ = collector
     register(path, identity)
-    host, port = server.server_address[:2]
+    host, port = server.host, server.port
     conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
     conn.putrequest("POST", "/v1/batches")
     conn.putheader("Content-Length", str(2 << 20))  # promised, never sent: the answer must not wait for it
@@ -242,24 +243,27 @@ def test_rewritten_chain_is_refused_409_but_a_database_made_again_is_a_new_epoch
 
 def test_concurrent_burst_of_many_probes_loses_nothing(tmp_path: Path, collector) -> None:  # type: ignore[no-untyped-def]
     server, path, _ = collector
-    bodies: list[bytes] = []
+    bodies: list[tuple[bytes, Identity]] = []
     expected: set[str] = set()
     for number in range(6):
         db = open_database(tmp_path / f"probe{number}" / "probe.db")
         expected.update(fill(db, 20))
         identity = probe_identity(db)
         register(path, identity)
-        bodies += [encode_batch(pending.batch) for pending in batches(db, identity, size=5)]
+        bodies += [(encode_batch(pending.batch), identity) for pending in batches(db, identity, size=5)]
         db.close()
     answers: list[int] = []
     lock = threading.Lock()
 
-    def send(chunk: list[bytes]) -> None:
-        for body in chunk:
-            status, _ = post(server, body)
+    def send(chunk: list[tuple[bytes, Identity]]) -> None:
+        for body, identity in chunk:
+            status, _ = post(server, body, identity)
             with lock:
                 answers.append(status)
 
+    # Probe after probe in each round: every probe has two threads sending at once (the collector
+    # takes up to Limits.per_probe bodies of one probe at a time; a probe sends one after another).
+    bodies = [bodies[probe * 5 + batch] for batch in range(5) for probe in range(6)]
     threads = [threading.Thread(target=send, args=(bodies[i::12],)) for i in range(12)]
     for thread in threads:
         thread.start()
@@ -301,3 +305,73 @@ def test_collector_keeps_no_client_address(probe_db, collector) -> None:  # type
     for table in ("probes", "runs", "rounds", "chain_heads"):
         for row in conn.execute(f"select * from {table}"):
             assert "127.0.0.1" not in json.dumps(row)
+
+
+def promise_body(server: CollectorServer, headers: dict[str, str], length: int) -> tuple[int, dict[str, Any]]:
+    """A head promising ``length`` bytes of body, none of them sent: answered from the head alone."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.putrequest("POST", "/v1/batches")
+        for name, value in {**headers, "Content-Length": str(length)}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_who_sends_is_checked_from_the_head_before_the_body_is_read(probe_db, collector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    _, pending = batches(db, identity)
+    body = encode_batch(pending.batch)
+    status, answer = promise_body(server, upload_headers(identity, body), 500_000)
+    assert status == 403 and "not registered" in answer["error"]
+    register(path, identity)
+    impostor = load_or_create(tmp_path / "impostor.key")
+    claimed = {**upload_headers(impostor, body), "X-Probe-Id": identity.probe_id}
+    status, answer = promise_body(server, claimed, 500_000)
+    assert status == 401 and "X-Probe-Key" in answer["error"]
+    status, answer = promise_body(server, {"X-Probe-Id": identity.probe_id}, 500_000)
+    assert status == 400 and "go together" in answer["error"]
+    assert post(server, body, identity)[0] == 200
+
+
+def test_a_body_not_signed_by_the_probes_key_is_refused_before_it_is_parsed(probe_db, collector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    _, pending = batches(db, identity)
+    body = encode_batch(pending.batch)
+    headers = {**upload_headers(identity, body), "Content-Type": "application/json"}
+    altered = body.replace(b"connection_refused", b"connection_reset")
+    for sent in (altered, b"[" * 100_000):  # a changed batch; bytes that would be costly to parse
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        conn.request("POST", "/v1/batches", body=sent, headers=headers)
+        response = conn.getresponse()
+        assert response.status == 401 and "X-Probe-Signature" in json.loads(response.read())["error"]
+        conn.close()
+    other = load_or_create(tmp_path / "other.key")
+    register(path, other)
+    status, answer = post(server, body, other)  # another registered probe carrying this probe's batch
+    assert status == 401 and "X-Probe-Id" in answer["error"]
+    assert stored(path) == []
+    assert post(server, body, identity)[0] == 200
+
+
+def test_a_batch_without_signature_headers_is_accepted_up_to_the_smaller_unsigned_limit(probe_db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db, identity = probe_db
+    path = tmp_path / "collector.db"
+    with running_collector(path, limits=Limits(legacy_max_body_bytes=8192)) as server:
+        register(path, identity)
+        status, answer = promise_body(server, {}, 10_000)
+        assert status == 413 and "without X-Probe-Signature" in answer["error"]
+        heartbeats, pending, *_ = batches(db, identity, size=1)  # an earlier probe's uploads: no headers, small
+        assert post(server, encode_batch(heartbeats.batch))[0] == 200
+        assert len(encode_batch(pending.batch)) < 8192
+        assert post(server, encode_batch(pending.batch)) == (
+            200,
+            {"stored": 1, "duplicates": 0, "runs": 0, "rounds": 0, "head": 1, "withheld": 0},
+        )
+    assert len(stored(path)) == 1

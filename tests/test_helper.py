@@ -109,20 +109,23 @@ def test_bad_requests_get_400_and_the_reason() -> None:
             (b'{"http_request": "ftp://x/"}', "http(s) URL"),
             (b'{"http_request": "http://x/", "tcp_connect": ["x.test:80"]}', "ip:port"),
             (b'{"http_request": "http://x/", "tcp_connect": "1.2.3.4:80"}', "array"),
+            (b"[" * 15000 + b"]" * 1000, "not JSON"),  # nested deeper than the parser goes
         ):
             status, answer = raw_request(server, post(body))
             assert status == 400 and words in answer["error"]
-        status, _ = raw_request(server, b"GET /admin HTTP/1.1\r\n\r\n")
+        status, _ = raw_request(server, b"GET /admin HTTP/1.1\r\nHost: helper\r\nConnection: close\r\n\r\n")
         assert status == 404
-        status, answer = raw_request(server, b"GET /health HTTP/1.1\r\n\r\n")
+        status, answer = raw_request(server, b"GET /health HTTP/1.1\r\nHost: helper\r\nConnection: close\r\n\r\n")
         assert status == 200 and answer["ok"] is True
+        status, _ = raw_request(server, b"GET / HTTP/1.1\r\n\r\n")  # HTTP/1.1 without Host
+        assert status == 400
 
 
 def test_a_request_body_over_the_cap_is_refused_unread() -> None:
     with helper(max_request_bytes=1024) as server:
-        status, answer = raw_request(server, b"POST / HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n")
+        status, answer = raw_request(server, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10000000\r\n\r\n")
         assert status == 413 and "1024" in answer["error"]
-        status, _ = raw_request(server, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        status, _ = raw_request(server, b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
         assert status == 411
 
 
@@ -141,16 +144,28 @@ def test_a_slow_client_is_cut_off_and_does_not_hold_up_others() -> None:
     assert received.startswith(b"HTTP/1.1 408") and time.monotonic() - begin < 2.5
 
 
-def test_when_every_worker_is_busy_a_new_client_gets_503_at_once() -> None:
-    with helper(read_timeout=2.0, workers=1) as server:
+def test_a_client_still_sending_its_request_holds_no_worker() -> None:
+    with http_server({"/": page(TITLE_PAGE)}) as web, helper(read_timeout=3.0, workers=1) as server:
         hog = socket.create_connection((server.host, server.port), timeout=5)
-        hog.sendall(b"POST / HTTP/1.1\r\n")  # holds the only worker until its read deadline
+        hog.sendall(b"POST / HTTP/1.1\r\nHost: helper\r\nContent-Length: 100\r\n\r\n{")  # and no more
+        time.sleep(0.3)
+        answer, failure = ask(server.url, web.url("/"), [], timeout=5)  # the only worker is free
+        assert failure is None and answer is not None
+        hog.close()
+
+
+def test_when_every_worker_is_busy_a_new_client_gets_503_at_once() -> None:
+    config = helper_config(http={"timeout": 2.0})
+    with http_server({"/drip": slow_drip(0.05)}) as web, helper(config, workers=1) as server:
+        request = json.dumps({"http_request": web.url("/drip")}).encode()
+        hog = socket.create_connection((server.host, server.port), timeout=5)
+        hog.sendall(post(request))  # a whole request: the only worker measures a slow site for 2 s
         time.sleep(0.3)
         begin = time.monotonic()
         status, answer = raw_request(server, post(b"{}"))
         assert status == 503 and "busy" in answer["error"] and time.monotonic() - begin < 0.5
         hog.close()
-        assert server.rejected_busy == 1
+        assert server.stats.busy == 1
 
 
 def test_a_hostile_target_costs_the_helper_its_timeout_and_no_more() -> None:

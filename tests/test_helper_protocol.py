@@ -145,7 +145,7 @@ def test_many_measurements_against_a_helper_with_few_workers_all_get_their_compa
     def slow_until_the_helper_turned_someone_away(exchange: Exchange) -> None:
         # Hold every page until the helper has answered 503 at least once (or 5 s): contention is certain.
         deadline = time.monotonic() + 5
-        while helper.rejected_busy == 0 and time.monotonic() < deadline and exchange.pause(0.02):
+        while helper.stats.busy == 0 and time.monotonic() < deadline and exchange.pause(0.02):
             pass
         page(TITLE_PAGE)(exchange)
 
@@ -156,7 +156,7 @@ def test_many_measurements_against_a_helper_with_few_workers_all_get_their_compa
             ctx = context(probe_config)
             with ThreadPoolExecutor(max_workers=measurements) as pool:
                 results = list(pool.map(lambda _: WebExperiment().run(web.url("/"), ctx), range(measurements)))
-    assert helper.rejected_busy > 0
+    assert helper.stats.busy > 0
     keys = [m.test_keys.model_dump() for m in results]
     assert [k["control_failure"] for k in keys] == [None] * measurements
     assert all(k["control"]["http_request"]["status_code"] == 200 for k in keys)

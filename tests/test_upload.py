@@ -274,12 +274,12 @@ def test_upload_goes_through_a_configured_socks5_proxy(probe, tmp_path: Path) ->
     db, identity = probe
     with running_collector(tmp_path / "collector.db") as server, socks5_proxy() as (proxy, seen):
         register(tmp_path / "collector.db", identity)
-        url = f"http://localhost:{server.server_address[1]}"  # socks5h: the proxy resolves the name
+        url = f"http://localhost:{server.port}"  # socks5h: the proxy resolves the name
         upload = settings(url, proxy=f"socks5h://{proxy}")
         with make_session(upload) as session:
             report = upload_pending(db, identity, upload, session)
     assert report.error is None and report.stored == 6
-    assert seen == [("localhost", server.server_address[1])]
+    assert seen == [("localhost", server.port)]
 
 
 def test_backoff_doubles_with_jitter_up_to_its_maximum() -> None:

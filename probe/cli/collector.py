@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 
@@ -59,11 +58,21 @@ def alert_paths(config: Config, db_path: Path | str) -> tuple[Path, Path]:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--max-batch-bytes", default=Limits.max_body_bytes, show_default=True, type=click.IntRange(1024))
-def serve(config_path: Path | None, db_path: Path | str, host: str, port: int, max_batch_bytes: int) -> None:
+@click.option(
+    "--read-timeout",
+    default=Limits.read_timeout,
+    show_default=True,
+    type=click.FloatRange(0.5, 3600),
+    help="Seconds a client may take to send a whole request, head and body.",
+)
+def serve(
+    config_path: Path | None, db_path: Path | str, host: str, port: int, max_batch_bytes: int, read_timeout: float
+) -> None:
     """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet);
     with [collector.alerts] webhooks, alert them when outage windows open or close."""
     config = load_config(config_path)
-    server = make_server(db_path, host, port, limits=Limits(max_body_bytes=max_batch_bytes), log=log_line)
+    limits = Limits(max_body_bytes=max_batch_bytes, read_timeout=read_timeout)
+    server = make_server(db_path, host, port, limits=limits, log=log_line)
     worker = None
     if config.collector.alerts.webhooks:
         key, state = alert_paths(config, db_path)
@@ -72,16 +81,16 @@ def serve(config_path: Path | None, db_path: Path | str, host: str, port: int, m
         log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key}")
 
     def on_signal(number: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        server.shutdown()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     where = server.writer.label
     log_line(f"collector: serving {server.url}/v1/batches into {where}")
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever()
     finally:
-        server.server_close()
+        server.close()
         if worker is not None:
             worker.stop()
     log_line("collector: stopped")

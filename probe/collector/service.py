@@ -1,34 +1,52 @@
 """The collector's HTTP service: ``POST /v1/batches`` (one signed batch), ``GET /v1/health``.
 
-Request threads read, cap and validate bodies; one writer thread owns the database and stores
-batches one at a time, so concurrent probes never contend for SQLite's lock. Bad input gets a
-4xx with ``{"error": ...}`` and the service goes on serving; a body over ``max_body_bytes`` is
-refused from its Content-Length, unread. When the writer is behind by ``queue_size`` batches,
-or ``max_clients`` requests are in progress, the answer is 503 and the probe retries later.
-The client's address is never logged or stored.
+Served by the shared server core (``probe.net.httpserver``): a client dripping its request holds
+no worker, one deadline (``read_timeout``) bounds the whole request, bodies over
+``max_body_bytes`` are refused from their Content-Length, unread. Bad input gets a 4xx with
+``{"error": ...}`` and the service goes on serving.
+
+Who is sending is checked from the head, before a byte of the body is read: ``X-Probe-Id`` must
+be a registered or allowed probe and ``X-Probe-Key`` its key (403, 401); at most
+``per_probe`` bodies of one probe are in progress at once (503). The body's signature
+(``X-Probe-Signature``) is checked before the body is parsed (401), so bytes that are not signed
+by a registered probe's key are never parsed. A batch without these headers (what earlier probes
+send) is still accepted, up to ``legacy_max_body_bytes`` and ``legacy_clients`` at a time.
+
+Request threads validate bodies; one writer thread owns the database and stores batches one at a
+time, so concurrent probes never contend for SQLite's lock. When the writer is behind by
+``queue_size`` batches, or ``max_clients`` requests are being handled, the answer is 503 and the
+probe retries later. The client's address is never logged or stored.
 """
 
 from __future__ import annotations
 
-import json
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from probe import SOFTWARE_NAME, __version__
 from probe.collector.ingest import IngestError, IngestResult, Received, ingest, parse_batch
+from probe.collector.registry import ProbeEntry, lookup
 from probe.errors import ProbeError
-from probe.limits import MAX_BODY_BYTES
+from probe.identity import IdentityError, decode_public_key, fingerprint, verify
+from probe.integrity.signing import upload_statement
+from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES
+from probe.net.httpserver import ADMITTED, Admission, Handler, HTTPServer, Request, RequestHead, Response, ServerLimits
 from probe.storage.store import open_store
+from probe.upload.protocol import PROBE_ID_HEADER, PROBE_KEY_HEADER, SIGNATURE_HEADER
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 BATCHES_PATH = "/v1/batches"
 HEALTH_PATH = "/v1/health"
+_AUTH_HEADERS = tuple(name.lower() for name in (PROBE_ID_HEADER, PROBE_KEY_HEADER, SIGNATURE_HEADER))
+_BUSY = "the collector is busy; retry later"
 
 
 @dataclass(frozen=True)
@@ -39,17 +57,26 @@ class Limits:
     """Requests handled at once; more get 503."""
     queue_size: int = 64
     """Batches waiting for the writer; more get 503."""
-    read_timeout: float = 30.0
-    """Seconds a client may take to send its request (a slow client cannot hold a thread)."""
+    read_timeout: float = 120.0
+    """Seconds a client may take to send its whole request, head and body."""
     store_timeout: float = 60.0
     """Seconds a request waits for the writer before answering 503."""
+    per_probe: int = 4
+    """Batches of one probe in progress at once; more get 503."""
+    legacy_max_body_bytes: int = DEFAULT_BATCH_BYTES
+    """Largest batch accepted without the signature headers (earlier probes' format, which sent at most this
+    by default)."""
+    legacy_clients: int = 1
+    """Batches without the signature headers in progress at once; more get 503."""
+    max_buffered_bytes: int = 128 << 20
+    """Request bodies held in memory at once; a body that does not fit gets 503."""
 
 
 _Job = tuple[Received, "Future[IngestResult]"]
 
 
 class _Writer(threading.Thread):
-    """The only thread that touches the database while the service runs."""
+    """The only thread that writes the database while the service runs."""
 
     def __init__(self, db_path: Path | str, limits: Limits, log: Callable[[str], None]) -> None:
         super().__init__(name="collector-writer", daemon=True)
@@ -86,123 +113,156 @@ class _Writer(threading.Thread):
             db.close()
 
 
-class CollectorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
+class _Senders:
+    """Who may send a body, decided from the head on the server's loop thread (a read-only connection)."""
 
-    def __init__(
-        self, address: tuple[str, int], db_path: Path | str, limits: Limits, log: Callable[[str], None]
-    ) -> None:
+    def __init__(self, db_path: Path | str, limits: Limits) -> None:
+        self.db_path = db_path
         self.limits = limits
-        self.log = log
-        self.slots = threading.BoundedSemaphore(limits.max_clients)
+        self.in_progress: dict[str, int] = {}
+        self._store: AnyDatabase | None = None
+        """Opened, used and closed on the loop thread (SQLite connections belong to one thread)."""
+
+    def _lookup(self, probe_id: str) -> ProbeEntry | None:
+        if self._store is None:
+            self._store = open_store(self.db_path, read_only_ok=True)
+        return lookup(self._store, probe_id)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def admit(self, head: RequestHead) -> Response | Admission:
+        present = [name for name in _AUTH_HEADERS if head.headers.get(name)]
+        if not present:
+            return self._admit_unsigned(head)
+        if len(present) != len(_AUTH_HEADERS):
+            names = ", ".join((PROBE_ID_HEADER, PROBE_KEY_HEADER, SIGNATURE_HEADER))
+            return Response.error(400, f"{names} go together")
+        probe_id = head.headers[PROBE_ID_HEADER.lower()].strip().lower()
+        key = head.headers[PROBE_KEY_HEADER.lower()].strip()
+        try:
+            matches = fingerprint(decode_public_key(key)) == probe_id
+        except IdentityError:
+            matches = False
+        if not matches:
+            return Response.error(401, f"{PROBE_KEY_HEADER} is not the key {PROBE_ID_HEADER} was made from")
+        try:
+            entry = self._lookup(probe_id)
+        except (ProbeError, sqlite3.Error):
+            return Response.error(503, _BUSY)
+        if entry is None:
+            return Response.error(403, f"probe {probe_id} is not registered with this collector")
+        if entry.public_key is not None and entry.public_key != key:
+            return Response.error(401, "the batch is signed with a key other than the probe's registered key")
+        return self._take(probe_id, self.limits.per_probe)
+
+    def _admit_unsigned(self, head: RequestHead) -> Response | Admission:
+        if head.content_length > self.limits.legacy_max_body_bytes:
+            limit = self.limits.legacy_max_body_bytes
+            return Response.error(413, f"a batch without {SIGNATURE_HEADER} is limited to {limit} bytes")
+        return self._take("", self.limits.legacy_clients)
+
+    def _take(self, who: str, most: int) -> Response | Admission:
+        if self.in_progress.get(who, 0) >= most:
+            return Response.error(503, _BUSY)
+        self.in_progress[who] = self.in_progress.get(who, 0) + 1
+
+        def release() -> None:
+            left = self.in_progress[who] - 1
+            if left:
+                self.in_progress[who] = left
+            else:
+                del self.in_progress[who]
+
+        return Admission(release)
+
+
+class _BatchHandler(Handler):
+    def __init__(self, server: CollectorServer) -> None:
+        self.server = server
+
+    def admit(self, head: RequestHead) -> Response | Admission:
+        if head.path not in (BATCHES_PATH, HEALTH_PATH):
+            return Response.error(404, f"no such resource; batches go to POST {BATCHES_PATH}")
+        if head.path == HEALTH_PATH:
+            return ADMITTED if head.method == "GET" else Response.error(405, "method not allowed")
+        if head.method != "POST":
+            return Response.error(405, "method not allowed")
+        return self.server.senders.admit(head)
+
+    def close(self) -> None:
+        self.server.senders.close()
+
+    def handle(self, request: Request) -> Response:
+        if request.path == HEALTH_PATH:
+            return Response.json(200, {"status": "ok"})
+        try:
+            result = self._store(request)
+        except IngestError as exc:
+            self.server.log(f"collector: refused a batch ({exc.status}): {str(exc)[:200]}")
+            return Response.error(exc.status, str(exc))
+        except Exception:  # logged by the writer
+            return Response.error(500, "the collector could not store the batch; retry later")
+        self.server.log(f"collector: stored {result.stored} measurements ({result.duplicates} already there)")
+        return Response.json(200, result.answer())
+
+    def _store(self, request: Request) -> IngestResult:
+        probe_id = request.headers.get(PROBE_ID_HEADER.lower())
+        key = request.headers.get(PROBE_KEY_HEADER.lower(), "").strip()
+        if probe_id is not None:
+            signature = request.headers.get(SIGNATURE_HEADER.lower(), "")
+            if not verify(key, signature.strip(), upload_statement(request.body)):
+                raise IngestError(401, f"bad {SIGNATURE_HEADER}: the body was altered, or not signed by this key")
+        received = parse_batch(request.body)
+        if probe_id is not None and (received.batch.probe_id, received.batch.public_key) != (probe_id.strip(), key):
+            raise IngestError(401, f"the batch is not from the probe its {PROBE_ID_HEADER} and {PROBE_KEY_HEADER} name")
+        return self.server.store(received)
+
+
+class CollectorServer(HTTPServer):
+    def __init__(self, host: str, port: int, db_path: Path | str, limits: Limits, log: Callable[[str], None]) -> None:
+        self.collector_limits = limits
         self.writer = _Writer(db_path, limits, log)
         self.writer.start()
         self.writer.ready.wait()
         if self.writer.failure is not None:
             raise self.writer.failure
-        super().__init__(address, _Handler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self.senders = _Senders(db_path, limits)
+        server_limits = ServerLimits(
+            workers=limits.max_clients,
+            request_timeout=limits.read_timeout,
+            max_head_bytes=16 * 1024,
+            max_body_bytes=limits.max_body_bytes,
+            max_buffered_bytes=limits.max_buffered_bytes,
+        )
+        try:
+            super().__init__(_BatchHandler(self), host=host, port=port, limits=server_limits, name="collector", log=log)
+        except OSError:
+            self._stop_writer()
+            raise
 
     def store(self, received: Received) -> IngestResult:
         future: Future[IngestResult] = Future()
+        timeout = self.collector_limits.store_timeout
         try:
-            self.writer.jobs.put((received, future), timeout=self.limits.store_timeout)
+            self.writer.jobs.put((received, future), timeout=timeout)
         except queue.Full:
-            raise IngestError(503, "the collector is busy; retry later") from None
+            raise IngestError(503, _BUSY) from None
         try:
-            return future.result(timeout=self.limits.store_timeout)
+            return future.result(timeout=timeout)
         except TimeoutError:
             future.cancel()
-            raise IngestError(503, "the collector is busy; retry later") from None
+            raise IngestError(503, _BUSY) from None
 
-    def server_close(self) -> None:
-        super().server_close()
+    def close(self) -> None:
+        super().close()
+        self._stop_writer()
+
+    def _stop_writer(self) -> None:
         self.writer.jobs.put(None)
-        self.writer.join(self.limits.store_timeout)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: CollectorServer
-    protocol_version = "HTTP/1.1"
-    server_version = f"{SOFTWARE_NAME}-collector/{__version__}"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.limits.read_timeout)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The base class prefixes the client's address; a collector must not keep it.
-        self.server.log("collector: " + (format % args)[:300])
-
-    def _answer(self, status: int, body: dict[str, Any], *, close: bool = False) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        if self.path == HEALTH_PATH:
-            self._answer(200, {"status": "ok"})
-        else:
-            self._answer(404, {"error": f"no such resource; batches go to POST {BATCHES_PATH}"})
-
-    def do_POST(self) -> None:
-        if self.path != BATCHES_PATH:
-            self._answer(404, {"error": f"no such resource; batches go to POST {BATCHES_PATH}"}, close=True)
-            return
-        if not self.server.slots.acquire(blocking=False):
-            self._answer(503, {"error": "the collector is busy; retry later"}, close=True)
-            return
-        try:
-            self._post_batch()
-        finally:
-            self.server.slots.release()
-
-    def _post_batch(self) -> None:
-        if self.headers.get("Transfer-Encoding") is not None:
-            self._answer(411, {"error": "send the batch with a Content-Length, not chunked"}, close=True)
-            return
-        length_text = self.headers.get("Content-Length")
-        try:
-            length = int(length_text) if length_text is not None else -1
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._answer(411, {"error": "a Content-Length is required"}, close=True)
-            return
-        if length > self.server.limits.max_body_bytes:
-            limit = self.server.limits.max_body_bytes
-            self._answer(413, {"error": f"batch of {length} bytes is over this collector's {limit}"}, close=True)
-            return
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self._answer(400, {"error": "the body ended before its Content-Length"}, close=True)
-            return
-        try:
-            result = self.server.store(parse_batch(body))
-        except IngestError as exc:
-            self._answer(exc.status, {"error": str(exc)})
-            return
-        except Exception:  # logged by the writer
-            self._answer(500, {"error": "the collector could not store the batch; retry later"})
-            return
-        self._answer(200, result.answer())
-
-    def _not_allowed(self) -> None:
-        self._answer(405, {"error": "method not allowed"}, close=True)
-
-    do_PUT = do_DELETE = do_PATCH = _not_allowed
+        self.writer.join(self.collector_limits.store_timeout)
 
 
 def make_server(
@@ -214,7 +274,7 @@ def make_server(
     log: Callable[[str], None] = lambda line: None,
 ) -> CollectorServer:
     """A collector bound to ``host:port`` (0: any free port), its database opened and migrated."""
-    return CollectorServer((host, port), db_path, limits or Limits(), log)
+    return CollectorServer(host, port, db_path, limits or Limits(), log)
 
 
 @contextmanager
@@ -228,11 +288,8 @@ def running_collector(
 ) -> Iterator[CollectorServer]:
     """A collector serving from a background thread until the block ends (tests, benchmarks)."""
     server = make_server(db_path, host, port, limits=limits, log=log)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    server.start()
     try:
         yield server
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        server.close()

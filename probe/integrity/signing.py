@@ -6,6 +6,7 @@ passed off as the other.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from probe.storage.chain import canonical_json
 HEAD_CONTEXT = b"zhanaozen-probe chain head v1\n"
 BATCH_CONTEXT = b"zhanaozen-probe batch v1\n"
 WITHHELD_CONTEXT = b"zhanaozen-probe withheld record v1\n"
+UPLOAD_CONTEXT = b"zhanaozen-probe upload body v1\n"
 
 
 def head_statement(probe_id: str, seq: int, hash_: str, signed_at: str) -> bytes:
@@ -46,3 +48,11 @@ def withheld_signature_ok(public_key_b64: str, probe_id: str, record: Mapping[st
 def batch_statement(batch: Mapping[str, Any]) -> bytes:
     """The bytes a batch's ``signature`` covers: every other key of the batch, canonically."""
     return BATCH_CONTEXT + canonical_json({key: value for key, value in batch.items() if key != "signature"})
+
+
+def upload_statement(body: bytes) -> bytes:
+    """The bytes an upload's ``X-Probe-Signature`` covers: the SHA-256 of the request body as sent.
+
+    A collector checks it before it parses the body, so unsigned bytes cost it no parsing (and
+    hashing, unlike appending the body to a context line, makes no copy of a large body)."""
+    return UPLOAD_CONTEXT + hashlib.sha256(body).digest()

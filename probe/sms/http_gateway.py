@@ -21,9 +21,10 @@ never recorded, only its status code.
 from __future__ import annotations
 
 import ipaddress
+import queue
 import re
-import socket
 import threading
+from contextlib import suppress
 from urllib.parse import urlencode, urlsplit
 
 from probe.addresses import split_endpoint
@@ -32,6 +33,7 @@ from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, message_text, new_nonce
 from probe.net import http
 from probe.net._deadline import Deadline
+from probe.net.httpserver import Handler, HTTPServer, Request, Response, ServerLimits
 from probe.net.trace import Trace
 from probe.sms import conclusion
 from probe.sms.backend import Backend, SMSNetwork, SMSTarget
@@ -39,11 +41,9 @@ from probe.testlist import check_url
 
 MAX_REPORT_REQUEST_BYTES = 8192
 MAX_REPORTS = 64
-"""Report requests handled per measurement, whoever sends them."""
+"""Reports kept per measurement, whoever sends them."""
 REPORT_IO_SECONDS = 2.0
-_REPORT_PATH = re.compile(r"^GET /dlr/([0-9a-f]{16})\?type=(\d{1,3}) HTTP/1\.[01]$")
-_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
-_BAD = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_REPORT_TARGET = re.compile(r"^/dlr/([0-9a-f]{16})\?type=(\d{1,3})$")
 
 _listen_locks: dict[str, threading.Lock] = {}
 _listen_locks_guard = threading.Lock()
@@ -64,50 +64,49 @@ def _split_listen(value: str) -> tuple[str, int]:
     return split_endpoint(value, allow_port_zero=True)
 
 
+class _ReportHandler(Handler):
+    def __init__(self, reports: queue.Queue[tuple[str, int]]) -> None:
+        self.reports = reports
+
+    def handle(self, request: Request) -> Response:
+        match = _REPORT_TARGET.match(request.target)
+        if request.method != "GET" or match is None:
+            return Response(404, content_type="text/plain")
+        with suppress(queue.Full):  # more reports than a measurement reads: the rest are dropped
+            self.reports.put_nowait((match.group(1), int(match.group(2))))
+        return Response(200, b"ok\n", content_type="text/plain")
+
+
 class ReportListener:
-    """Where the gateway delivers its reports: one small HTTP endpoint, one request at a time."""
+    """Where the gateway delivers its reports: a small HTTP endpoint on the shared server core."""
 
     def __init__(self, listen: str) -> None:
         host, port = _split_listen(listen)
-        self.sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-        bound = self.sock.getsockname()
-        self.base = f"http://{'[' + host + ']' if ':' in host else host}:{bound[1]}"
+        self._reports: queue.Queue[tuple[str, int]] = queue.Queue(maxsize=MAX_REPORTS)
+        limits = ServerLimits(
+            workers=2,
+            request_timeout=REPORT_IO_SECONDS,
+            max_head_bytes=MAX_REPORT_REQUEST_BYTES,
+            max_body_bytes=MAX_REPORT_REQUEST_BYTES,
+            max_buffered_bytes=MAX_REPORT_REQUEST_BYTES * MAX_REPORTS,
+            max_connections=MAX_REPORTS,
+        )
+        self.server = HTTPServer(_ReportHandler(self._reports), host=host, port=port, limits=limits, name="dlr")
+        self.server.start()
+        self.base = self.server.url
 
     def close(self) -> None:
-        self.sock.close()
+        self.server.close()
 
     def next_report(self, deadline: Deadline) -> tuple[str, int] | None:
         """The next well-formed report as (nonce, type); None at the deadline."""
-        for _ in range(MAX_REPORTS):
-            left = deadline.remaining()
-            if left <= 0:
-                return None
-            self.sock.settimeout(left)
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                return None
-            with conn:
-                report = self._serve(conn, min(REPORT_IO_SECONDS, max(deadline.remaining(), 0.01)))
-            if report is not None:
-                return report
-        return None
-
-    @staticmethod
-    def _serve(conn: socket.socket, timeout: float) -> tuple[str, int] | None:
-        conn.settimeout(timeout)
-        data = b""
-        try:
-            while b"\r\n" not in data and len(data) < MAX_REPORT_REQUEST_BYTES:
-                more = conn.recv(MAX_REPORT_REQUEST_BYTES - len(data))
-                if not more:
-                    break
-                data += more
-            match = _REPORT_PATH.match(data.split(b"\r\n", 1)[0].decode("latin-1"))
-            conn.sendall(_OK if match else _BAD)
-        except OSError:
+        left = deadline.remaining()
+        if left <= 0:
             return None
-        return (match.group(1), int(match.group(2))) if match else None
+        try:
+            return self._reports.get(timeout=left)
+        except queue.Empty:
+            return None
 
 
 def send(

@@ -14,6 +14,12 @@ keep uploading):
   ``probe_asn``/``probe_cc``), and the network contexts of the runs in the batch (``network_contexts``).
   All of them optional, so that a /1 batch is a valid /2 one without them.
 
+Over HTTP the request also carries ``X-Probe-Id``, ``X-Probe-Key`` (base64) and
+``X-Probe-Signature``, the key's signature of the body's bytes
+(``probe.integrity.signing.upload_statement``): a collector checks who is sending from the head,
+and the signature before it parses anything. A collector still accepts a batch without them (the
+format of earlier probes), up to a smaller size and a few at a time.
+
 ``signature`` is the probe key's signature of every other key of the batch, canonically
 encoded (``probe.integrity.signing.batch_statement``); ``head`` signs the chain up to the
 batch's last record, and is what a collector keeps as evidence. Measurements travel as stored
@@ -31,6 +37,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from probe.identity import Identity
+from probe.integrity.signing import upload_statement
 from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
 from probe.storage.columns import VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
 from probe.storage.db import row_to_measurement
@@ -40,6 +48,9 @@ BATCH_FORMAT = "zhanaozen-batch/2"
 BATCH_FORMATS = ("zhanaozen-batch/1", BATCH_FORMAT)
 """What a collector accepts: this version and the previous one."""
 TEXT_MAX = TEXT_CHARS
+PROBE_ID_HEADER = "X-Probe-Id"
+PROBE_KEY_HEADER = "X-Probe-Key"
+SIGNATURE_HEADER = "X-Probe-Signature"
 
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ProbeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
@@ -215,3 +226,12 @@ def measurement_problem(record: Mapping[str, Any]) -> str | None:
 
 def encode_batch(batch: dict[str, Any]) -> bytes:
     return json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def upload_headers(identity: Identity, body: bytes) -> dict[str, str]:
+    """The headers that let a collector check the sender, and the body's signature, before parsing it."""
+    return {
+        PROBE_ID_HEADER: identity.probe_id,
+        PROBE_KEY_HEADER: identity.public_key_b64,
+        SIGNATURE_HEADER: identity.sign(upload_statement(body)),
+    }

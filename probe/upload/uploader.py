@@ -25,7 +25,7 @@ from probe.config import UploadSection, without_password
 from probe.errors import ProbeError
 from probe.identity import Identity
 from probe.storage import Database
-from probe.upload.protocol import encode_batch, measurement_problem
+from probe.upload.protocol import encode_batch, measurement_problem, upload_headers
 from probe.upload.quarantine import quarantine, quarantine_count, quarantined, quarantined_pending, release
 from probe.upload.queue import (
     Pending,
@@ -72,13 +72,15 @@ def _reason(exc: requests.RequestException) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def send(session: requests.Session, url: str, body: bytes, *, timeout: float) -> dict[str, Any]:
-    """POST one encoded batch; the collector's JSON answer, or ``UploadError``."""
+def send(
+    session: requests.Session, url: str, body: bytes, *, timeout: float, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """POST one encoded batch (``headers``: ``upload_headers``); the collector's JSON answer, or ``UploadError``."""
     try:
         response = session.post(
             url.rstrip("/") + ENDPOINT,
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **(headers or {})},
             timeout=timeout,
             allow_redirects=False,
             stream=True,
@@ -159,7 +161,8 @@ class _Pass:
         self.budget -= 1
         # The configured URL, password and all; ``self.collector`` (what is stored) has it masked.
         url = self.settings.url or self.collector
-        return send(self.session, url, encode_batch(batch), timeout=self.settings.timeout)
+        body = encode_batch(batch)
+        return send(self.session, url, body, timeout=self.settings.timeout, headers=upload_headers(self.identity, body))
 
     def can_go_on(self) -> bool:
         return self.budget > 0 and not (self.stop is not None and self.stop.is_set()) and self.report.error is None
