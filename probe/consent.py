@@ -19,7 +19,8 @@ from probe.errors import ProbeError, StorageError
 from probe.model import utc_now_iso
 from probe.storage import Database
 
-CONSENT_VERSION = "1"
+CONSENT_VERSION = "2"
+"""2: names the test helpers and network controls, and the network identity they tell."""
 
 _TEMPLATE = """\
 zhanaozen-probe: what it measures, stores and sends, and the risks (notice version {version})
@@ -32,20 +33,25 @@ WHAT IT MEASURES
 WHAT IT STORES, ON THIS MACHINE
   Every measurement, in an SQLite database in {data_dir}: what was tried, when, and what each
   step returned (addresses, certificates, the first bytes of pages), with the network identity
-  you set yourself (ASN {asn}, country {cc}). It never stores your public IP address, a phone
-  number or a device identifier. A key made for this probe signs the results so that others can
-  check they were not altered; the key never leaves this machine.
+  {identity}. It never stores your public IP address, a phone number or a device identifier.
+  A key made for this probe signs the results so that others can check they were not altered;
+  the key never leaves this machine.
 
 WHAT IT SENDS, AND TO WHOM
   - DNS queries for the listed names to: {resolvers}; then connections to the addresses they
     return, as any visitor of those sites would make.
+  - To the test helpers, which measure the same sites from outside this network so that a site
+    down everywhere is not called blocked: {helpers}
+  - Connections to the network controls at the start and end of every round, to tell a network
+    cut from a block: {controls}
   - Measurements: {upload}
   - Nothing else: no analytics, no updates, no public IP.
 
 THE RISKS
   Anyone who can watch this network (your ISP, an employer, the authorities) can see that this
   machine connects to the listed sites, some of which are blocked because they are political.
-  In some places that is dangerous in itself. Read the lists before you accept. A collector you
+  In some places that is dangerous in itself. Read the lists before you accept. The test helpers
+  see which sites you test, and from which address. A collector you
   upload to sees the IP address the upload comes from (unless you use a proxy), although the
   probe does not send it and the collector does not store it.
   You can stop at any time (Ctrl-C, or systemctl stop); what was measured stays on this machine
@@ -83,11 +89,41 @@ def notice(config: Config) -> str:
     return _TEMPLATE.format(
         version=CONSENT_VERSION,
         data_dir=config.probe.data_dir,
-        asn=config.probe.probe_asn,
-        cc=config.probe.probe_cc,
+        identity=_identity(config),
         resolvers=resolvers,
+        helpers=_helpers(config),
+        controls=_controls(config),
         upload=upload,
     )
+
+
+def _identity(config: Config) -> str:
+    asn, cc = config.probe.probe_asn, config.probe.probe_cc
+    if "auto" not in (asn, cc):
+        return f"you set yourself (ASN {asn}, country {cc})"
+    return (
+        "(ASN, network name, country) that the test helper tells from the address it sees, or AS0/ZZ "
+        f"(unknown) when none can; set in the config: ASN {asn}, country {cc}"
+    )
+
+
+def _helpers(config: Config) -> str:
+    if not config.control.url:
+        return "none configured ([control] url), so failures stay inconclusive."
+    return (
+        f"{', '.join(config.control.url)} (in this order). Each receives every URL tested and the "
+        "addresses your resolver returned for it, and sees this machine's public IP address, as any "
+        "server does (it may answer your network's ASN and country; the probe never stores the address)."
+    )
+
+
+def _controls(config: Config) -> str:
+    network = config.network
+    if not network.domestic_controls and not network.international_controls:
+        return "none configured ([network])."
+    domestic = ", ".join(network.domestic_controls) or "none"
+    abroad = ", ".join(network.international_controls) or "none"
+    return f"in the country {domestic}; abroad {abroad}."
 
 
 def accepted(db: Database) -> Acceptance | None:

@@ -137,3 +137,12 @@ def test_run_from_a_script_without_consent_measures_nothing(tmp_path: Path) -> N
     assert sqlite3.connect(tmp_path / "data" / "probe.db").execute("select count(*) from measurements").fetchone() == (
         0,
     )
+
+
+def test_the_shipped_notice_names_the_helpers_the_controls_and_what_the_helpers_receive() -> None:
+    config = load_config(ROOT / "configs" / "default.toml")
+    text = consent.notice(config)
+    for url in [*config.control.url, *config.network.domestic_controls, *config.network.international_controls]:
+        assert url in text
+    assert "every URL tested and the addresses your resolver returned for it" in text
+    assert "the test helper tells from the address it sees" in text and "never stores the address" in text

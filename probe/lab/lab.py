@@ -147,7 +147,7 @@ class Lab:
         raise LabError(f"lab: no free lab id after {ID_ATTEMPTS} tries")
 
     def _build(self, state: LabState) -> None:
-        make_ca(state.directory / CERT_DIR, [site.name for site in plan.WEB_SITES])
+        make_ca(state.directory / CERT_DIR, [site.name for site in plan.SERVED_SITES])
         try:
             topology.create(state.namespaces)
         except LabError as exc:
@@ -292,11 +292,20 @@ class Lab:
         )
 
     @contextlib.contextmanager
-    def test_helper(self, directory: Path, *, port: int, timeout: float) -> Iterator[str]:
+    def test_helper(
+        self,
+        directory: Path,
+        *,
+        port: int,
+        timeout: float,
+        asn_db: Path | None = None,
+        country_db: Path | None = None,
+    ) -> Iterator[str]:
         """``probe helper serve`` in the helper namespace (outside the censor), trusting the lab CA; its URL.
 
         Lab addresses are private (198.18.0.0/15), so the helper is started with
-        ``--allow-private-addresses``. It is stopped when the block ends.
+        ``--allow-private-addresses``; ``asn_db``/``country_db`` are its IP databases (MMDB), if any.
+        It is stopped when the block ends.
         """
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "helper.toml"
@@ -311,6 +320,9 @@ class Lab:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
         args = [sys.executable, "-m", "probe", "helper", "serve", "--config", str(config)]
         args += ["--host", plan.HELPER_ADDRESS, "--port", str(port), "--allow-private-addresses"]
+        for option, path in (("--asn-db", asn_db), ("--country-db", country_db)):
+            if path is not None:
+                args += [option, str(path)]
         process = subprocess.Popen(
             self.argv(args, role="helper"), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
         )

@@ -69,10 +69,28 @@ SITES: tuple[Site, ...] = (
 )
 SITES_BY_NAME = {site.name: site for site in SITES}
 WEB_SITES = tuple(site for site in SITES if site.web)
+CONTROL_SITES: tuple[Site, ...] = (
+    Site("gov.kz", "198.19.3.1", "eGov: official information source of the Republic of Kazakhstan"),
+    Site("egov.kz", "198.19.3.2", "Electronic government of the Republic of Kazakhstan"),
+    Site("halykbank.kz", "198.19.3.3", "Halyk Bank"),
+    Site("kaspi.kz", "198.19.3.4", "Kaspi.kz"),
+    Site("wikipedia.org", "198.19.3.11", "Wikipedia"),
+    Site("cloudflare.com", "198.19.3.12", "Cloudflare"),
+    Site("google.com", "198.19.3.13", "Google"),
+)
+"""The shipped config's network controls (``[network]``), served too so that it runs in the lab unchanged;
+not on the lab's site list (``WEB_SITES``), which the scenarios measure."""
+SERVED_SITES = (*WEB_SITES, *CONTROL_SITES)
+"""Every web site the lab's DNS and web servers answer for."""
 SMS_API = SITES_BY_NAME["api.sms-gateway.kz"]
 SMSC = SITES_BY_NAME["smsc.example.kz"]
 
-NET_LOCAL_ADDRESSES = (AUTHORITATIVE, PUBLIC_RESOLVER, *(site.address for site in SITES))
+NET_LOCAL_ADDRESSES = (
+    AUTHORITATIVE,
+    PUBLIC_RESOLVER,
+    *(site.address for site in SITES),
+    *(site.address for site in CONTROL_SITES),
+)
 ISP_LOCAL_ADDRESSES = (BLOCKPAGE, INJECTED)
 
 BLOCKPAGE_MARKER = "Страница заблокирована"
@@ -82,7 +100,7 @@ BLOCKPAGE_TITLE = "Доступ ограничен"
 def site_for(name: str) -> Site | None:
     """The lab site serving ``name`` or one of its subdomains (``www.twitter.com``)."""
     name = name.rstrip(".").lower()
-    for site in SITES:
+    for site in (*SITES, *CONTROL_SITES):
         if name == site.name or name.endswith("." + site.name):
             return site
     return None

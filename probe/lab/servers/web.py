@@ -52,7 +52,7 @@ def _not_found(host: str) -> bytes:
 
 
 def sites_responder() -> Responder:
-    pages = {site.name: site_page(site) for site in plan.WEB_SITES}
+    pages = {site.name: site_page(site) for site in plan.SERVED_SITES}
 
     def respond(host: str) -> tuple[int, bytes]:
         site = plan.site_for(host)
@@ -130,7 +130,7 @@ class _HTTPServer(ThreadingMixIn, TCPServer):
 
 def _sni_context(cert_dir: Path) -> ssl.SSLContext:
     contexts: dict[str, ssl.SSLContext] = {}
-    for site in plan.WEB_SITES:
+    for site in plan.SERVED_SITES:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         files = leaf_files(cert_dir, site.name)
         context.load_cert_chain(files.chain, files.key)
