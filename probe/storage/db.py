@@ -59,7 +59,7 @@ class Database:
     def finish_run(self, run_id: str, *, finished_at: str, status: str, measurements: int) -> None:
         def write() -> None:
             with self.db.conn:
-                self.db["runs"].update(  # type: ignore[union-attr]
+                self.db.table("runs").update(
                     run_id, {"finished_at": finished_at, "status": status, "measurements": measurements}
                 )
 
@@ -73,7 +73,7 @@ class Database:
         values = {"probe_asn": asn, "probe_cc": cc, "probe_network_name": name, "network_source": source}
         try:
             with self.db.conn:
-                self.db["runs"].update(run_id, values)  # type: ignore[union-attr]
+                self.db.table("runs").update(run_id, values)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot update run {run_id}: {exc}") from None
 
@@ -236,7 +236,7 @@ class Database:
     def _write(self, table: str, row: dict[str, Any]) -> None:
         def write() -> None:
             with self.db.conn:
-                self.db[table].insert(row)  # type: ignore[union-attr]
+                self.db.table(table).insert(row)
 
         try:
             when_free(write, what=f"a row of {table}")

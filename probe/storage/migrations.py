@@ -33,7 +33,7 @@ from probe.storage.schema_verdicts import verdict_tables
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["runs"].create(  # type: ignore[union-attr]
+    db.table("runs").create(
         {
             "id": str,
             "started_at": str,
@@ -51,15 +51,15 @@ def _initial(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db["measurements"].create(  # type: ignore[union-attr]
+    db.table("measurements").create(
         INITIAL_SCHEMA,
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
         if_not_exists=True,
     )
-    db["measurements"].create_index(["run_id"], if_not_exists=True)  # type: ignore[union-attr]
-    db["measurements"].create_index(["input", "started_at"], if_not_exists=True)  # type: ignore[union-attr]
-    db["measurements"].create_index(["started_at"], if_not_exists=True)  # type: ignore[union-attr]
+    db.table("measurements").create_index(["run_id"], if_not_exists=True)
+    db.table("measurements").create_index(["input", "started_at"], if_not_exists=True)
+    db.table("measurements").create_index(["started_at"], if_not_exists=True)
 
 
 Migration = Callable[[sqlite_utils.Database], None]

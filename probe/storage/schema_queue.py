@@ -69,9 +69,9 @@ def queue_tables(db: sqlite_utils.Database) -> None:
         conn.execute("begin")
     conn.execute(_QUARANTINE)
     conn.execute(_WITHHELD)
-    if "quarantined" not in db["rounds"].columns_dict:
+    if "quarantined" not in db.table("rounds").columns_dict:
         conn.execute("alter table rounds add column quarantined integer")
-    if "chain_epoch" not in db["measurements"].columns_dict:
+    if "chain_epoch" not in db.table("measurements").columns_dict:
         conn.execute("alter table measurements add column chain_epoch text")
         conn.execute(
             f"update measurements set chain_epoch = ({_EPOCH_OF_ROW.format(table='measurements')}) "
@@ -82,7 +82,7 @@ def queue_tables(db: sqlite_utils.Database) -> None:
         "create unique index if not exists measurements_chain_epoch on measurements "
         "(coalesce(probe_id, ''), coalesce(chain_epoch, ''), chain_seq)"
     )
-    if "epoch" not in db["chain_heads"].columns_dict:
+    if "epoch" not in db.table("chain_heads").columns_dict:
         conn.execute(_HEADS)
         epoch = _EPOCH_OF_ROW.replace("{table}.probe_id", "h.probe_id")
         conn.execute(

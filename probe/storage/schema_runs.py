@@ -27,7 +27,7 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 def run_owners(db: sqlite_utils.Database) -> None:
     """Migration 9."""
-    add_missing_columns(db["runs"], {"owner": str})
+    add_missing_columns(db.table("runs"), {"owner": str})
 
 
 def _boot_id() -> str:

@@ -26,14 +26,14 @@ LATE_MATCH_DAYS = 7
 
 
 def sms_tables(db: sqlite_utils.Database) -> None:
-    db["sms_messages"].create(  # type: ignore[union-attr]
+    db.table("sms_messages").create(
         {"nonce": str, "measurement_id": str, "backend": str, "message_ref": str, "sent_at": str},
         pk="nonce",
         foreign_keys=[("measurement_id", "measurements", "id")],
         if_not_exists=True,
     )
-    db["sms_messages"].create_index(["backend", "message_ref", "sent_at"], if_not_exists=True)  # type: ignore[union-attr]
-    db["sms_events"].create(  # type: ignore[union-attr]
+    db.table("sms_messages").create_index(["backend", "message_ref", "sent_at"], if_not_exists=True)
+    db.table("sms_events").create(
         {
             "id": int,
             "measurement_id": str,
@@ -49,7 +49,7 @@ def sms_tables(db: sqlite_utils.Database) -> None:
         foreign_keys=[("measurement_id", "measurements", "id"), ("observed_in", "measurements", "id")],
         if_not_exists=True,
     )
-    db["sms_events"].create_index(["measurement_id"], if_not_exists=True)  # type: ignore[union-attr]
+    db.table("sms_events").create_index(["measurement_id"], if_not_exists=True)
 
 
 def _owner(conn: sqlite3.Connection, event: LocalEvent, backend: str, current: str) -> str | None:

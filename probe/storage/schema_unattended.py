@@ -92,10 +92,10 @@ def local_chain_tail(conn: sqlite3.Connection) -> tuple[int, str]:
 
 
 def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
-    existing = set(db[table].columns_dict)
+    existing = set(db.table(table).columns_dict)
     for name, kind in columns.items():
         if name not in existing:
-            db[table].add_column(name, kind)  # type: ignore[union-attr]
+            db.table(table).add_column(name, kind)
 
 
 def _chain_existing(conn: sqlite3.Connection) -> None:
