@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from tabulate import tabulate
+
 from probe.model import Measurement
 from probe.runner import RunSummary
 
@@ -44,11 +46,10 @@ class Progress:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    """Rows under their headers, left-aligned as given (numbers too: ids and ASNs are not quantities)."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    text = tabulate(cells, headers=list(headers), tablefmt="simple", disable_numparse=True, stralign="left")
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def summary_table(summary: RunSummary) -> str:
