@@ -88,12 +88,9 @@ class WebExperiment:
             retries.append(_retry_record(again))
             if again.failure is None:
                 break
-        # Extra keys on WebTestKeys (extra="allow"): the probe's own, hence the x_ prefix.
-        setattr(keys, "x_retries", retries)  # noqa: B010
+        keys.x_retries = retries
         if retries[-1]["x_failure"] is not None:
-            after, after_failure = self._ask_control(url, resolved, ctx)
-            setattr(keys, "x_control_after", after)  # noqa: B010
-            setattr(keys, "x_control_after_failure", after_failure)  # noqa: B010
+            keys.x_control_after, keys.x_control_after_failure = self._ask_control(url, resolved, ctx)
         return first
 
     @staticmethod

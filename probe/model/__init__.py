@@ -12,7 +12,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, SerializerFunctionWrapHandler, model_serializer
 
 DATA_FORMAT_VERSION = "0.2.0"
 
@@ -197,6 +197,27 @@ class WebTestKeys(TestKeys):
     control: dict[str, Any] | None = None
     blocking: str | bool | None = None
     accessible: bool | None = None
+    # The probe's own keys (hence x_), written only when they apply: absent otherwise, as in OONI's format.
+    x_retries: list[dict[str, Any]] | None = None
+    """Further tries of a failing target: each one's steps and the failure that decided it."""
+    x_control_after: dict[str, Any] | None = None
+    """The test helper asked again after every try failed (its answer, as ``control``)."""
+    x_control_after_failure: str | None = None
+    """Why that second control answer is missing."""
+    x_forensics: dict[str, Any] | None = None
+    """A forensic re-measurement of the packet a verdict rests on (``probe.stage.forensics``)."""
+
+    @model_serializer(mode="wrap")
+    def _only_written_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in _WRITTEN_ONLY:
+                if key not in self.model_fields_set:
+                    data.pop(key, None)
+        return data
+
+
+_WRITTEN_ONLY = ("x_retries", "x_control_after", "x_control_after_failure", "x_forensics")
 
 
 class TCPTestKeys(TestKeys):

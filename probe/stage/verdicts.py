@@ -22,7 +22,7 @@ from typing import Any
 from probe.config import Config
 from probe.experiments import Context, Experiment
 from probe.fingerprints import Fingerprints, load_fingerprints
-from probe.model import Measurement
+from probe.model import Measurement, WebTestKeys
 from probe.stage import forensics
 from probe.stage.forensics import FORENSIC_DETAILS
 from probe.stage.network import measure_network
@@ -72,8 +72,8 @@ class VerdictStage:
             return measurement
         if verdict.blocking_detail in FORENSIC_DETAILS:
             forensics = self._forensics(measurement, verdict)
-            if forensics is not None:
-                setattr(measurement.test_keys, "x_forensics", forensics)  # noqa: B010 - extra keys are allowed
+            if forensics is not None and isinstance(measurement.test_keys, WebTestKeys):
+                measurement.test_keys.x_forensics = forensics
         self._apply(measurement, verdict, self.network)
         if verdict.verdict == "blocked":
             with self._lock:
