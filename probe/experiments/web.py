@@ -1,6 +1,6 @@
 """The ``web`` experiment: DNS, TCP, TLS and HTTP reachability of one URL.
 
-Method (after OONI's web_connectivity, see ``methodology.md``):
+Method (after OONI's web_connectivity; ``../shared/docs/methodology.md``, "One target, four steps"):
 1. DNS through every configured resolver; the first resolver's answer (normally the
    system's) is the one used next, the others are kept for comparison, and every UDP
    query keeps listening briefly for extra answers (the injection signature).
@@ -13,7 +13,8 @@ With ``[control] url`` set, a test helper (OONI's protocol, ``probe.helper``) is
 view of the URL (with the addresses resolved here) while the target is measured; its answer is ``test_keys.control``
 (or ``control_failure``). A target that fails is tried again, up to ``[control] retries``
 times, stopping at the first success (``test_keys.x_retries``), and when every try failed the
-helper is asked again (``x_control_after``): retries sandwiched by controls.
+helper is asked again (``x_control_after``): retries sandwiched by controls (same document,
+"Control: the view from outside").
 
 ``failure`` is the first try's HTTP request failure, or the DNS/TCP/TLS failure that
 prevented it; None when the page was fetched. Known false positives: a failure here is not

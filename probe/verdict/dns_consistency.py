@@ -1,6 +1,6 @@
 """Do the probe's DNS answers agree with the control's?
 
-Method (OONI web_connectivity, see ``methodology.md``), first that applies:
+Method (OONI web_connectivity; ``../shared/docs/methodology.md``, "Control: the view from outside"), first that applies:
 
 1. the URL names an IP address: consistent;
 2. the probe has answers in bogon space that the control does not have: inconsistent, unless

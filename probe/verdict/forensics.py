@@ -2,7 +2,8 @@
 
 An injected RST or DNS answer is made by a middlebox, not by the server: it usually arrives with
 another TTL (the box is fewer hops away, or starts from another initial TTL) and an IP-ID that
-does not follow the server's sequence (ICLab, CenTrace). These functions read packets captured
+does not follow the server's sequence (ICLab, CenTrace; ``../shared/docs/methodology.md``, "Control: the view from
+outside"). These functions read packets captured
 by a forensic re-measurement (``probe.stage.forensics``); they never touch the network.
 
 Known limits: a server that sends its RST from another machine (a load balancer) also looks

@@ -1,6 +1,7 @@
 """Does the probe's final HTTP response look like the control's?
 
-Method (OONI web_connectivity), each test ``None`` when it cannot be made:
+Method (OONI web_connectivity; ``../shared/docs/methodology.md``, "Control: the view from outside"), each
+test ``None`` when it cannot be made:
 
 - status: equal codes, judged only when the control's code is 2xx;
 - body: ``min(a, b) / max(a, b)`` of the two body lengths, a match above 0.7 (a probe body cut

@@ -2,7 +2,8 @@
 
 Every round measures ``[network] domestic_controls`` and ``international_controls`` (web
 measurements without a test helper, ``probe.stage.network``); this module classifies what was
-measured (``methodology.md``, "Network context"), without touching the network:
+measured (``../shared/docs/methodology.md``, "Network context: shutdown or targeted block?"), without touching
+the network:
 
     ok                 every control works
     international_cut  every international control fails, a domestic one works (national intranet mode)

@@ -1,7 +1,7 @@
 """The decision rules, in order: the first rule that applies gives the verdict.
 
 The order starts from OONI web_connectivity's (v0.4) and departs from it where that is known to
-fail (``methodology.md``, ``README.md`` "Verdicts"):
+fail (``../shared/docs/methodology.md``, "Control: the view from outside"; ``README.md`` "Verdicts"):
 
      1 dns_injection          two different answers to one DNS query: on-path injection
      2 network_down           the target failed while the round's controls say the network is dark
