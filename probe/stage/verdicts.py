@@ -74,14 +74,15 @@ class VerdictStage:
             forensics = self._forensics(measurement, verdict)
             if forensics is not None and isinstance(measurement.test_keys, WebTestKeys):
                 measurement.test_keys.x_forensics = forensics
-        self._apply(measurement, verdict, self.network)
+        self._apply(measurement, verdict)
         if verdict.verdict == "blocked":
             with self._lock:
                 self._blocked.append(measurement)
         return measurement
 
     def columns(self, measurement: Measurement) -> dict[str, Any]:
-        """The verdict columns that ``Measurement`` has no field for (``confirmed``, ``reason``, ``network_state``)."""
+        """The measurement's verdict as stored (``Verdict.as_row``: one record for all a verdict says; the
+        columns ``Measurement`` has no field for are taken from it), or the round's network state alone."""
         with self._lock:
             return self._columns.pop(measurement.id, {"network_state": self.network.state})
 
@@ -100,19 +101,12 @@ class VerdictStage:
                 changed.append((measurement.id, verdict))
         return changed
 
-    def _apply(self, measurement: Measurement, verdict: Verdict, network: NetworkContext) -> None:
+    def _apply(self, measurement: Measurement, verdict: Verdict) -> None:
         measurement.verdict = verdict.verdict
         measurement.blocking = verdict.blocking
         measurement.blocking_detail = verdict.blocking_detail
         with self._lock:
-            self._columns[measurement.id] = {
-                "confirmed": int(verdict.confirmed),
-                "reason": verdict.reason,
-                "rule": verdict.rule,
-                "rules_version": verdict.rules_version,
-                "suspected": verdict.suspected,
-                "network_state": network.state,
-            }
+            self._columns[measurement.id] = verdict.as_row()
 
     def _forensics(self, measurement: Measurement, verdict: Verdict) -> dict[str, Any] | None:
         from probe.forensics import capture

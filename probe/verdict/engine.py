@@ -7,6 +7,7 @@ applies the ordered rules to it. ``judge_measurement`` does both for a stored me
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from probe.addresses import is_ip
@@ -71,8 +72,9 @@ def gather(
 
 
 def judge(obs: Observation, fingerprints: Fingerprints | None = None, network: NetworkContext | None = None) -> Verdict:
-    """The verdict on one observation."""
-    return decide(gather(obs, fingerprints, network))
+    """The verdict on one observation, with the network state it was judged in."""
+    evidence = gather(obs, fingerprints, network)
+    return replace(decide(evidence), network_state=evidence.network_state)
 
 
 def judge_test_keys(

@@ -114,6 +114,8 @@ class Verdict:
     suspected: str | None = None
     """The blocking method a verdict other than ``blocked`` suspects (e.g. ``http-diff``), else None."""
     rules_version: str = RULES_VERSION
+    network_state: str | None = None
+    """The round's network state it was judged in (``probe.verdict.network``; None without controls)."""
 
     def __post_init__(self) -> None:
         if self.verdict != "blocked" and (self.blocking or self.blocking_detail or self.confirmed):
@@ -130,6 +132,7 @@ class Verdict:
             "rule": self.rule,
             "rules_version": self.rules_version,
             "suspected": self.suspected,
+            "network_state": self.network_state,
         }
 
     def as_row(self) -> dict[str, Any]:
