@@ -2,22 +2,27 @@
 
 Builds, in memory, P probes (each its own Ed25519 key) with N chained measurements each
 (realistic web measurements: a DNS query, a TCP connect, an HTTP transaction with a 2 KiB
-body), encodes their signed batches, then starts a collector on loopback with a fresh SQLite
-database and has C client threads post all batches at once (signed headers, as probes send them). Prints
-measurements/s and MB/s, checks that every measurement was stored once and every chain
-verifies, then sends everything again (all duplicates) and times that too. Loopback only;
-every loop is bounded. Not a timed test: run it by hand.
+body), encodes their signed batches, then, for each store (a fresh SQLite file; a fresh database
+on a private PostgreSQL cluster on a unix socket, durable: fsync on), starts a collector on
+loopback and has C client threads post all batches at once (keep-alive connections, signed
+headers as probes send them). Checks that every measurement was stored once and every chain verifies, sends everything again (all
+duplicates) and times that too, and prints both stores in one table. Loopback only; every loop
+is bounded. Not a timed test: run it by hand.
 
-    .venv/bin/python benchmarks/collector_ingest.py [--probes 8] [--records 500] [--batch 100] [--clients 8]
+    .venv/bin/python benchmarks/collector_ingest.py [--probes 8] [--records 500] [--batch 100] [--clients 32]
+                                                    [--store sqlite,postgres] [--pg URI]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -29,7 +34,7 @@ from probe.config import Config
 from probe.experiments.base import Context, Outcome, measure
 from probe.identity import Identity
 from probe.integrity.heads import register_self
-from probe.integrity.verify import verify_database
+from probe.integrity.verify import verify_connection
 from probe.model import (
     DNSAnswer,
     DNSQuery,
@@ -43,6 +48,7 @@ from probe.model import (
     utc_now_iso,
 )
 from probe.storage import open_database
+from probe.storage.store import open_store
 from probe.upload.protocol import encode_batch, upload_headers
 from probe.upload.queue import mark_acked, next_batch
 
@@ -133,12 +139,68 @@ def post_all(url: str, bodies: list[tuple[bytes, Identity]], clients: int) -> tu
     return time.perf_counter() - begin, statuses
 
 
+BENCH_SETTINGS = {"shared_buffers": "256MB"}
+"""PostgreSQL as a small production server would run it: durable (fsync, full page writes), a bigger cache."""
+
+
+@contextmanager
+def postgres_database(url: str | None) -> Iterator[str]:
+    """``url``, or a fresh database on a private cluster (tests/support/pgcluster.py) for the block."""
+    if url is not None:
+        yield url
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from support.pgcluster import private_cluster
+
+    with private_cluster(BENCH_SETTINGS) as cluster:
+        yield cluster.new_database()
+
+
+@contextmanager
+def store(kind: str, directory: Path, pg_url: str | None) -> Iterator[Path | str]:
+    if kind == "sqlite":
+        yield directory / "collector.db"
+    else:
+        with postgres_database(pg_url) as url:
+            yield url
+
+
+Probe = tuple[Identity, list[bytes], int]
+
+
+def run(kind: str, target: Path | str, probes: list[Probe], bodies: list[tuple[bytes, Identity]], clients: int,
+        records: int) -> list[tuple[str, ...]]:  # fmt: skip
+    """Ingest every batch into a fresh collector on ``target``, then again; the table's rows."""
+    total = sum(size for _, _, size in probes)
+    db = open_store(target)
+    for identity, _, _ in probes:
+        registry.register(db, identity.public_key_b64)
+    db.close()
+    rows = []
+    with running_collector(target) as server:
+        url = f"{server.url}/v1/batches"
+        for label in ("new", "duplicates"):
+            seconds, statuses = post_all(url, bodies, clients)
+            bad = len(statuses) - statuses.count(200)
+            rows.append((kind, label, str(clients), f"{seconds:.2f}", f"{records / seconds:,.0f}",
+                         f"{total / seconds / 1e6:.1f}", str(bad)))  # fmt: skip
+    db = open_store(target)
+    stored = db.conn.execute("select count(*), count(distinct id) from measurements").fetchone()
+    verification = verify_connection(db.conn, str(target), sqlite=kind == "sqlite")
+    db.close()
+    chains = "verified" if verification.ok else "NOT verified"
+    print(f"{kind}: stored {stored[0]} of {records} (distinct {stored[1]}); chains: {chains}", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=8)
     parser.add_argument("--records", type=int, default=500, help="measurements per probe")
     parser.add_argument("--batch", type=int, default=100, help="measurements per batch")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent submitters")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent submitters")
+    parser.add_argument("--store", default="sqlite,postgres", help="stores to compare: sqlite, postgres or both")
+    parser.add_argument("--pg", help="a PostgreSQL database to use (default: a private cluster, made and removed)")
     args = parser.parse_args()
 
     print(f"building {args.probes} probes x {args.records} measurements ...", flush=True)
@@ -151,27 +213,18 @@ def main() -> None:
     size = sum(size for _, _, size in probes)
     print(f"{len(bodies)} batches, {total} measurements, {size / 1e6:.1f} MB ({size // total} bytes a measurement)")
 
+    rows = []
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "collector.db"
-        db = open_database(path)
-        for identity, _, _ in probes:
-            registry.register(db, identity.public_key_b64)
-        db.close()
-        with running_collector(path) as server:
-            url = f"{server.url}/v1/batches"
-            print(f"{'pass':<12}{'clients':>8}{'seconds':>9}{'measurements/s':>16}{'MB/s':>7}")
-            for label in ("new", "duplicates"):
-                seconds, statuses = post_all(url, bodies, args.clients)
-                bad = len(statuses) - statuses.count(200)
-                print(
-                    f"{label:<12}{args.clients:>8}{seconds:>9.2f}{total / seconds:>16.0f}{size / seconds / 1e6:>7.1f}"
-                )
-                if bad:
-                    print(f"  {bad} batches refused or failed")
-        stored = open_database(path).db.execute("select count(*), count(distinct id) from measurements").fetchone()
-        verification = verify_database(path)
-        chains = "verified" if verification.ok else "NOT verified"
-        print(f"stored {stored[0]} of {total} (distinct {stored[1]}); chains: {chains}")
+        for kind in args.store.split(","):
+            try:
+                with store(kind, Path(directory), args.pg) as target:
+                    rows += run(kind, target, probes, bodies, args.clients, total)
+            except RuntimeError as exc:
+                print(f"{kind}: skipped: {exc}")
+    headers = ("store", "pass", "clients", "seconds", "measurements/s", "MB/s", "refused")
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

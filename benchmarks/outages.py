@@ -15,23 +15,35 @@ measurements (no network contexts: collectors do not receive them). In it:
 Then times ``find_outages`` for one target over a month, for all networks over a year (the
 whole-network windows of every ASN) and, for scale, every window of a month and every window of
 one network over the year. No ``ANALYZE``: the queries must not depend on SQLite statistics. The database is
-kept (``--db``) and reused when it holds the same parameters. Not a test: run it by hand.
+kept (``--db``) and reused when it holds the same parameters.
+
+With ``--store sqlite,postgres`` (the default) the same rows are copied into PostgreSQL (a private cluster on a
+unix socket, made and removed, or ``--pg URI``): runs, rounds and measurements into the collector schema and its
+month partitions (chain columns filled with placeholders, the chain ledger left empty: only the outage queries
+are timed), then ``VACUUM ANALYZE`` as autovacuum would do, and every query is timed on both, side by side, with
+a check that both found the same windows. Not a test: run it by hand.
 
     .venv/bin/python benchmarks/outages.py [--probes 100] [--days 365] [--targets 20] [--every 6307]
-                                           [--db /tmp/outages-bench.db] [--fresh]
+                                           [--db /tmp/outages-bench.db] [--fresh] [--store sqlite,postgres] [--pg URI]
 """
 
 from __future__ import annotations
 
 import argparse
 import sqlite3
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from probe.analysis import OutageQuery, find_outages
 from probe.analysis.times import iso
 from probe.storage import open_database
+from probe.storage.connection import Connection
+from probe.storage.postgres.database import PgDatabase, month_of, open_postgres
 
 BASE = 1_767_225_600  # 2026-01-01T00:00:00Z
 SHUTDOWN_SECONDS = 6 * 3600
@@ -139,14 +151,61 @@ def reusable(path: Path, probes: int, days: int, targets: int, every: int) -> bo
     return stored == {"probes": str(probes), "days": str(days), "targets": str(targets), "every": str(every)}
 
 
-def timed(conn: sqlite3.Connection, label: str, query: OutageQuery) -> float:
+def load_postgres(path: Path, url: str) -> PgDatabase:
+    """The SQLite dataset's runs, rounds and measurements copied into a PostgreSQL collector schema."""
+    db = open_postgres(url)
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = db.conn
+    started = time.perf_counter()
+    months = {month_of(row[0]) for row in source.execute("select distinct substr(started_at, 1, 7) from runs")}
+    with conn.transaction():
+        db.ensure_partitions({month for month in months if month})
+    for table, extra in (("runs", {}), ("rounds", {}), ("measurements", {"chain_prev": "", "chain_hash": ""})):
+        pg_columns = [row[0] for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = current_schema() "
+            "and table_name = ? order by ordinal_position", (table,))]  # fmt: skip
+        present = {row[1] for row in source.execute(f"pragma table_info({table})")}
+        columns = [name for name in pg_columns if name in present or name in extra or name == "chain_seq"]
+        select = ", ".join(
+            "rowid"
+            if name == "chain_seq" and table == "measurements"
+            else f"'{extra[name]}'"
+            if name in extra
+            else name
+            for name in columns
+        )
+        with conn.transaction(), conn.raw.cursor() as cursor:
+            with cursor.copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+                for row in source.execute(f"select {select} from {table}"):
+                    copy.write_row(row)
+    source.close()
+    conn.execute("vacuum analyze")
+    print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s")
+    return db
+
+
+@contextmanager
+def postgres(url: str | None) -> Iterator[str]:
+    """``url``, or a fresh database on a private, durable cluster (tests/support/pgcluster.py)."""
+    if url is not None:
+        yield url
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from support.pgcluster import private_cluster
+
+    with private_cluster({"shared_buffers": "512MB", "work_mem": "64MB"}) as cluster:
+        yield cluster.new_database()
+
+
+def timed(conn: Connection, query: OutageQuery) -> tuple[float, list[Any]]:
     started = time.perf_counter()
     windows = find_outages(conn, query)
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started, windows
+
+
+def describe(windows: list[Any]) -> str:
     kinds = Counter(window.kind for window in windows)
-    summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
-    print(f"{label:<46} {seconds:7.2f} s   {len(windows):5d} windows ({summary})")
-    return seconds
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
 
 
 def main() -> None:
@@ -157,6 +216,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=6307, help="seconds between a probe's rounds")
     parser.add_argument("--db", type=Path, default=Path("/tmp/outages-bench.db"))
     parser.add_argument("--fresh", action="store_true", help="generate the database again even if reusable")
+    parser.add_argument("--store", default="sqlite,postgres", help="stores to compare: sqlite, postgres or both")
+    parser.add_argument("--pg", help="an empty PostgreSQL database to load (default: a private cluster)")
     args = parser.parse_args()
     if args.fresh or not reusable(args.db, args.probes, args.days, args.targets, args.every):
         for suffix in ("", "-wal", "-shm", ".lock"):
@@ -164,19 +225,48 @@ def main() -> None:
         started = time.perf_counter()
         count = generate(args.db, args.probes, args.days, args.targets, args.every)
         print(f"generated {count:,} measurements in {time.perf_counter() - started:.0f} s ({args.db})")
-    db = open_database(args.db)
-    conn = db.db.conn
-    count = int(conn.execute("select count(*) from rounds").fetchone()[0])
+    sqlite_db = open_database(args.db)
+    count = int(sqlite_db.conn.execute("select count(*) from rounds").fetchone()[0])
     print(f"{count:,} rounds of {args.probes} probes; {args.db.stat().st_size / 1e9:.1f} GB")
-    month = (iso(BASE + 120 * 86400), iso(BASE + 150 * 86400))
+    stores = args.store.split(",")
+    start = min(120, max(0, args.days - 30))
+    month = (iso(BASE + start * 86400), iso(BASE + (start + 30) * 86400))
     year = (iso(BASE), iso(BASE + args.days * 86400))
-    # site4 is blocked in AS9202 on days 129-131, inside the month.
-    one = timed(conn, "one target, one month (goal < 1 s)", OutageQuery(*month, target="https://site4.kz/"))
-    every = timed(conn, "all networks, one year (goal < 10 s)", OutageQuery(*year, target="network"))
-    timed(conn, "every target and network, one month", OutageQuery(*month))
-    timed(conn, "every target of one network, one year", OutageQuery(*year, network="AS9202"))
-    db.close()
-    print(f"goals: {'met' if one < 1 and every < 10 else 'NOT met'}")
+    # site4 is blocked in AS9202 on days 129-131 (with 100 probes), inside the month.
+    network = "AS9202" if args.probes > 40 else "AS9198"
+    queries = [
+        ("one target, one month (goal < 1 s)", OutageQuery(*month, target="https://site4.kz/")),
+        ("all networks, one year (goal < 10 s)", OutageQuery(*year, target="network")),
+        ("every target and network, one month", OutageQuery(*month)),
+        (f"every target of one network ({network}), one year", OutageQuery(*year, network=network)),
+    ]
+    with postgres(args.pg) if "postgres" in stores else nullcontext(None) as url:
+        pg_db = load_postgres(args.db, url) if url is not None else None
+        rows = []
+        for label, query in queries:
+            row = [label]
+            found = []
+            for db in (sqlite_db if "sqlite" in stores else None, pg_db):
+                if db is None:
+                    row.append("-")
+                    continue
+                seconds, windows = timed(db.conn, query)
+                row.append(f"{seconds:.2f}")
+                found.append([window.to_dict() for window in windows])
+
+            row.append(describe(windows))
+            row.append("yes" if len(found) < 2 or found[0] == found[1] else "NO")
+            rows.append(row)
+            print(" | ".join(row), flush=True)
+        if pg_db is not None:
+            pg_db.close()
+    sqlite_db.close()
+    headers = ["query", "SQLite s", "PostgreSQL s", "windows", "same windows"]
+    print()
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "|".join("---" for _ in headers) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

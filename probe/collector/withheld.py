@@ -74,12 +74,20 @@ def store_withheld(db: AnyDatabase, batch: Batch, public_key: str) -> int:
 def arrived(db: AnyDatabase, probe_id: str, epoch: str | None, records: list[MeasurementRecord]) -> None:
     """Records that were withheld and have now arrived take their stand-ins' place (same hash only)."""
     conn = db.conn
+    if not records:
+        return
+    # One query for the batch's span, not one per record: a round trip each is what a server store pays.
+    named = dict(
+        conn.execute(
+            "select seq, hash from withheld_records where probe_id = ? and epoch = ? and seq between ? and ?",
+            (probe_id, epoch or "", min(r.chain_seq for r in records), max(r.chain_seq for r in records)),
+        ).fetchall()
+    )
     for record in records:
         where = (probe_id, epoch or "", record.chain_seq)
-        row = conn.execute("select hash from withheld_records where probe_id = ? and epoch = ? and seq = ?", where)
-        found = row.fetchone()
+        found = named.get(record.chain_seq)
         if found is None:
             continue
-        if found[0] != record.chain_hash:
+        if found != record.chain_hash:
             raise WithheldError(409, f"record {record.chain_seq} is not the one this probe named as withheld")
         conn.execute("delete from withheld_records where probe_id = ? and epoch = ? and seq = ?", where)

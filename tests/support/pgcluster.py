@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,11 @@ def _owner() -> str | None:
 
 
 class Cluster:
-    def __init__(self, bin_dir: Path, root: Path, owner: str | None) -> None:
+    def __init__(self, bin_dir: Path, root: Path, owner: str | None, settings: dict[str, str]) -> None:
         self.bin_dir = bin_dir
         self.root = root
         self.owner = owner
+        self.settings = settings
         self.data = root / "data"
         self.socket = root / "socket"
 
@@ -69,7 +71,9 @@ class Cluster:
         made = self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed: {made.stderr.strip()}")
-        options = f"-k {self.socket} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+        options = f"-k {self.socket} -c listen_addresses=''" + "".join(
+            f" -c {name}={value}" for name, value in self.settings.items()
+        )
         started = self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-t", "60", "-l",
                             str(self.root / "log"), "start")  # fmt: skip
         if started.returncode != 0:
@@ -92,20 +96,33 @@ class Cluster:
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
+TEST_SETTINGS = {"fsync": "off", "full_page_writes": "off"}
+"""Durability is not what the tests test: they go faster without it."""
+
+
+@contextmanager
+def private_cluster(settings: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """A cluster of its own for the duration of the block (tests, benchmarks); ``RuntimeError`` without PostgreSQL."""
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
     root = Path(tempfile.mkdtemp(prefix="probe-pg-"))
     root.chmod(0o755)
-    cluster = Cluster(bin_dir, root, _owner())
+    cluster = Cluster(bin_dir, root, _owner(), TEST_SETTINGS if settings is None else settings)
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    if _bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
+    with private_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture
