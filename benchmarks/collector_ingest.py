@@ -5,9 +5,9 @@ Builds, in memory, P probes (each its own Ed25519 key) with N chained measuremen
 body), encodes their signed batches, then, for each store (a fresh SQLite file; a fresh database
 on a private PostgreSQL cluster on a unix socket, durable: fsync on), starts a collector on
 loopback and has C client threads post all batches at once (keep-alive connections, signed
-headers as probes send them). Checks that every measurement was stored once and every chain verifies, sends everything again (all
-duplicates) and times that too, and prints both stores in one table. Loopback only; every loop
-is bounded. Not a timed test: run it by hand.
+headers as probes send them). Checks that every measurement was stored once and every chain
+verifies, sends everything again (all duplicates) and times that too, and prints both stores in
+one table. Loopback only; every loop is bounded. Not a timed test: run it by hand.
 
     .venv/bin/python benchmarks/collector_ingest.py [--probes 8] [--records 500] [--batch 100] [--clients 32]
                                                     [--store sqlite,postgres] [--pg URI]
