@@ -49,11 +49,14 @@ def test_package_data_globs_in_pyproject_cover_every_configs_entry() -> None:
 
 
 def test_systemd_units_run_the_installed_probe_with_etc_and_var_lib_not_a_checkout() -> None:
-    for unit in ("zhanaozen-probe.service", "zhanaozen-probe-run.service"):
-        text = (CONFIGS / "systemd" / unit).read_text(encoding="utf-8")
-        [exec_start] = [line for line in text.splitlines() if line.startswith("ExecStart=")]
-        assert exec_start.startswith("ExecStart=/usr/local/bin/probe "), unit
-        assert "/opt" not in text and "WorkingDirectory" not in text, unit
-        # systemd's StateDirectory= is /var/lib/<name>: the data directory the system config implies.
-        assert f"StateDirectory={SYSTEM_DATA_DIR.name}" in text.splitlines(), unit
-        assert f"ReadWritePaths={SYSTEM_DATA_DIR}" in text.splitlines(), unit
+    units = sorted((CONFIGS / "systemd").glob("*.service"))
+    assert {"zhanaozen-probe.service", "zhanaozen-probe-run.service"} <= {unit.name for unit in units}
+    for unit in units:
+        lines = unit.read_text(encoding="utf-8").splitlines()
+        [exec_start] = [line for line in lines if line.startswith("ExecStart=")]
+        assert exec_start.startswith("ExecStart=/usr/local/bin/probe "), unit.name
+        assert not any("/opt" in line or line.startswith("WorkingDirectory=") for line in lines), unit.name
+        if unit.name.startswith("zhanaozen-probe"):
+            # systemd's StateDirectory= is /var/lib/<name>: the data directory the system config implies.
+            assert f"StateDirectory={SYSTEM_DATA_DIR.name}" in lines, unit.name
+            assert f"ReadWritePaths={SYSTEM_DATA_DIR}" in lines, unit.name
