@@ -584,6 +584,10 @@ def config_in_use(path: Path | None = None) -> ConfigInUse:
         text = source.path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{source.path}: cannot read config ({source.why}): {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{source.path}: not a config file: byte {exc.start} is not UTF-8 text (TOML is UTF-8)"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -130,6 +130,8 @@ def run(
         click.echo(render_verdicts(verdicts))
     if summary.network is not None:
         click.echo(summary.network.line())
+    if summary.refused and not summary.total:
+        raise ProbeError(f"nothing measured: every input was refused ({len(summary.refused)}, named above)")
     if summary.probe_errors:
         sys.exit(1)
 
