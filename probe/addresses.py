@@ -33,9 +33,15 @@ BOGON_NETWORKS = tuple(
         "::1/128",
         "fc00::/7",
         "fe80::/10",
+        "ff00::/8",
+        "64:ff9b:1::/48",
     )
 )
-"""Space that is never a public server's: RFC 1918, loopback, link-local, CGNAT, benchmarking, multicast."""
+"""Space that is never a public server's: RFC 1918, loopback, link-local, CGNAT, benchmarking, multicast,
+local-use NAT64. An IPv6 address that carries an IPv4 one is judged by that one too (``embedded_ipv4``)."""
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 def is_ip(value: str) -> bool:
@@ -47,13 +53,52 @@ def is_ip(value: str) -> bool:
     return True
 
 
-def is_bogon(address: str) -> bool:
-    """Whether ``address`` lies in space that is never a public server's (RFC 1918, loopback, ...)."""
+def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        return ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return False
-    return any(ip.version == network.version and ip in network for network in BOGON_NETWORKS)
+        return None
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 one carries, where packets to it may end up.
+
+    IPv4-mapped (``::ffff:0:0/96``), NAT64 (``64:ff9b::/96``), 6to4 (``2002::/16``), Teredo
+    (``2001::/32``: its server and, obfuscated, its client) and IPv4-compatible (``::/96``, but
+    ``::`` and ``::1``). A check of an IPv6 address that skips these lets ``[::ffff:127.0.0.1]``
+    past a loopback rule.
+    """
+    carried: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        carried.append(address.ipv4_mapped)
+    if address in _NAT64:
+        carried.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        carried.append(address.sixtofour)
+    if address.teredo is not None:
+        carried.extend(address.teredo)
+    if address in _IPV4_COMPATIBLE and int(address) > 1:
+        carried.append(ipaddress.IPv4Address(int(address)))
+    return carried
+
+
+def _forms(address: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """``address`` and every IPv4 address it carries; empty when it is not an address."""
+    ip = _parse(address)
+    if ip is None:
+        return []
+    return [ip, *embedded_ipv4(ip)] if isinstance(ip, ipaddress.IPv6Address) else [ip]
+
+
+def is_bogon(address: str) -> bool:
+    """Whether ``address`` (or an IPv4 address it carries) lies in space that is never a public server's."""
+    return any(ip.version == network.version and ip in network for ip in _forms(address) for network in BOGON_NETWORKS)
+
+
+def is_this_host_or_link(address: str) -> bool:
+    """Whether ``address`` (or an IPv4 address it carries) is loopback, link-local, unspecified or multicast:
+    this machine or its own link, never a server to measure, not even in a lab."""
+    return any(ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast for ip in _forms(address))
 
 
 def default_port(scheme: str) -> int:

@@ -34,6 +34,7 @@ def helper_config(dns_spec: str = "system", **sections: dict[str, Any]) -> Confi
 @contextmanager
 def helper(config: Config | None = None, **options: Any) -> Iterator[HelperServer]:
     options.setdefault("allow_private", True)
+    options.setdefault("test_loopback", True)
     with HelperServer(config or helper_config(), port=0, options=HelperOptions(**options)) as server:
         yield server
 
@@ -181,7 +182,7 @@ def test_a_hostile_target_costs_the_helper_its_timeout_and_no_more() -> None:
 
 
 def test_private_addresses_are_not_measured_unless_allowed() -> None:
-    with http_server({"/": page(TITLE_PAGE)}) as web, helper(allow_private=False) as server:
+    with http_server({"/": page(TITLE_PAGE)}) as web, helper(allow_private=False, test_loopback=False) as server:
         answer, failure = ask(server.url, web.url("/"), [f"10.0.0.1:{web.port}"], timeout=5)
     assert failure is None and answer is not None
     assert "x_skipped" in answer["tcp_connect"][f"10.0.0.1:{web.port}"]
@@ -202,7 +203,7 @@ def test_the_client_turns_every_helper_problem_into_a_failure_string() -> None:
         assert ask(fake.url("/broken"), "http://x.test/", [], timeout=2) == (None, "unknown_failure control_status_500")
 
 
-def test_probe_helper_serve_answers_on_its_port() -> None:
+def test_probe_helper_serve_answers_on_its_port_and_never_measures_its_own_loopback() -> None:
     with socket.socket() as probe_port:
         probe_port.bind(("127.0.0.1", 0))
         port = probe_port.getsockname()[1]
@@ -217,8 +218,10 @@ def test_probe_helper_serve_answers_on_its_port() -> None:
         line = process.stderr.readline()
         assert f"listening on http://127.0.0.1:{port}/" in line
         with http_server({"/": page(TITLE_PAGE)}) as web:
-            answer, failure = ask(f"http://127.0.0.1:{port}/", web.url("/"), [], timeout=5)
-        assert failure is None and answer is not None and answer["http_request"]["title"] == "Guljan news"
+            answer, failure = ask(f"http://127.0.0.1:{port}/", web.url("/"), [web.endpoint.address], timeout=5)
+        # --allow-private-addresses opens private space to a lab's helper, never the helper's own machine.
+        assert failure is None and answer is not None and answer["http_request"]["x_skipped"]
+        assert answer["tcp_connect"][web.endpoint.address]["x_skipped"] and web.connections == []
     finally:
         process.terminate()
         process.wait(timeout=10)

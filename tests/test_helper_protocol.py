@@ -86,7 +86,7 @@ def test_our_helper_answers_a_request_in_oonis_shape_with_oonis_keys() -> None:
             "x_quic_enabled": False,
         }
         config = loopback_config("system")
-        with HelperServer(config, port=0, options=HelperOptions(allow_private=True)) as helper:
+        with HelperServer(config, port=0, options=HelperOptions(allow_private=True, test_loopback=True)) as helper:
             body = json.dumps(request).encode()
             with socket.create_connection((helper.host, helper.port), timeout=10) as sock:
                 sock.sendall(
@@ -116,7 +116,8 @@ def test_our_helper_answers_a_request_in_oonis_shape_with_oonis_keys() -> None:
 def test_helpers_are_tried_in_order_and_a_failed_one_is_skipped_for_a_while() -> None:
     broken = raw(b"HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\n{}")
     with http_server({"/": page(TITLE_PAGE)}) as web, http_server({"/": broken}) as first:
-        with HelperServer(loopback_config("system"), port=0, options=HelperOptions(allow_private=True)) as second:
+        options = HelperOptions(allow_private=True, test_loopback=True)
+        with HelperServer(loopback_config("system"), port=0, options=options) as second:
             helpers = Helpers([first.url("/"), second.url], skip_failed=60)
             for _ in range(3):
                 answer, failure = ask(helpers, web.url("/"))
@@ -151,7 +152,8 @@ def test_many_measurements_against_a_helper_with_few_workers_all_get_their_compa
 
     with http_server({"/": slow_until_the_helper_turned_someone_away}) as web:
         config = loopback_config("system")
-        with HelperServer(config, port=0, options=HelperOptions(allow_private=True, workers=2)) as helper:
+        options = HelperOptions(allow_private=True, test_loopback=True, workers=2)
+        with HelperServer(config, port=0, options=options) as helper:
             probe_config = loopback_config("system", control={"url": [helper.url], "timeout": 60.0, "retries": 0})
             ctx = context(probe_config)
             with ThreadPoolExecutor(max_workers=measurements) as pool:

@@ -46,7 +46,7 @@ def dbip_files(tmp_path: Path, asn: int, name: str, cc: str) -> tuple[Path, Path
 
 @contextmanager
 def helper_with(databases: IPDatabases | None) -> Iterator[HelperServer]:
-    options = HelperOptions(allow_private=True, ip_databases=databases)
+    options = HelperOptions(allow_private=True, test_loopback=True, ip_databases=databases)
     with HelperServer(Config(), port=0, options=options) as server:
         yield server
 

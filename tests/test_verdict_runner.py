@@ -30,6 +30,10 @@ TITLE_PAGE = "<html><head><title>Guljan news portal</title></head><body>news of 
 LOOPBACK = Answer(("127.0.0.1",))
 
 
+LOOPBACK_HELPER = HelperOptions(allow_private=True, test_loopback=True)
+"""The test servers are on loopback, which a real helper never measures."""
+
+
 def reset(exchange: Exchange) -> None:
     exchange.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     exchange.conn.close()
@@ -46,7 +50,7 @@ def test_a_run_stores_a_verdict_a_reason_and_the_network_context() -> None:
     routes = {"/": page(TITLE_PAGE), "/blocked": blockpage()}
     with running_dns_server(probe_records) as probe_dns, running_dns_server(helper_records) as helper_dns:
         with http_server(routes) as web, http_server({"/": page("<title>gov.kz</title>")}) as domestic:
-            helper = HelperServer(loopback_config(helper_dns.spec()), port=0, options=HelperOptions(allow_private=True))
+            helper = HelperServer(loopback_config(helper_dns.spec()), port=0, options=LOOPBACK_HELPER)
             with helper:
                 config = config_for(
                     probe_dns.spec(),
@@ -90,7 +94,7 @@ def test_during_a_shutdown_a_failing_target_is_network_down_not_blocked() -> Non
 def test_a_network_that_goes_dark_during_the_round_turns_its_blocks_into_network_down() -> None:
     with running_dns_server({"ridus.test": NXDOMAIN}) as probe_dns, running_dns_server({"ridus.test": LOOPBACK}) as hd:
         with http_server({"/": page(TITLE_PAGE)}) as web, http_server({"/": page("<title>cdn</title>")}) as cdn:
-            helper = HelperServer(loopback_config(hd.spec()), port=0, options=HelperOptions(allow_private=True))
+            helper = HelperServer(loopback_config(hd.spec()), port=0, options=LOOPBACK_HELPER)
             with helper:
                 config = config_for(
                     probe_dns.spec(),

@@ -25,7 +25,7 @@ TITLE_PAGE = "<html><head><title>Guljan news portal</title></head><body>news of 
 
 @contextmanager
 def helper(dns_spec: str = "system") -> Iterator[HelperServer]:
-    options = HelperOptions(allow_private=True)
+    options = HelperOptions(allow_private=True, test_loopback=True)
     with HelperServer(loopback_config(dns_spec), port=0, options=options) as server:
         yield server
 

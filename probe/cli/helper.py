@@ -51,7 +51,8 @@ def _token(token_file: Path | None) -> str:
 @click.option(
     "--allow-private-addresses",
     is_flag=True,
-    help="Also measure private and loopback addresses (tests and labs only: it opens the helper's own network).",
+    help="Also measure private addresses (labs only: it opens the helper's own network); loopback, link-local "
+    "and unspecified addresses are never measured.",
 )
 @click.option(
     "--asn-db",

@@ -10,14 +10,21 @@ the probe, by the helper, a bogon, valid for the domain: a TLS handshake for it 
 ASN when the helper has an ASN database.
 
 Bounded work: at most ``MAX_ENDPOINTS`` endpoints, each step with the config's timeouts, the whole
-redirect chain within ``HTTP_BUDGET`` seconds. Unless ``allow_private`` (tests, the lab), the
-helper never connects to private, loopback or otherwise bogon addresses, whether the probe names
-them, the DNS answers them or a redirect points at them: it must not become a way into its own
-network. Such an endpoint is reported with ``status: false`` and ``x_skipped``.
+redirect chain within ``HTTP_BUDGET`` seconds.
+
+The helper must not become a way into its own network. It never connects to loopback, link-local,
+unspecified or multicast addresses, and, unless ``allow_private`` (the lab), to private or otherwise
+bogon ones (``probe.addresses``), IPv4 carried in IPv6 included (``[::ffff:127.0.0.1]``, NAT64,
+6to4, Teredo), whether the probe names them (``tcp_connect``), the DNS answers them or a redirect
+points at them. Each name is resolved once and the helper connects to the very addresses it checked
+(the HTTP client gets them, and no resolver), so a name that answers differently the second time
+gains nothing. Such an endpoint is reported with ``status: false`` and ``x_skipped``; an HTTP
+request none of whose addresses may be measured, with ``x_skipped``.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +32,10 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from probe import SOFTWARE_NAME, __version__
-from probe.addresses import default_port, format_endpoint, is_bogon, is_ip
+from probe.addresses import default_port, format_endpoint, is_bogon, is_ip, is_this_host_or_link
 from probe.config import Config
 from probe.failures import HTTP_TOO_MANY_REDIRECTS, TIMEOUT
-from probe.model import HTTPTransaction
+from probe.model import DNSQuery, HTTPTransaction
 from probe.model import control as protocol
 from probe.model.control import (
     MAX_ENDPOINTS,
@@ -110,15 +117,22 @@ class ControlMeasurement:
         allow_private: bool = False,
         client_network: ClientNetwork | None = None,
         asn: AsnLookup | None = None,
+        test_loopback: bool = False,
     ) -> None:
         self.request = request
         self.config = config
         self.allow_private = allow_private
+        self.test_loopback = test_loopback
         self.client_network = client_network
         self.asn = asn
         self.trace = Trace()
 
     def allowed(self, ip: str) -> bool:
+        """Whether the helper may connect to ``ip`` (see the module's docstring)."""
+        if self.test_loopback and (ip.startswith("127.") or ip == "::1") and is_ip(ip):
+            return True  # a test server, written as such (never in an IPv6 disguise)
+        if not is_ip(ip.split("%", 1)[0]) or is_this_host_or_link(ip):
+            return False
         return self.allow_private or not is_bogon(ip)
 
     def run(self) -> ControlResponse:
@@ -161,11 +175,7 @@ class ControlMeasurement:
         host = self.request.host
         if is_ip(host.strip("[]")):
             return [host.strip("[]")], DNSControl(addrs=[host.strip("[]")])
-        settings = self.config.dns
-        resolver = parse_resolver(settings.resolvers[0])
-        queries = []
-        for query_type in settings.query_types:
-            queries += dns.lookup(host, resolver, query_type, self.trace, timeout=settings.timeout, late_window=0.0)
+        queries = self._lookup(host)
         addresses = dns.addresses(queries)
         cnames = [a.hostname for q in queries for a in q.answers or [] if a.hostname]
         failure = None
@@ -185,6 +195,9 @@ class ControlMeasurement:
             if not self.allowed(ip):
                 return TCPControl(status=False, x_skipped=SKIPPED_PRIVATE), None
             sock, connect = tcp.connect(ip, port, self.trace, timeout=self.config.tcp.timeout)
+            if sock is not None and not self.allowed(_peer(sock)):  # never expected: the address was checked
+                sock.close()
+                return TCPControl(status=False, x_skipped=SKIPPED_PRIVATE), None
             status = TCPControl(status=connect.status.success, failure=connect.status.failure)
             if sock is None or sni is None:
                 if sock is not None:
@@ -210,12 +223,14 @@ class ControlMeasurement:
                 tls_part[format_endpoint(ip, port)] = handshake
         return tcp_part, tls_part
 
-    def _resolve(self, name: str) -> list[str]:
-        resolver = parse_resolver(self.config.dns.resolvers[0])
-        queries = dns.lookup(
-            name, resolver, self.config.dns.query_types[0], self.trace, timeout=self.config.dns.timeout, late_window=0
-        )
-        return dns.addresses(queries)
+    def _lookup(self, name: str) -> list[DNSQuery]:
+        """``name`` asked once of the helper's first resolver, for every configured query type."""
+        settings = self.config.dns
+        resolver = parse_resolver(settings.resolvers[0])
+        queries = []
+        for query_type in settings.query_types:
+            queries += dns.lookup(name, resolver, query_type, self.trace, timeout=settings.timeout, late_window=0.0)
+        return queries
 
     def _http(self, addresses: list[str]) -> HTTPControl:
         """GET the URL hop by hop, so that every hop's addresses are checked and the chain has one budget."""
@@ -223,6 +238,7 @@ class ControlMeasurement:
         url = self.request.url
         last: HTTPTransaction | None = None
         failure: str | None = None
+        skipped = False
         for hop in range(MAX_HOPS + 1):
             remaining = HTTP_BUDGET - (time.monotonic() - begin)
             if remaining <= 0:
@@ -230,8 +246,12 @@ class ControlMeasurement:
                 break
             if hop:
                 host = urlsplit(url).hostname or ""
-                addresses = [host] if is_ip(host) else self._resolve(host)
-                addresses = [ip for ip in addresses if self.allowed(ip)]
+                resolved = [host] if is_ip(host) else dns.addresses(self._lookup(host))
+                addresses = [ip for ip in resolved if self.allowed(ip)]
+                skipped = bool(resolved) and not addresses
+            if skipped:
+                failure = "unknown_failure not_measured"
+                break
             if not addresses:
                 failure = "dns_no_answer" if hop else "dns_lookup_error"
                 break
@@ -256,6 +276,8 @@ class ControlMeasurement:
         else:
             failure = HTTP_TOO_MANY_REDIRECTS
         response = last.response if last is not None else None
+        if skipped:  # a redirect to where the helper does not go: not measured, whatever came before
+            return HTTPControl(failure=failure, x_skipped=SKIPPED_PRIVATE, x_final_url=url)
         if response is None or response.code is None:
             return HTTPControl(failure=failure or TIMEOUT)
         return HTTPControl(
@@ -267,3 +289,10 @@ class ControlMeasurement:
             x_transfer_seconds=round(last.t - last.t0, 3) if last is not None else None,
             x_final_url=url,
         )
+
+
+def _peer(sock: socket.socket) -> str:
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return ""

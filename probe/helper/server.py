@@ -37,6 +37,9 @@ class HelperOptions:
     read_timeout: float = READ_TIMEOUT
     allow_private: bool = False
     """Measure private addresses too (labs): loopback, link-local and unspecified ones never."""
+    test_loopback: bool = False
+    """In-process tests only (no command-line option sets it): measure 127.0.0.0/8 and ``::1`` as written,
+    the addresses test servers listen on. Loopback carried in other IPv6 forms is refused all the same."""
     ip_databases: IPDatabases | None = None
     """Where the client's network (``x_client_network``) and ``ip_info`` ASNs come from."""
 
@@ -63,14 +66,18 @@ class _ControlHandler(Handler):
 
     def _measurement(self, control: ControlRequest, client: str) -> ControlMeasurement:
         databases = self.options.ip_databases
+        options = self.options
         if databases is None:
-            return ControlMeasurement(control, self.config, allow_private=self.options.allow_private)
+            return ControlMeasurement(
+                control, self.config, allow_private=options.allow_private, test_loopback=options.test_loopback
+            )
         return ControlMeasurement(
             control,
             self.config,
-            allow_private=self.options.allow_private,
+            allow_private=options.allow_private,
             client_network=databases.network(client),  # looked up, never kept
             asn=databases.asn,
+            test_loopback=options.test_loopback,
         )
 
     def _authorized(self, given: str) -> bool:
