@@ -1,0 +1,45 @@
+"""The layering is real: imports follow the contract, and the README and package docstring describe it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import probe
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+
+
+def _layer_members() -> list[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(contract for contract in contracts if contract["id"] == "layers")["layers"]
+    return [name.strip("() ") for layer in layers for name in re.split(r"[|:]", layer)]
+
+
+def test_imports_follow_the_layers_contract() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LINT, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_readme_development_names_every_layer_member() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    development = readme[readme.index("## Development") :]
+    missing = [
+        name
+        for name in _layer_members()
+        if name != "__main__" and f"`probe/{name}/`" not in development and f"`probe/{name}.py`" not in development
+    ]
+    assert missing == []
+
+
+def test_package_docstring_names_every_layer_member() -> None:
+    words = set(re.findall(r"[a-z_]+", probe.__doc__ or ""))
+    assert [name for name in _layer_members() if name != "__main__" and name not in words] == []
