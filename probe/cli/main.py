@@ -38,6 +38,7 @@ from probe.report.run_summary import group_verdicts
 from probe.report.run_summary import render as render_verdicts
 from probe.runner import run_targets
 from probe.storage import Database, open_database
+from probe.storage.columns import VERDICT_COLUMNS, VERDICT_STAGE_COLUMNS
 from probe.storage.db import row_to_measurement
 from probe.storage.private import write_private_text
 from probe.storage.store import open_store
@@ -168,7 +169,7 @@ def show(config_path: Path | None, db_path: Path | None, measurement_id: str) ->
     if row is None:
         raise ProbeError(f"no measurement with id {measurement_id!r}")
     data = row_to_measurement(row).model_dump(mode="json")
-    for column in ("verdict", "blocking", "blocking_detail", "confirmed", "reason", "network_state"):
+    for column in (*VERDICT_COLUMNS, *VERDICT_STAGE_COLUMNS):
         data[column] = row.get(column)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
