@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -29,6 +29,8 @@ from probe.testlist import Problem, Target
 
 ProgressCallback = Callable[[Measurement, int, int], None]
 STOP_POLL_SECONDS = 0.2
+WINDOW_PER_WORKER = 4
+"""Targets submitted ahead per worker: enough to keep every worker busy, few enough to hold in memory."""
 
 
 @dataclass
@@ -54,7 +56,7 @@ class RunSummary:
 
 def run_targets(
     experiment: Experiment,
-    targets: Sequence[Target],
+    targets: Iterable[Target],
     config: Config,
     db: Database,
     *,
@@ -73,17 +75,7 @@ def run_targets(
     run_id = new_report_id()
     started_at = utc_now_iso()
     problem_lines = [str(problem) for problem in problems]
-    runnable: list[Target] = []
-    for position, target in enumerate(targets, start=1):
-        reason = input_refusal(target.input) or experiment.check_input(target.input)
-        if reason:
-            # Some inputs may be personal data (a phone number given by mistake): name them by position.
-            shown = f"#{position}" if getattr(experiment, "redact_rejected_inputs", False) else repr(target.input)
-            shown = shown if len(shown) <= 200 else f"#{position}"  # a 70 KB input is named by its place
-            problem_lines.append(f"input {shown}: {reason}")
-        else:
-            runnable.append(target)
-    summary = RunSummary(run_id, total=len(runnable), refused=problem_lines[len(problems) :])
+    summary = RunSummary(run_id, total=len(targets) if isinstance(targets, Sized) else 0)
     # Network controls first (and fingerprints: a missing file stops the run before it starts).
     stage = VerdictStage.start(config)
     first_identity = resolve_network(config, None)
@@ -106,12 +98,21 @@ def run_targets(
         db.save_network_context(run_id, "start", stage.network.to_dict())
     ctx = Context(config=config, report_id=run_id, test_start_time=started_at)
     pool = ThreadPoolExecutor(max_workers=config.probe.concurrency, thread_name_prefix="measure")
-    pending: dict[Future[Measurement], Target] = {
-        pool.submit(stage.run, experiment, target.input, ctx): target for target in runnable
-    }
+    # Targets are checked and submitted as workers free up, never all at once: a list of any
+    # length starts measuring at once and holds only a window of targets in memory.
+    window = config.probe.concurrency * WINDOW_PER_WORKER
+    runnable = _runnable(experiment, targets, summary, problem_lines)
+    pending: dict[Future[Measurement], Target] = {}
     stopping = False
     try:
-        while pending:
+        while True:
+            while not stopping and len(pending) < window:
+                target = next(runnable, None)
+                if target is None:
+                    break
+                pending[pool.submit(stage.run, experiment, target.input, ctx)] = target
+            if not pending:
+                break
             done, _ = wait(pending, timeout=STOP_POLL_SECONDS if stop else None, return_when=FIRST_COMPLETED)
             for future in done:
                 target = pending.pop(future)
@@ -132,8 +133,38 @@ def run_targets(
         if summary.network != first_identity:
             network = summary.network
             db.set_run_network(run_id, asn=network.asn, cc=network.cc, name=network.name, source=network.source)
-        db.finish_run(run_id, finished_at=utc_now_iso(), status=summary.status, measurements=summary.done)
+        # A streamed list finds its bad rows as it is read: ``problems`` may have grown meanwhile.
+        problem_lines = [str(problem) for problem in problems] + summary.refused
+        db.finish_run(
+            run_id,
+            finished_at=utc_now_iso(),
+            status=summary.status,
+            measurements=summary.done,
+            problems=json.dumps(problem_lines),
+        )
     return summary
+
+
+def _runnable(
+    experiment: Experiment, targets: Iterable[Target], summary: RunSummary, refused: list[str]
+) -> Iterator[Target]:
+    """The targets ``experiment`` can measure, in order; the others become the run's problems (``summary.refused``)."""
+    counted = summary.total > 0
+    seen = 0
+    for position, target in enumerate(targets, start=1):
+        seen = position
+        reason = input_refusal(target.input) or experiment.check_input(target.input)
+        if reason:
+            # Some inputs may be personal data (a phone number given by mistake): name them by position.
+            shown = f"#{position}" if getattr(experiment, "redact_rejected_inputs", False) else repr(target.input)
+            shown = shown if len(shown) <= 200 else f"#{position}"  # a 70 KB input is named by its place
+            summary.refused.append(f"input {shown}: {reason}")
+            if counted:
+                summary.total -= 1
+            continue
+        yield target
+    if not counted:
+        summary.total = seen - len(summary.refused)
 
 
 def _record(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 from probe.errors import TestListError
@@ -62,9 +64,8 @@ def check_url(url: str) -> str | None:
     return None
 
 
-def _parse_csv(text: str, source: str, check: InputCheck) -> TestList:
-    result = TestList(source)
-    reader = csv.reader(io.StringIO(text))
+def _csv_targets(lines: Iterable[str], source: str, check: InputCheck, problems: list[Problem]) -> Iterator[Target]:
+    reader = csv.reader(lines)
     header = next(reader, None)
     if header is None or [h.strip() for h in header[:1]] != ["url"]:
         raise TestListError(f"{source}: not a Citizen Lab CSV list (first column must be 'url')")
@@ -75,42 +76,42 @@ def _parse_csv(text: str, source: str, check: InputCheck) -> TestList:
         except StopIteration:
             break
         except csv.Error as exc:
-            result.problems.append(Problem(reader.line_num, f"unreadable row ({exc})"))
+            problems.append(Problem(reader.line_num, f"unreadable row ({exc})"))
             continue
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(columns):
-            result.problems.append(Problem(line, f"expected {len(columns)} columns, found {len(row)}"))
+            problems.append(Problem(line, f"expected {len(columns)} columns, found {len(row)}"))
             continue
         record = dict(zip(columns, (cell.strip() for cell in row), strict=True))
         reason = check(record["url"])
         if reason:
-            result.problems.append(Problem(line, reason))
+            problems.append(Problem(line, reason))
             continue
-        result.targets.append(
-            Target(
-                record["url"],
-                record.get("category_code", ""),
-                record.get("category_description", ""),
-                record.get("notes", ""),
-            )
+        yield Target(
+            record["url"],
+            record.get("category_code", ""),
+            record.get("category_description", ""),
+            record.get("notes", ""),
         )
-    return result
 
 
-def _parse_text(text: str, source: str, check: InputCheck) -> TestList:
-    result = TestList(source)
-    for line, raw in enumerate(text.splitlines(), start=1):
+def _text_targets(lines: Iterable[str], check: InputCheck, problems: list[Problem]) -> Iterator[Target]:
+    for line, raw in enumerate(lines, start=1):
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue
         reason = check(entry)
         if reason:
-            result.problems.append(Problem(line, reason))
+            problems.append(Problem(line, reason))
             continue
-        result.targets.append(Target(entry))
-    return result
+        yield Target(entry)
+
+
+def _is_csv(first_line: str) -> bool:
+    first = first_line.lstrip("\ufeff").strip()
+    return first.startswith("url,") or first == "url"
 
 
 def parse_test_list(text: str, source: str = "list", check: InputCheck = check_url) -> TestList:
@@ -119,10 +120,13 @@ def parse_test_list(text: str, source: str = "list", check: InputCheck = check_u
     ``check`` says why an input cannot be measured (default: the web experiment's URL check);
     pass another experiment's ``check_input`` for lists of host names or ``host:port``.
     """
-    first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
-    if first.startswith("url,") or first == "url":
-        return _parse_csv(text.lstrip("\ufeff"), source, check)
-    return _parse_text(text, source, check)
+    result = TestList(source)
+    lines = io.StringIO(text.lstrip("\ufeff"))
+    if _is_csv(text.split("\n", 1)[0]):
+        result.targets = list(_csv_targets(lines, source, check, result.problems))
+    else:
+        result.targets = list(_text_targets(lines, check, result.problems))
+    return result
 
 
 def load_test_list(path: Path, check: InputCheck = check_url) -> TestList:
@@ -131,3 +135,60 @@ def load_test_list(path: Path, check: InputCheck = check_url) -> TestList:
     except (OSError, UnicodeDecodeError) as exc:
         raise TestListError(f"{path}: cannot read test list: {exc}") from None
     return parse_test_list(text, str(path), check)
+
+
+def _decoded(stream: IO[bytes], problems: list[Problem]) -> Iterator[str]:
+    """The file's lines as text; a line that is not UTF-8 is a problem of its own, read as empty."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(number, f"not UTF-8 text (byte {exc.start})"))
+            yield "\n"
+
+
+def stream_test_list(path: Path, check: InputCheck = check_url) -> StreamedTestList:
+    """A list read as it is measured: the first target is ready at once, whatever the list's size.
+
+    A list that cannot be opened, or a CSV list with a wrong header, raises ``TestListError`` here;
+    bad rows are added to ``problems`` as they are read."""
+    try:
+        stream = path.open("rb")
+        first = stream.readline(65536)
+        stream.seek(0)
+    except OSError as exc:
+        raise TestListError(f"{path}: cannot read test list: {exc.strerror or exc}") from None
+    listing = StreamedTestList(str(path), stream)
+    decoded = _decoded(stream, listing.problems)
+    lines = itertools.chain([next(decoded, "").lstrip("\ufeff")], decoded)
+    if _is_csv(first.decode("utf-8", "replace")):
+        header_checked = _csv_targets(lines, str(path), check, listing.problems)
+        try:
+            listing.pending = itertools.chain([next(header_checked)], header_checked)
+        except StopIteration:
+            listing.pending = iter(())
+        except TestListError:
+            stream.close()
+            raise
+    else:
+        listing.pending = _text_targets(lines, check, listing.problems)
+    return listing
+
+
+class StreamedTestList:
+    """A test list whose targets are read from its file while they are measured (``pending``);
+    ``targets`` are measured after them (inputs given on the command line)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, source: str, stream: IO[bytes]) -> None:
+        self.source = source
+        self.targets: list[Target] = []
+        self.problems: list[Problem] = []
+        self.pending: Iterator[Target] = iter(())
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[Target]:
+        with self._stream:
+            yield from self.pending
+        yield from self.targets

@@ -178,3 +178,25 @@ def test_results_export_and_verify_work_for_a_user_who_may_not_write(
         outputs.append(done.stdout)
     check_outputs(outputs[0], (out_dir / "m.jsonl").read_text(), outputs[2])
     assert sorted(path.name for path in stick.iterdir()) == ["probe.db"]
+
+
+def test_a_streamed_list_reports_every_bad_row_and_keeps_them_with_the_run(tmp_path: Path, config: Path) -> None:
+    listing = tmp_path / "list.csv"
+    with tcp_refusing_port() as refusing:
+        good = f"http://127.0.0.1:{refusing.port}/"
+        listing.write_bytes(
+            b"url,category_code,category_description,date_added,source,notes\n"
+            + f"{good},NEWS,News,2026-01-01,t,\n".encode()
+            + b"ftp://x/,NEWS,News,2026-01-01,t,\n"
+            + b"\xff\xfe not text,NEWS,News,2026-01-01,t,\n"
+            + b"too,few\n"
+            + f"{good}?2,NEWS,News,2026-01-01,t,\n".encode()
+        )
+        db = tmp_path / "probe.db"
+        done = probe("run", "--accept", "--config", str(config), "--db", str(db), "--list", str(listing))
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 measured" in done.stdout
+    for line in ("line 3: scheme must be http or https", "line 4: not UTF-8 text", "line 5: expected 6 columns"):
+        assert line in done.stderr
+    problems = sqlite3.connect(db).execute("select problems from runs").fetchone()[0]
+    assert "line 3" in problems and "line 4" in problems and "line 5" in problems

@@ -42,7 +42,7 @@ from probe.storage.columns import VERDICT_COLUMNS, VERDICT_STAGE_COLUMNS
 from probe.storage.db import row_to_measurement
 from probe.storage.private import write_private_text
 from probe.storage.store import open_store
-from probe.testlist import Target, TestList, load_test_list
+from probe.testlist import StreamedTestList, Target, TestList, load_test_list, stream_test_list
 
 if TYPE_CHECKING:
     from probe.storage.store import AnyDatabase
@@ -88,24 +88,26 @@ def run(
     """Measure a test list (or --url inputs) and store every measurement."""
     config = load_config(config_path)
     chosen = get_experiment(experiment)
+    test_list: TestList | StreamedTestList
     if inputs and not list_path:
         test_list = TestList("command line", [Target(value) for value in inputs])
+    elif list_path is not None:
+        test_list = stream_test_list(list_path, chosen.check_input)  # read while it is measured
+        test_list.targets.extend(Target(value) for value in inputs)
     else:
-        path = list_path or config.probe.test_list
+        path = config.probe.test_list
         if path is None:
             raise ProbeError("nothing to measure: give --list, --url, or set [probe] test_list in the config")
         test_list = load_test_list(path, chosen.check_input)
-        if list_path is None and chosen.name == "web" and config.lists.use_cached:
+        if chosen.name == "web" and config.lists.use_cached:
             add_cached_lists(test_list, cached_lists(config))
         test_list.targets.extend(Target(value) for value in inputs)
-    for problem in test_list.problems:
-        click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
     db = _open(config, db_path)
     try:
         consent_gate(db, config, accept=accept, strict=True)
         summary = run_targets(
             chosen,
-            test_list.targets,
+            test_list if isinstance(test_list, StreamedTestList) else test_list.targets,
             config,
             db,
             test_list=test_list.source,
@@ -118,6 +120,8 @@ def run(
         )
     finally:
         db.close()
+    for problem in test_list.problems:
+        click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
     for line in summary.refused:
         click.echo(f"warning: {line} (not measured)", err=True)
     if summary.cut:

@@ -34,7 +34,8 @@ class Progress:
         self.interactive = stream.isatty()
 
     def __call__(self, measurement: Measurement, done: int, total: int) -> None:
-        text = f"[{done}/{total}] {measurement.input}  {outcome_text(measurement.failure, measurement.failed_step)}"
+        count = f"{done}/{total}" if total else str(done)  # a streamed list's length is known at its end
+        text = f"[{count}] {measurement.input}  {outcome_text(measurement.failure, measurement.failed_step)}"
         if self.interactive:
             width = shutil.get_terminal_size((100, 20)).columns - 1
             self.stream.write("\r" + text[:width].ljust(width))

@@ -56,12 +56,17 @@ class Database:
     def start_run(self, run: dict[str, Any]) -> None:
         self._write("runs", {**run, "status": RUNNING, "measurements": 0, "owner": this_process()})
 
-    def finish_run(self, run_id: str, *, finished_at: str, status: str, measurements: int) -> None:
+    def finish_run(
+        self, run_id: str, *, finished_at: str, status: str, measurements: int, problems: str | None = None
+    ) -> None:
+        """Close a run; ``problems`` (JSON) replaces its list of problems when given (a streamed list's)."""
+        values: dict[str, Any] = {"finished_at": finished_at, "status": status, "measurements": measurements}
+        if problems is not None:
+            values["problems"] = problems
+
         def write() -> None:
             with self.db.conn:
-                self.db.table("runs").update(
-                    run_id, {"finished_at": finished_at, "status": status, "measurements": measurements}
-                )
+                self.db.table("runs").update(run_id, values)
 
         try:
             when_free(write, what=f"run {run_id}")

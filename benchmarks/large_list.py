@@ -1,0 +1,158 @@
+"""A very large test list: how soon does the first measurement arrive, and how much memory does the probe take?
+
+Writes a list of N URLs (default 100,000) that all point at one HTTP server on loopback, runs
+`probe run` on it as a real process, and reads its progress lines: the seconds from start to the
+first stored measurement, then, after `--measure` more seconds, stops the run with SIGINT (the
+measurements so far are kept) and reads the child's peak resident memory from the kernel
+(wait4). Loopback only: nothing leaves the machine. Goals: first measurement within 2 s, peak
+RSS under 200 MB.
+
+    .venv/bin/python benchmarks/large_list.py [--count 100000] [--measure 10] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = """
+[probe]
+concurrency = {concurrency}
+[dns]
+resolvers = ["udp://127.0.0.1:9"]
+timeout = 1.0
+[tcp]
+timeout = 2.0
+[http]
+timeout = 5.0
+[control]
+url = []
+[network]
+domestic_controls = []
+international_controls = []
+[lists]
+use_cached = false
+"""
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:
+        body = b"<html><head><title>ok</title></head><body>reachable</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def http_server() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    server.daemon_threads = True
+    server.request_queue_size = 256
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Figures:
+    count: int
+    first_seconds: float | None
+    measured: int
+    peak_rss_mb: float
+
+    def line(self) -> str:
+        first = "none" if self.first_seconds is None else f"{self.first_seconds:.2f} s"
+        return (
+            f"list of {self.count:,} URLs: first measurement after {first}, {self.measured:,} measured, "
+            f"peak RSS {self.peak_rss_mb:.0f} MB"
+        )
+
+
+def write_inputs(directory: Path, port: int, count: int, concurrency: int) -> tuple[Path, Path]:
+    config = directory / "probe.toml"
+    config.write_text(CONFIG.format(concurrency=concurrency), encoding="utf-8")
+    listing = directory / "list.txt"
+    with listing.open("w", encoding="utf-8") as out:
+        for n in range(count):
+            out.write(f"http://127.0.0.1:{port}/?n={n}\n")
+    return config, listing
+
+
+def run(count: int, measure: float, concurrency: int, directory: Path) -> Figures:
+    """Run `probe run` on a list of ``count`` loopback URLs for ``measure`` seconds after its first measurement."""
+    with http_server() as port:
+        config, listing = write_inputs(directory, port, count, concurrency)
+        command = [sys.executable, "-m", "probe", "run", "--accept", "--config", str(config), "--list", str(listing)]
+        command += ["--db", str(directory / "probe.db")]
+        began = time.monotonic()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        assert child.stderr is not None
+        first: float | None = None
+        measured = 0
+        deadline = began + 120.0
+        buffered = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(child.stderr, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not selector.select(timeout=0.2):
+                    if child.poll() is not None:
+                        break
+                    continue
+                chunk = os.read(child.stderr.fileno(), 65536)
+                if not chunk:
+                    break
+                buffered += chunk
+                *lines, buffered = buffered.split(b"\n")
+                for line in lines:
+                    if line.startswith(b"["):
+                        measured += 1
+                        if first is None:
+                            first = time.monotonic() - began
+                            deadline = time.monotonic() + measure
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        _, _, usage = os.wait4(child.pid, 0)
+        child.returncode = 0
+        child.stderr.close()
+    return Figures(count, first, measured, usage.ru_maxrss / 1024)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--measure", type=float, default=10.0, help="Seconds to go on after the first measurement.")
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="large-list-") as directory:
+        figures = run(args.count, args.measure, args.concurrency, Path(directory))
+    print(figures.line())
+    ok = figures.first_seconds is not None and figures.first_seconds < 2.0 and figures.peak_rss_mb < 200
+    print("goals (first < 2 s, peak RSS < 200 MB):", "met" if ok else "NOT met")
+
+
+if __name__ == "__main__":
+    main()
