@@ -295,7 +295,7 @@ def test_a_request_dripped_past_the_deadline_gets_408_whole_however_slow(collect
     sock.sendall(b"POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
     received = b""
     with suppress(OSError):
-        while time.monotonic() - begin < COLLECTOR_READ_TIMEOUT + 3:  # a byte a quarter second: never idle
+        while time.monotonic() - begin < COLLECTOR_READ_TIMEOUT + 8:  # a byte a quarter second: never idle
             sock.send(b" ")
             time.sleep(0.25)
             sock.setblocking(False)
@@ -306,7 +306,7 @@ def test_a_request_dripped_past_the_deadline_gets_408_whole_however_slow(collect
                 break
     sock.close()
     assert received.startswith(b"HTTP/1.1 408"), received
-    assert COLLECTOR_READ_TIMEOUT - 0.5 < time.monotonic() - begin < COLLECTOR_READ_TIMEOUT + 2
+    assert COLLECTOR_READ_TIMEOUT - 0.5 < time.monotonic() - begin < COLLECTOR_READ_TIMEOUT + 6
 
 
 TLS_CLIENT_HELLO = (
