@@ -4,6 +4,9 @@ retried with backoff, and never in the way of ingest."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -195,3 +198,31 @@ def test_a_webhook_that_is_not_an_http_url_is_a_config_error(tmp_path: Path) -> 
     config.write_text('[collector.alerts]\nwebhooks = ["ftp://example.org/hook"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="webhook"):
         load_config(config)
+
+
+def test_collector_serve_with_alerts_configured_posts_them_and_stops_on_sigterm(  # type: ignore[no-untyped-def]
+    tmp_path: Path, receiver, recent
+) -> None:
+    path = tmp_path / "collector.db"
+    series = Series(open_database(path))
+    series.rounds({TWITTER: "oooo oooo", "network": "oooo ssss"}, probe=PROBE_B)
+    series.db.close()
+    config = tmp_path / "collector.toml"
+    config.write_text(
+        f'[collector.alerts]\nwebhooks = ["{receiver.url}"]\ncheck_every = 0.2\nlookback = 2592000\n', encoding="utf-8"
+    )
+    command = [sys.executable, "-m", "probe", "collector", "serve", "--config", str(config), "--db", str(path)]
+    process = subprocess.Popen([*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: len(receiver.accepted()) == 1, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        _, log = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0
+    (alert,) = receiver.accepted()
+    assert alert["transition"] == "opened" and alert["window"]["kind"] == "network_shutdown"
+    assert "alert: window opened: network" in log and "collector: stopped" in log
+    assert load_or_create(tmp_path / "collector.key").probe_id == alert["collector"]

@@ -147,14 +147,18 @@ def _copy_chunk(target: PgDatabase, fields: Sequence[str], chunk: list[list[Any]
 
 
 def _copy_contexts(source: sqlite3.Connection, target: PgDatabase) -> int:
+    """The network contexts not copied yet: a run's context is one per phase (start, end), as ingest keeps it."""
     if "network_contexts" not in {row[0] for row in source.execute("select name from sqlite_master")}:
         return 0
-    if target.conn.one("select count(*) from network_contexts")[0]:
-        return 0  # copied by an earlier run: contexts have no key of their own to skip them by
+    there = {(run_id, phase) for run_id, phase in target.conn.execute("select run_id, phase from network_contexts")}
     select = ", ".join(f"nc.{name}" for name in _CONTEXT_COLUMNS)
-    rows = list(
-        _rows(source, f"select r.probe_id, {select} from network_contexts nc left join runs r on r.id = nc.run_id")
-    )
+    rows = [
+        row
+        for row in _rows(
+            source, f"select r.probe_id, {select} from network_contexts nc left join runs r on r.id = nc.run_id"
+        )
+        if (row[1], row[2]) not in there
+    ]
     if rows:
         columns = ("probe_id", *_CONTEXT_COLUMNS)
         with target.conn:
