@@ -37,7 +37,7 @@ def test_bundle_imported_twice_stores_every_measurement_once(tmp_path: Path) -> 
     out = tmp_path / "handover.jsonl"
     bundle(db_path, out)
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    assert len(out.read_text(encoding="utf-8").splitlines()) == 4  # 3 + 3 + 1 records, then the run
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 5  # 3 + 3 + 1 records, the run, the signed end
     collector = tmp_path / "collector.db"
     runner = CliRunner()
     assert runner.invoke(cli, ["collector", "register", "--db", str(collector), public_key]).exit_code == 0
@@ -100,4 +100,6 @@ def test_bundle_line_that_is_not_a_batch_is_reported(tmp_path: Path) -> None:
     with out.open("a", encoding="utf-8") as stream:
         stream.write('{"format": "something else"}\n')
     verification = verify_bundle(out)
-    assert not verification.ok and any("line 3 is not a valid batch" in str(p) for p in verification.problems)
+    problems = [str(problem) for problem in verification.problems]
+    assert not verification.ok and any("line 4 is not a valid batch" in problem for problem in problems)
+    assert any("line 4 comes after the bundle's signed end (line 3)" in problem for problem in problems)

@@ -134,3 +134,32 @@ def test_an_empty_bundle_is_missing_everything_and_none_is_written(tmp_path: Pat
         write_bundle(db, probe_identity(db), tmp_path / "none.bundle", since=None, batch_size=100, max_bytes=1 << 20)
     db.close()
     assert not (tmp_path / "none.bundle").exists()
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3])
+def test_a_bundle_whose_last_lines_were_cut_off_is_caught(tmp_path: Path, cut: int) -> None:
+    """Each line is signed alone: the bundle's signed end counts them and hashes them all."""
+    path, identity = probe_with_heads(tmp_path)
+    db = open_database(path)
+    out = tmp_path / "probe.bundle"
+    write_bundle(db, identity, out, since=None, batch_size=10, max_bytes=1 << 20)
+    db.close()
+    assert verify(out).returncode == 0
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:-cut]))
+    done = verify(out)
+    assert done.returncode == 1 and "NOT verified" in done.stdout
+    assert "MISSING: the bundle has no signed end" in done.stdout
+
+
+def test_a_bundle_whose_last_batch_was_cut_before_its_end_is_missing(tmp_path: Path) -> None:
+    path, identity = probe_with_heads(tmp_path)
+    db = open_database(path)
+    out = tmp_path / "probe.bundle"
+    write_bundle(db, identity, out, since=None, batch_size=10, max_bytes=1 << 20)
+    db.close()
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:2] + lines[3:]))  # the third batch (records 21-30) taken out, the end kept
+    done = verify(out)
+    assert done.returncode == 1
+    assert "counts 4 batch lines and 3 are here" in done.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.collector.ingest import IngestError, ingest, parse_batch
-from probe.upload.bundle import MAX_LINE_BYTES, read_bundle
+from probe.upload.bundle import MAX_LINE_BYTES, is_end_line, read_bundle
 
 if TYPE_CHECKING:
     from probe.storage.store import AnyDatabase
@@ -38,6 +38,8 @@ def import_bundle(db: AnyDatabase, path: Path) -> ImportReport:
         if line is None:
             report.refused.append(f"line {number}: longer than {MAX_LINE_BYTES} bytes")
             continue
+        if is_end_line(line):
+            continue  # the bundle's signed end, for `probe verify`: no batch
         try:
             result = ingest(db, parse_batch(line))
         except IngestError as exc:

@@ -17,6 +17,13 @@ HEAD_CONTEXT = b"zhanaozen-probe chain head v1\n"
 BATCH_CONTEXT = b"zhanaozen-probe batch v1\n"
 WITHHELD_CONTEXT = b"zhanaozen-probe withheld record v1\n"
 UPLOAD_CONTEXT = b"zhanaozen-probe upload body v1\n"
+BUNDLE_END_CONTEXT = b"zhanaozen-probe bundle end v1\n"
+
+
+def bundle_end_statement(probe_id: str, lines: int, sha256: str, created_at: str) -> bytes:
+    """ "Probe ``probe_id``'s bundle holds ``lines`` batch lines before this one, whose bytes hash to ``sha256``"."""
+    statement = {"probe_id": probe_id, "lines": lines, "sha256": sha256, "created_at": created_at}
+    return BUNDLE_END_CONTEXT + canonical_json(statement)
 
 
 def head_statement(probe_id: str, seq: int, hash_: str, signed_at: str) -> bytes:

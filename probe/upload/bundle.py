@@ -6,10 +6,15 @@ import``), and ``probe verify`` checks one anywhere. A bundle holds a contiguous
 chain: from the first measurement started at or after ``--since`` to the head; then the runs
 of those measurements and the rounds since. The file is written whole or not at all, readable
 by its owner only: it holds everything the measurements hold.
+
+Each line is signed on its own, so lines cut off the end would leave a bundle that still checks.
+The last line is therefore the bundle's signed end: how many batch lines come before it and the
+SHA-256 of their bytes. ``probe verify`` wants it; ``probe collector import`` skips it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -21,8 +26,9 @@ from pydantic import ValidationError
 
 from probe.errors import ProbeError
 from probe.identity import Identity, verify
-from probe.integrity.signing import batch_statement
+from probe.integrity.signing import batch_statement, bundle_end_statement
 from probe.integrity.verify import ChainReport, ChainWalk, Head, Problem, Verification, key_matches, verify_database
+from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.upload.protocol import Batch, encode_batch
 from probe.upload.queue import bundle_batches
@@ -30,6 +36,33 @@ from probe.upload.queue import bundle_batches
 SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_LINE_BYTES = 64 << 20
 """A longer line is not a batch: it is reported, not read into memory."""
+END_KEY = "bundle_end"
+"""The key that marks a bundle's signed last line."""
+
+
+def _line_bytes(line: bytes) -> bytes:
+    """A line as hashed for the bundle's end: without its line ending, then one newline."""
+    return line.rstrip(b"\r\n") + b"\n"
+
+
+def end_line(identity: Identity, lines: int, sha256: str) -> bytes:
+    """The bundle's signed end: ``lines`` batch lines before it, hashing to ``sha256``."""
+    created_at = utc_now_iso()
+    end = {
+        END_KEY: 1,
+        "probe_id": identity.probe_id,
+        "public_key": identity.public_key_b64,
+        "created_at": created_at,
+        "lines": lines,
+        "sha256": sha256,
+        "signature": identity.sign(bundle_end_statement(identity.probe_id, lines, sha256, created_at)),
+    }
+    return json.dumps(end, separators=(",", ":")).encode() + b"\n"
+
+
+def is_end_line(line: bytes) -> bool:
+    """Whether ``line`` is a bundle's signed end (not a batch)."""
+    return line.lstrip().startswith(b'{"' + END_KEY.encode() + b'"')
 
 
 @dataclass
@@ -57,9 +90,12 @@ def write_bundle(
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as stream:
             for batch in bundle_batches(db, identity, since=since, batch_size=batch_size, max_bytes=max_bytes):
-                stream.write(encode_batch(batch) + b"\n")
+                line = encode_batch(batch) + b"\n"
+                stream.write(line)
+                digest.update(_line_bytes(line))
                 report.batches += 1
                 report.runs += len(batch["runs"])
                 report.rounds += len(batch["rounds"])
@@ -68,6 +104,8 @@ def write_bundle(
                     if report.first_seq is None:
                         report.first_seq = batch["measurements"][0]["chain_seq"]
                     report.last_seq = batch["measurements"][-1]["chain_seq"]
+            if report.batches:
+                stream.write(end_line(identity, report.batches, digest.hexdigest()))
             stream.flush()
             os.fsync(stream.fileno())
         if not report.batches:
@@ -113,13 +151,26 @@ def verify_bundle(path: Path) -> Verification:
     records: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
     heads: dict[tuple[str, str], list[Head]] = {}
     keys: dict[str, str] = {}
-    lines = 0
+    lines = batch_lines = 0
+    digest = hashlib.sha256()
+    end: tuple[int, dict[str, Any]] | None = None
     for number, line in read_bundle(path):
         lines += 1
         where = f"line {number}"
+        if end is not None:
+            result.problems.append(Problem("altered", f"{where} comes after the bundle's signed end (line {end[0]})"))
         if line is None:
+            batch_lines += 1
             result.problems.append(Problem("altered", f"{where} is too long to be a batch"))
             continue
+        if is_end_line(line):
+            try:
+                end = (number, dict(json.loads(line)))
+            except (ValueError, TypeError, RecursionError):
+                result.problems.append(Problem("altered", f"{where} is not a valid bundle end"))
+            continue
+        batch_lines += 1
+        digest.update(_line_bytes(line))
         try:
             raw = json.loads(line)
             batch = Batch.model_validate(raw)
@@ -148,6 +199,10 @@ def verify_bundle(path: Path) -> Verification:
             )
     if not lines:
         result.problems.append(Problem("missing", "the bundle is empty: every batch it should carry is missing"))
+    elif end is None:
+        result.problems.append(Problem("missing", "the bundle has no signed end: lines may have been cut off its end"))
+    else:
+        result.problems += _end_problems(end, batch_lines, digest.hexdigest(), keys)
     for chain in sorted(set(records) | set(heads)):
         probe_id = chain[0]
         report = ChainReport(*chain)
@@ -169,3 +224,22 @@ def verify_path(path: Path) -> Verification:
     except OSError as exc:
         raise ProbeError(f"cannot read {path}: {exc.strerror or exc}") from None
     return verify_database(path) if magic == SQLITE_MAGIC else verify_bundle(path)
+
+
+def _end_problems(end: tuple[int, dict[str, Any]], lines: int, sha256: str, keys: dict[str, str]) -> list[Problem]:
+    """What the bundle's signed end says against what the bundle holds."""
+    number, fields = end
+    where = f"the bundle's end (line {number})"
+    probe_id, key = str(fields.get("probe_id", "")), str(fields.get("public_key", ""))
+    try:
+        statement = bundle_end_statement(probe_id, int(fields["lines"]), str(fields["sha256"]), fields["created_at"])
+        signed = key_matches(key, probe_id) and verify(key, str(fields["signature"]), statement)
+    except (KeyError, TypeError, ValueError):
+        signed = False
+    if not signed or keys.get(probe_id, key) != key:
+        return [Problem("signature", f"{where} is not signed by the bundle's probe")]
+    if int(fields["lines"]) != lines:
+        return [Problem("missing", f"{where} counts {fields['lines']} batch lines and {lines} are here")]
+    if fields["sha256"] != sha256:
+        return [Problem("altered", f"{where}: the batch lines are not the ones it was signed over")]
+    return []
