@@ -59,7 +59,10 @@ class Cluster:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if self.owner is not None:
             command = ["runuser", "-u", self.owner, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, timeout=START_TIMEOUT, check=False)
+        # From the cluster's own directory: the unprivileged user may not be able to enter the caller's.
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=START_TIMEOUT, check=False, cwd=self.root
+        )
 
     def start(self) -> None:
         self.socket.mkdir()
