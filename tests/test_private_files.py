@@ -7,7 +7,9 @@ worst); the modes are read from the files it made, the -wal and -shm while the r
 
 from __future__ import annotations
 
+import json
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from support.servers import http_server, slow_page
 
 from probe.collector.service import running_collector
 from probe.config import UploadSection, without_password
+from probe.storage import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "s3cret-Pw-4711"
@@ -112,3 +115,34 @@ def test_a_password_in_the_collector_url_is_masked_wherever_the_config_is_writte
     assert PASSWORD not in dumped and "probe7:**********@[2001:db8::1]:8443/kz/" in dumped
     assert upload.public_url == "https://probe7:**********@[2001:db8::1]:8443/kz/"
     assert without_password("http://127.0.0.1:8471/") == "http://127.0.0.1:8471/"
+
+
+def test_passwords_an_older_version_stored_are_masked_at_the_next_open(tmp_path: Path) -> None:
+    path = tmp_path / "probe.db"
+    db = open_database(path)
+    url = f"http://volunteer:{PASSWORD}@127.0.0.1:8471"
+    config = {"upload": {"enabled": True, "url": url + "/"}, "control": {"url": [url + "/helper"]}}
+    with db.db.conn:  # what older versions wrote
+        db.db.conn.execute(
+            "insert into runs (id, started_at, status, config) values ('r1', '2026-11-01', 'finished', ?)",
+            (json.dumps(config),),
+        )
+        db.db.conn.execute(
+            "insert into consent (text_version, text_sha256, accepted_at, how, upload_url) "
+            "values ('1', 'x', '2026-11-01', '--accept', ?)",
+            (url,),
+        )
+        db.db.conn.execute(
+            "insert into upload_acks (collector, kind, key, state, acked_at) values (?, 'chain', '', '5', 'now')",
+            (url,),
+        )
+        db.db.conn.execute("delete from schema_migrations where version = 10")
+    db.close()
+    assert PASSWORD.encode() in path.read_bytes()
+    open_database(path).close()
+    assert PASSWORD.encode() not in path.read_bytes()
+    conn = sqlite3.connect(path)
+    masked = "http://volunteer:**********@127.0.0.1:8471"
+    assert json.loads(conn.execute("select config from runs").fetchone()[0])["upload"]["url"] == masked + "/"
+    assert conn.execute("select upload_url from consent").fetchone()[0] == masked
+    assert conn.execute("select collector, state from upload_acks").fetchall() == [(masked, "5")]

@@ -27,6 +27,7 @@ from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_queue import queue_tables
 from probe.storage.schema_rules import rule_columns
 from probe.storage.schema_runs import run_owners
+from probe.storage.schema_secrets import mask_stored_passwords
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
@@ -73,6 +74,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "runs: the network's name and where its identity came from", network_identity_columns),
     (8, "verdict rule ids, rules version and suspected method", rule_columns),
     (9, "run owners: runs left running by a dead process are closed as interrupted", run_owners),
+    (10, "passwords in stored collector and helper URLs masked", mask_stored_passwords),
 ]
 
 
