@@ -200,9 +200,11 @@ def test_a_webhook_that_is_not_an_http_url_is_a_config_error(tmp_path: Path) -> 
         load_config(config)
 
 
-def test_collector_serve_with_alerts_configured_posts_them_and_stops_on_sigterm(  # type: ignore[no-untyped-def]
-    tmp_path: Path, receiver, recent
+@pytest.mark.parametrize("command", ["serve", "alerts"])
+def test_collector_with_alerts_configured_posts_them_and_stops_on_sigterm(  # type: ignore[no-untyped-def]
+    tmp_path: Path, receiver, recent, command: str
 ) -> None:
+    """``serve`` sends alerts from a thread beside ingest; ``alerts`` from a process of its own."""
     path = tmp_path / "collector.db"
     series = Series(open_database(path))
     series.rounds({TWITTER: "oooo oooo", "network": "oooo ssss"}, probe=PROBE_B)
@@ -211,8 +213,9 @@ def test_collector_serve_with_alerts_configured_posts_them_and_stops_on_sigterm(
     config.write_text(
         f'[collector.alerts]\nwebhooks = ["{receiver.url}"]\ncheck_every = 0.2\nlookback = 2592000\n', encoding="utf-8"
     )
-    command = [sys.executable, "-m", "probe", "collector", "serve", "--config", str(config), "--db", str(path)]
-    process = subprocess.Popen([*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-m", "probe", "collector", command, "--config", str(config), "--db", str(path)]
+    argv += ["--port", "0"] if command == "serve" else []
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: len(receiver.accepted()) == 1, timeout=60)
         process.send_signal(signal.SIGTERM)
@@ -224,5 +227,5 @@ def test_collector_serve_with_alerts_configured_posts_them_and_stops_on_sigterm(
     assert process.returncode == 0
     (alert,) = receiver.accepted()
     assert alert["transition"] == "opened" and alert["window"]["kind"] == "network_shutdown"
-    assert "alert: window opened: network" in log and "collector: stopped" in log
+    assert "alert: window opened: network" in log and "stopped" in log.splitlines()[-1]
     assert load_or_create(tmp_path / "collector.key").probe_id == alert["collector"]

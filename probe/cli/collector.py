@@ -99,6 +99,28 @@ def serve(
 @collector.command()
 @config_option
 @collector_db_option
+def alerts(config_path: Path | None, db_path: Path | str) -> None:
+    """Send [collector.alerts] in a process of its own, until SIGTERM or Ctrl-C (instead of inside `serve`:
+    then its analysis never takes CPU from ingest)."""
+    config = load_config(config_path)
+    if not config.collector.alerts.webhooks:
+        raise ProbeError("no webhooks: set [collector.alerts] webhooks in the config")
+    key_path, state = alert_paths(config, db_path)
+    worker = AlertWorker(db_path, config.collector.alerts, load_or_create(key_path), state, log=log_line)
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key_path}")
+    worker.run()
+    log_line("collector: alerts stopped")
+
+
+@collector.command()
+@config_option
+@collector_db_option
 def key(config_path: Path | None, db_path: Path | str) -> None:
     """Print the public key that signs this collector's alerts (made on first use): give it to receivers."""
     path, _ = alert_paths(load_config(config_path), db_path)
