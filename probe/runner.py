@@ -133,6 +133,8 @@ def run_targets(
         if summary.network != first_identity:
             network = summary.network
             db.set_run_network(run_id, asn=network.asn, cc=network.cc, name=network.name, source=network.source)
+        # A streamed list's length is known only once read to its end: an interrupted one counts what was done.
+        summary.total = max(summary.total, summary.done)
         # A streamed list finds its bad rows as it is read: ``problems`` may have grown meanwhile.
         problem_lines = [str(problem) for problem in problems] + summary.refused
         db.finish_run(

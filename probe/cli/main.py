@@ -103,6 +103,7 @@ def run(
             add_cached_lists(test_list, cached_lists(config))
         test_list.targets.extend(Target(value) for value in inputs)
     db = _open(config, db_path)
+    progress = Progress(sys.stderr)
     try:
         consent_gate(db, config, accept=accept, strict=True)
         summary = run_targets(
@@ -112,13 +113,14 @@ def run(
             db,
             test_list=test_list.source,
             problems=test_list.problems,
-            on_measurement=Progress(sys.stderr),
+            on_measurement=progress,
         )
         states = [context.get("state") for context in db.network_contexts(summary.run_id)]
         verdicts = group_verdicts(
             db.measurement_rows(summary.run_id), helpers=config.control.url, network_states=states
         )
     finally:
+        progress.end()
         db.close()
     for problem in test_list.problems:
         click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)

@@ -32,6 +32,7 @@ class Progress:
     def __init__(self, stream: TextIO = sys.stderr) -> None:
         self.stream = stream
         self.interactive = stream.isatty()
+        self._line_open = False
 
     def __call__(self, measurement: Measurement, done: int, total: int) -> None:
         count = f"{done}/{total}" if total else str(done)  # a streamed list's length is known at its end
@@ -39,11 +40,19 @@ class Progress:
         if self.interactive:
             width = shutil.get_terminal_size((100, 20)).columns - 1
             self.stream.write("\r" + text[:width].ljust(width))
-            if done == total:
+            self._line_open = done != total
+            if not self._line_open:
                 self.stream.write("\n")
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+    def end(self) -> None:
+        """End the progress line (a streamed list's total was not known while it was measured)."""
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
