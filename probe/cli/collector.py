@@ -65,8 +65,21 @@ def alert_paths(config: Config, db_path: Path | str) -> tuple[Path, Path]:
     type=click.FloatRange(0.5, 3600),
     help="Seconds a client may take to send a whole request, head and body.",
 )
+@click.option(
+    "--alerts/--no-alerts",
+    "send_alerts",
+    default=True,
+    show_default=True,
+    help="Send [collector.alerts] from this process (--no-alerts: `probe collector alerts` sends them).",
+)
 def serve(
-    config_path: Path | None, db_path: Path | str, host: str, port: int, max_batch_bytes: int, read_timeout: float
+    config_path: Path | None,
+    db_path: Path | str,
+    host: str,
+    port: int,
+    max_batch_bytes: int,
+    read_timeout: float,
+    send_alerts: bool,
 ) -> None:
     """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet);
     with [collector.alerts] webhooks, alert them when outage windows open or close."""
@@ -74,7 +87,7 @@ def serve(
     limits = Limits(max_body_bytes=max_batch_bytes, read_timeout=read_timeout)
     server = make_server(db_path, host, port, limits=limits, log=log_line)
     worker = None
-    if config.collector.alerts.webhooks:
+    if send_alerts and config.collector.alerts.webhooks:
         key, state = alert_paths(config, db_path)
         worker = AlertWorker(db_path, config.collector.alerts, load_or_create(key), state, log=log_line)
         worker.start()
