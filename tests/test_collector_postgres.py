@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from support.unattended import fill, probe_identity
+from test_collector_bundle import bundle, make_probe
 from test_collector_service import batches, post, probe_db  # noqa: F401  (a fixture)
 from test_outages import GULJAN, RIDUS, TWITTER, Series
 
@@ -246,3 +247,19 @@ def test_moving_a_probe_database_is_refused_before_anything_is_written(probe_db,
     result = invoke("collector", "migrate", "--from", str(db.path), "--to", pg_url)
     assert result.exit_code != 0 and "own probe" in str(result.exception)
     assert pg.conn.one("select count(*) from measurements")[0] == 0
+
+
+def test_bundle_imported_twice_into_postgres_stores_every_measurement_once(tmp_path: Path, pg_url) -> None:
+    db_path, public_key = make_probe(tmp_path)
+    out = tmp_path / "handover.jsonl"
+    bundle(db_path, out)
+    assert invoke("collector", "register", "--db", pg_url, public_key).exit_code == 0
+    first = invoke("collector", "import", "--db", pg_url, str(out))
+    assert first.exit_code == 0 and "7 measurements stored" in first.output, first.output
+    again = invoke("collector", "import", "--db", pg_url, str(out))
+    assert again.exit_code == 0 and "0 measurements stored, 7 already there" in again.output
+    db = open_postgres(pg_url)
+    ids = sorted(stored_ids(db))
+    db.close()
+    assert ids == sorted(row["id"] for row in open_database(db_path).measurement_rows())
+    assert invoke("verify", pg_url).exit_code == 0
