@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
-from support.unattended import fill, probe_identity
+from support.unattended import fill, probe_identity, wait_for
 from test_collector_bundle import bundle, make_probe
 from test_collector_service import batches, post, probe_db  # noqa: F401  (a fixture)
 from test_outages import GULJAN, RIDUS, TWITTER, Series
@@ -263,3 +263,24 @@ def test_bundle_imported_twice_into_postgres_stores_every_measurement_once(tmp_p
     db.close()
     assert ids == sorted(row["id"] for row in open_database(db_path).measurement_rows())
     assert invoke("verify", pg_url).exit_code == 0
+
+
+def test_a_collector_whose_database_connection_was_dropped_stores_the_next_batch(tmp_path: Path, pg, pg_url) -> None:  # type: ignore[no-untyped-def]
+    probe = open_database(tmp_path / "probe" / "probe.db")
+    fill(probe, 6)
+    identity = probe_identity(probe)
+    registry.register(pg, identity.public_key_b64)
+    collector = open_postgres(pg_url)
+    sent = [parse_batch(encode_batch(pending.batch)) for pending in batches(probe, identity, size=3)]
+    ingest(collector, sent[0])
+    # The server ends the collector's session (as a restart or an idle timeout would).
+    backend = collector.conn.one("select pg_backend_pid()")[0]
+    assert pg.conn.one("select pg_terminate_backend(?)", (backend,))[0]
+    wait_for(lambda: pg.conn.one("select count(*) from pg_stat_activity where pid = ?", (backend,))[0] == 0)
+    with pytest.raises(StorageError):
+        ingest(collector, sent[1])  # met the dropped connection: refused, nothing half-stored
+    for received in sent[1:]:
+        ingest(collector, received)
+    assert pg.conn.one("select count(*) from measurements")[0] == 6
+    collector.close()
+    probe.close()

@@ -38,9 +38,10 @@ def _placeholders(sql: str) -> str:
 class PgConnection:
     """One psycopg connection (one thread's), with ``sqlite3``'s small interface."""
 
-    def __init__(self, raw: psycopg.Connection[Any], label: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], label: str, url: str = "") -> None:
         self.raw = raw
         self.label = label
+        self.url = url
         self._open: list[AbstractContextManager[Any]] = []
 
     def fail(self, exc: psycopg.Error) -> StorageError:
@@ -76,7 +77,13 @@ class PgConnection:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction: committed at the end of the block, rolled back on any exception."""
+        """One transaction: committed at the end of the block, rolled back on any exception.
+
+        A connection the server dropped (a restart, a failover, an idle timeout) is made again first, so a
+        long-running collector survives its database's restart: the batch that met the dropped connection
+        failed (503 or 500, and the probe sends it again); the next one goes through."""
+        if self.raw.broken and self.url:
+            self.raw = _open(self.url, self.label)
         try:
             with self.raw.transaction():
                 yield
@@ -110,14 +117,17 @@ class PgConnection:
         self.raw.close()
 
 
-def connect(url: str) -> PgConnection:
-    """Connect to ``url`` (a libpq URI); a ``StorageError`` that says why when it cannot."""
-    label = redact(url)
+def _open(url: str, label: str) -> psycopg.Connection[Any]:
     try:
-        raw = psycopg.connect(
+        return psycopg.connect(
             url, connect_timeout=CONNECT_TIMEOUT, application_name="zhanaozen-collector", autocommit=True
         )
     except psycopg.Error as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(f"cannot open PostgreSQL database {label}: {detail}") from None
-    return PgConnection(raw, label)
+
+
+def connect(url: str) -> PgConnection:
+    """Connect to ``url`` (a libpq URI); a ``StorageError`` that says why when it cannot."""
+    label = redact(url)
+    return PgConnection(_open(url, label), label, url)
