@@ -229,3 +229,18 @@ def test_collector_with_alerts_configured_posts_them_and_stops_on_sigterm(  # ty
     assert alert["transition"] == "opened" and alert["window"]["kind"] == "network_shutdown"
     assert "alert: window opened: network" in log and "stopped" in log.splitlines()[-1]
     assert load_or_create(tmp_path / "collector.key").probe_id == alert["collector"]
+
+
+def test_an_international_cut_is_alerted_whatever_its_confidence_and_closes_once(tmp_path: Path, recent) -> None:  # type: ignore[no-untyped-def]
+    series = Series(open_database(tmp_path / "collector.db"))
+    series.rounds({TWITTER: "oooo oooo", "network": "oooo cccc"}, probe=PROBE_A)
+    state = AlertState(tmp_path / "alerts.db")
+    options: dict[str, Any] = {"lookback": 30 * 86400.0, "webhooks": [], "collector": "c", "min_confidence": "high"}
+    opened = look(series.db.conn, state, now=test_outages.t(9), **options)
+    assert [(transition, window.kind) for transition, window in opened] == [("opened", "international_cut")]  # type: ignore[union-attr]
+    series.rounds({TWITTER: "ooo", "network": "ooo"}, probe=PROBE_A, first=8)
+    closed = look(series.db.conn, state, now=test_outages.t(12), **options)
+    assert [(transition, window.kind) for transition, window in closed] == [("closed", "international_cut")]  # type: ignore[union-attr]
+    assert look(series.db.conn, state, now=test_outages.t(13), **options) == []
+    state.close()
+    series.db.close()
