@@ -223,3 +223,46 @@ def test_with_a_control_the_controls_answer_decides_not_doh() -> None:
     data = keys(queries=[query((lie,)), doh_query()], tcp=[connect(lie, failure="connection_refused")], requests=[])
     verdict = judge(data)
     assert (verdict.rule, *outcome(verdict)) == ("dns_inconsistent", "blocked", "dns", "dns_inconsistent")
+
+
+# --- 9. stateful (residual) censorship ---------------------------------------------------------------------
+
+
+def held(port: int = 80) -> dict[str, Any]:
+    """A retry inside the censor's hold: the SYN to the server's port is dropped."""
+    return {
+        "queries": [query()],
+        "tcp_connect": [connect(port=port, failure="generic_timeout_error")],
+        "requests": [],
+        "x_failure": "generic_timeout_error",
+        "x_failed_step": "tcp",
+    }
+
+
+def test_retries_held_by_a_residual_block_read_as_the_first_tries_reset() -> None:
+    reset = request(code=None, body=None, failure="connection_reset")
+    data = keys(requests=[reset], x_retries=[held(), held()], x_control_after=control())
+    data.update(http_experiment_failure="connection_reset", x_failure="connection_reset", x_failed_step="http")
+    verdict = judge(data)
+    assert (verdict.rule, *outcome(verdict)) == ("http_failure", "blocked", "http-failure", "http_reset")
+    assert "residual censorship" in verdict.reason and f"{SITE}:80" in verdict.reason
+    assert "the 2 tries after it" in verdict.reason
+
+
+def test_a_residual_hold_after_a_tls_reset_keeps_the_tls_mechanism() -> None:
+    data = keys(tcp=[connect(port=443)], tls=[handshake("connection_reset")], requests=[], x_retries=[held(443)])
+    data["control"] = control(port=443, tls_ok=True)
+    data.update(x_failure="connection_reset", x_failed_step="tls")
+    verdict = judge(data, HTTPS_URL)
+    assert (verdict.rule, *outcome(verdict)) == ("tls_blocked", "blocked", "tls", "tls_reset")
+    assert "residual censorship" in verdict.reason and "the try after it" in verdict.reason
+
+
+def test_retries_that_fail_the_same_way_are_not_called_residual() -> None:
+    reset = request(code=None, body=None, failure="connection_reset")
+    again = {"queries": [query()], "tcp_connect": [connect()], "requests": [reset]}
+    again.update(x_failure="connection_reset", x_failed_step="http")
+    data = keys(requests=[reset], x_retries=[again])
+    verdict = judge(data)
+    assert outcome(verdict) == ("blocked", "http-failure", "http_reset")
+    assert "on all 2 tries" in verdict.reason and "residual" not in verdict.reason

@@ -1,4 +1,5 @@
-"""The lab's certificate authority: a root the probe is told to trust, and one leaf per web site.
+"""The lab's certificate authority: a root the probe is told to trust, one leaf per web site, and one for
+the public resolver's address (its DNS over HTTPS).
 
 Made fresh for every lab with ``cryptography`` (ECDSA P-256: fast); the keys live only in
 the lab's state directory and are removed with it.
@@ -7,6 +8,7 @@ the lab's state directory and are removed with it.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +45,16 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def _names(host: str) -> list[x509.GeneralName]:
+    """A site's name and its ``www.`` subdomain; an IP address (a resolver's) as itself."""
+    try:
+        return [x509.IPAddress(ipaddress.ip_address(host))]
+    except ValueError:
+        return [x509.DNSName(host), x509.DNSName(f"www.{host}")]
+
+
 def make_ca(directory: Path, hosts: list[str]) -> tuple[Path, dict[str, LeafFiles]]:
-    """Write a root (``ca.pem``) and a leaf for each host (its name and ``www.`` subdomain)."""
+    """Write a root (``ca.pem``) and a leaf for each host (its name and ``www.`` subdomain; an IP as itself)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -89,9 +99,7 @@ def make_ca(directory: Path, hosts: list[str]) -> tuple[Path, dict[str, LeafFile
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - _DAY)
             .not_valid_after(now + LEAF_DAYS * _DAY)
-            .add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(host), x509.DNSName(f"www.{host}")]), critical=False
-            )
+            .add_extension(x509.SubjectAlternativeName(_names(host)), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)

@@ -147,7 +147,7 @@ class Lab:
         raise LabError(f"lab: no free lab id after {ID_ATTEMPTS} tries")
 
     def _build(self, state: LabState) -> None:
-        make_ca(state.directory / CERT_DIR, [site.name for site in plan.SERVED_SITES])
+        make_ca(state.directory / CERT_DIR, [site.name for site in plan.SERVED_SITES] + [plan.PUBLIC_RESOLVER])
         try:
             topology.create(state.namespaces)
         except LabError as exc:
@@ -347,8 +347,9 @@ class Lab:
     ) -> Path:
         """Write a probe config for the lab into ``directory``; its path.
 
-        Resolvers: the system's (the ISP's) and the lab's public resolver; the lab CA is the
-        only trusted root; every timeout is ``timeout`` seconds so that blocked targets cost little.
+        Resolvers: the system's (the ISP's) and the lab's public resolver, over UDP and over HTTPS (the
+        clean comparison path); the lab CA is the only trusted root; every timeout is ``timeout`` seconds
+        so that blocked targets cost little.
         """
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "probe-lab.toml"
@@ -359,7 +360,7 @@ concurrency = {concurrency}
 test_list = {_toml_str(self.site_list)}
 
 [dns]
-resolvers = ["system", "udp://{plan.PUBLIC_RESOLVER}:53"]
+resolvers = ["system", "udp://{plan.PUBLIC_RESOLVER}:53", "{plan.DOH_URL}"]
 query_types = ["A"]
 timeout = {timeout}
 late_answer_window = {late_answer_window}

@@ -89,6 +89,8 @@ class Expectation:
     """The public resolver's first answer, when it must be a lie (forged or hijacked)."""
     injected: bool = False
     """The public resolver's query got a second, different (late) answer."""
+    doh_answer: str | None = None
+    """The public resolver's DNS over HTTPS answer, when it must be the truth next to a lie on port 53."""
 
     def problems(self, measured: Measured) -> list[str]:
         """How ``measured`` differs from this expectation (empty when it agrees)."""
@@ -100,6 +102,9 @@ class Expectation:
         answers = measured.answers(PUBLIC_RESOLVER)
         if self.public_answer is not None and (not answers or answers[0] != [self.public_answer]):
             found.append(f"public resolver answered {answers}, expected {self.public_answer} first")
+        doh = measured.answers(plan.DOH_URL)
+        if self.doh_answer is not None and (not doh or doh[0] != [self.doh_answer]):
+            found.append(f"DNS over HTTPS answered {doh}, expected {self.doh_answer}")
         late_differs = len(answers) > 1 and any(late != answers[0] for late in answers[1:])
         if self.injected != late_differs:
             found.append(f"public resolver answers {answers}: injection {'not ' if self.injected else ''}seen")
@@ -113,6 +118,8 @@ class Expectation:
             text += " + injected answer"
         elif self.public_answer:
             text += f" + public resolver says {self.public_answer}"
+        if self.doh_answer:
+            text += f" + DoH says {self.doh_answer}"
         return text
 
 
@@ -128,6 +135,7 @@ def _e(value: str, *outcomes: Outcome, **kw: Any) -> Expectation:
 _TIMEOUT = "generic_timeout_error"
 _TWITTER = "http://twitter.com/"
 _TWITTER_TLS = "https://twitter.com/"
+_TWITTER_ADDRESS = plan.SITES_BY_NAME["twitter.com"].address
 _CONTROL = _e("http://example.com/")
 _CONTROL_TLS = _e("https://example.com/")
 
@@ -148,9 +156,12 @@ EXPECTED: dict[str, tuple[Expectation, ...]] = {
     "dns_drop": (_e(_TWITTER, ("dns", _TIMEOUT)), _CONTROL),
     "dns_injection": (_e(_TWITTER, public_answer=plan.INJECTED, injected=True), _CONTROL),
     "dns_hijack_all": (_e(_TWITTER, blockpage=True, public_answer=plan.BLOCKPAGE), _CONTROL),
+    "dns_lie_port53": (_e(_TWITTER_TLS, ("dns", "dns_nxdomain_error"), doh_answer=_TWITTER_ADDRESS), _CONTROL),
     "ip_blackhole": (_e(_TWITTER, ("tcp", _TIMEOUT)), _CONTROL),
     "ip_reset": (_e(_TWITTER, ("tcp", "connection_refused")), _CONTROL),
     "http_host_reset": (_e(_TWITTER, ("http", "connection_reset")), _e(_TWITTER_TLS), _CONTROL),
+    # The first try is reset; a try within the hold cannot connect (x_retries, with [control] retries).
+    "residual_reset": (_e(_TWITTER, ("http", "connection_reset")), _e(_TWITTER_TLS), _CONTROL),
     "http_blockpage": (_e(_TWITTER, blockpage=True), _e(_TWITTER_TLS), _CONTROL),
     "sni_reset": (_e(_TWITTER_TLS, ("tls", "connection_reset")), _e(_TWITTER), _CONTROL_TLS),
     "sni_drop": (_e(_TWITTER_TLS, ("tls", _TIMEOUT)), _e(_TWITTER), _CONTROL_TLS),

@@ -36,6 +36,9 @@ BOGON = "127.0.0.2"
 """A loopback answer: the probe connects to its own namespace's loopback, never elsewhere."""
 AUTHORITATIVE = "198.19.0.53"
 PUBLIC_RESOLVER = "198.19.8.8"
+DOH_PATH = "/dns-query"
+DOH_URL = f"https://{PUBLIC_RESOLVER}{DOH_PATH}"
+"""The public resolver's DNS over HTTPS (on the sites' :443, for connections to its address): the zone's truth."""
 SMPP_PORT = 2775
 
 # Interface names are per namespace, so every lab can use the same ones.

@@ -12,9 +12,11 @@ keeps running.
     dns_drop         UDP/53 queries naming the sites are dropped (to any resolver)
     dns_injection    queries for the sites to foreign resolvers get a forged answer first
     dns_hijack_all   every UDP/TCP 53 is DNATed to the ISP resolver, which lies (blockpage)
+    dns_lie_port53   every UDP/TCP 53 is DNATed to the ISP resolver, which says NXDOMAIN; DoH is left alone
     ip_blackhole     packets to the sites' addresses are dropped
     ip_reset         TCP to the sites' addresses is answered with a RST
     http_host_reset  a "Host: site" request on :80 is answered with a RST
+    residual_reset   the same RST, then every packet to that server's :80 is dropped for RESIDUAL_SECONDS
     http_blockpage   :80 of the sites' addresses is DNATed to the blockpage server
     sni_reset        a ClientHello naming the site on :443 is answered with a RST
     sni_drop         the same ClientHello is dropped
@@ -40,6 +42,10 @@ THROTTLE_RATE = "32kbit"
 """4 kB/s: a site's 200 kB page needs almost a minute, far beyond the probe's timeout."""
 THROTTLE_QUEUE = 4
 """Packets the shaper holds; more are dropped (TCP retransmits), as a policer would."""
+RESIDUAL_SECONDS = 10
+"""How long ``residual_reset`` holds a server's port after a trigger. Real censors hold it 60-180 s; the
+lab keeps it short so that tests and benchmarks can wait it out."""
+RESIDUAL_LIST = "zp_residual"
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,12 @@ def dns_hijack_all(sites: Sites) -> Rules:
     )
 
 
+def dns_lie_port53(sites: Sites) -> Rules:
+    # The lie is on port 53 only: DNS over HTTPS to the public resolver (:443) passes untouched.
+    hijack = dns_hijack_all(sites)
+    return Rules(isp_nat=hijack.isp_nat, policy=_lies(sites, DNSLie(NXDOMAIN)))
+
+
 def ip_blackhole(sites: Sites) -> Rules:
     return Rules(isp_filter=tuple(f"-A FORWARD -d {site.address} -j DROP" for site in sites))
 
@@ -133,6 +145,19 @@ def http_host_reset(sites: Sites) -> Rules:
     return Rules(
         isp_filter=tuple(_string_rule(80, f"Host: {site.name}", "REJECT --reject-with tcp-reset") for site in sites)
     )
+
+
+def residual_reset(sites: Sites) -> Rules:
+    # First the hold (iptables "recent", keyed by the server's address), then the trigger that starts it.
+    lines: list[str] = []
+    for site in sites:
+        where = f"-A FORWARD -i {plan.ISP_PROBE_IF} -p tcp -d {site.address} --dport 80"
+        lines.append(f"{where} -m recent --name {RESIDUAL_LIST} --rdest --rcheck --seconds {RESIDUAL_SECONDS} -j DROP")
+        lines.append(
+            f'{where} -m string --algo bm --icase --string "Host: {site.name}" '
+            f"-m recent --name {RESIDUAL_LIST} --rdest --set -j REJECT --reject-with tcp-reset"
+        )
+    return Rules(isp_filter=tuple(lines))
 
 
 def http_blockpage(sites: Sites) -> Rules:
@@ -206,9 +231,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("dns_drop", dns_drop),
         Scenario("dns_injection", dns_injection),
         Scenario("dns_hijack_all", dns_hijack_all),
+        Scenario("dns_lie_port53", dns_lie_port53),
         Scenario("ip_blackhole", ip_blackhole),
         Scenario("ip_reset", ip_reset),
         Scenario("http_host_reset", http_host_reset),
+        Scenario("residual_reset", residual_reset),
         Scenario("http_blockpage", http_blockpage),
         Scenario("sni_reset", sni_reset),
         Scenario("sni_drop", sni_drop),

@@ -190,7 +190,28 @@ def _inconclusive(reason: str, rule: str, suspected: str | None = None) -> Verdi
 
 
 def _repeated(e: Evidence) -> str:
-    return f" (on all {e.tries} tries)" if e.tries > 1 else ""
+    """How the tries went: " (on all 3 tries)", or the residual block that held the tries after the first."""
+    if e.tries < 2:
+        return ""
+    return _residual(e) or f" (on all {e.tries} tries)"
+
+
+def _residual(e: Evidence) -> str:
+    """Stateful (residual) censorship: the first try was interfered with once connected (a reset, a dropped
+    ClientHello, a blockpage), and the tries after it could not even connect, their SYNs dropped. The block
+    is the first try's mechanism; the dead port is the censor holding the server after the trigger (60-180 s
+    in the wild), not a flaky link or a site gone down."""
+    first, later = e.obs.attempts[0], e.obs.attempts[1:]
+    if e.attempt is not first or first.failed_step not in ("tls", "http") or not later:
+        return ""
+    if not all(attempt.failed_step == "tcp" and attempt.failure == failures.TIMEOUT for attempt in later):
+        return ""
+    held = sorted({t.endpoint for attempt in later for t in attempt.tcp if t.port == e.obs.port and not t.ok})
+    count = f"the {len(later)} tries" if len(later) > 1 else "the try"
+    return (
+        f" on the first try; {count} after it could not even connect to {', '.join(held) or 'the server'} "
+        "(SYN dropped): residual censorship, the censor holding the server's port after the trigger"
+    )
 
 
 # --- 1-3: injection and network context -------------------------------------------------------------------

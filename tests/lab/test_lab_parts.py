@@ -26,8 +26,8 @@ from probe.lab.servers.web import PAGE_BYTES, blockpage, site_page
 
 LAB_MD_ROWS = (
     "clean", "dns_nxdomain", "dns_blockpage", "dns_bogon", "dns_drop", "dns_injection", "dns_hijack_all",
-    "ip_blackhole", "ip_reset", "http_host_reset", "http_blockpage", "sni_reset", "sni_drop", "throttling",
-    "site_down", "full_shutdown", "sms_gateway_cut",
+    "dns_lie_port53", "ip_blackhole", "ip_reset", "http_host_reset", "residual_reset", "http_blockpage",
+    "sni_reset", "sni_drop", "throttling", "site_down", "full_shutdown", "sms_gateway_cut",
 )  # fmt: skip
 
 

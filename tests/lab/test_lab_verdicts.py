@@ -18,6 +18,7 @@ import pytest
 
 from probe.lab import plan
 from probe.lab.lab import Lab, unavailable_reason
+from probe.lab.scenarios import RESIDUAL_SECONDS
 from probe.storage import open_database
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -41,9 +42,11 @@ SCENARIOS: dict[str, tuple[str, str, str | None, str | None, bool]] = {
     "dns_drop": (TWITTER, "blocked", "dns", "dns_timeout", False),
     "dns_injection": (TWITTER, "blocked", "dns", "dns_injection", False),
     "dns_hijack_all": (TWITTER, "blocked", "dns", "dns_blockpage_ip", True),
+    "dns_lie_port53": (TWITTER_TLS, "blocked", "dns", "dns_nxdomain", False),
     "ip_blackhole": (TWITTER, "blocked", "tcp_ip", "tcp_timeout", False),
     "ip_reset": (TWITTER, "blocked", "tcp_ip", "tcp_reset", False),
     "http_host_reset": (TWITTER, "blocked", "http-failure", "http_reset", False),
+    "residual_reset": (TWITTER, "blocked", "http-failure", "http_reset", False),
     "http_blockpage": (TWITTER, "blocked", "http-diff", "http_blockpage:zp.kz_blocked_marker", True),
     "sni_reset": (TWITTER_TLS, "blocked", "tls", "tls_reset", False),
     "sni_drop": (TWITTER_TLS, "blocked", "tls", "tls_timeout", False),
@@ -169,3 +172,48 @@ def test_probe_trace_names_the_censors_hop(lab: Lab, config: Path, scenario: str
     result = json.loads(done.stdout)
     assert (result["censor_hop"], result["censor_address"]) == (1, plan.ISP_PROBE_SIDE), result["conclusion"]
     assert time.monotonic() - started < 60
+
+
+def test_a_residual_block_holds_the_port_and_the_retries_read_as_the_first_tries_reset(
+    lab: Lab, config: Path, tmp_path: Path
+) -> None:
+    twitter = plan.SITES_BY_NAME["twitter.com"].address
+    lab.scenario("residual_reset")
+    try:
+        (row,) = measure(lab, config, tmp_path / "probe.db", TWITTER)
+        (held,) = _tcp(lab, config, tmp_path / "held.db", f"{twitter}:80")
+        time.sleep(RESIDUAL_SECONDS + 2)  # the hold ends; nothing triggers it again
+        (released,) = _tcp(lab, config, tmp_path / "released.db", f"{twitter}:80")
+    finally:
+        lab.scenario("clean")
+    assert verdict_of(row) == ("blocked", "http-failure", "http_reset", False)
+    assert "residual censorship" in row["reason"] and f"{twitter}:80" in row["reason"], row["reason"]
+    retries = json.loads(row["test_keys"])["x_retries"]
+    assert [(r["x_failed_step"], r["x_failure"]) for r in retries] == [("tcp", "generic_timeout_error")]
+    assert (held["failure"], released["failure"]) == ("generic_timeout_error", None)
+
+
+def _tcp(lab: Lab, config: Path, db: Path, target: str) -> list[dict[str, Any]]:
+    done = lab.run_probe(["run", "--accept", "--config", str(config), "--db", str(db), "-e", "tcp", "--url", target])
+    assert done.returncode == 0, done.stderr
+    database = open_database(db)
+    try:
+        return list(database.measurement_rows())
+    finally:
+        database.close()
+
+
+def test_doh_is_the_clean_answer_when_the_censor_lies_on_port_53_without_a_test_helper(
+    lab: Lab, tmp_path: Path
+) -> None:
+    config = lab.probe_config(tmp_path / "no-helper", timeout=TIMEOUT)  # no [control]: DoH is the only comparison
+    lab.scenario("dns_lie_port53")
+    try:
+        (row,) = measure(lab, config, tmp_path / "probe.db", TWITTER_TLS)
+    finally:
+        lab.scenario("clean")
+    assert verdict_of(row) == ("blocked", "dns", "dns_nxdomain", False)
+    assert row["rule"] == "encrypted_dns" and plan.DOH_URL in row["reason"], row["reason"]
+    queries = json.loads(row["test_keys"])["queries"]
+    doh = [q for q in queries if q["engine"] == "doh"]
+    assert [a["ipv4"] for a in doh[0]["answers"]] == [plan.SITES_BY_NAME["twitter.com"].address]

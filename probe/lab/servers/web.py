@@ -4,11 +4,15 @@ A site's page is large (``PAGE_BYTES``) so that throttling shows: at a few kbit/
 arrive within the probe's timeout. HTTPS picks the site's certificate by SNI (an unknown
 name gets the first site's, which then fails verification, as it would on a shared host).
 The blockpage answers every request with the same page, whose fingerprint is
-``plan.BLOCKPAGE_MARKER``.
+``plan.BLOCKPAGE_MARKER``. On the public resolver's address the same :443 listener is its DNS over
+HTTPS (``plan.DOH_URL``: POST, or GET ``?dns=``), answering from the lab's zone; a connection without
+SNI (a URL naming an address) gets that resolver's certificate.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import ssl
 import threading
@@ -17,10 +21,17 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from socketserver import TCPServer, ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import dns.exception
+import dns.message
 
 from probe.lab import plan
 from probe.lab.ca import leaf_files
 from probe.lab.servers import IO_TIMEOUT, POLL
+from probe.lab.servers.dns import authoritative_answer
+
+MAX_DOH_QUERY = 4096
 
 PAGE_BYTES = 200_000
 Responder = Callable[[str], tuple[int, bytes]]
@@ -80,7 +91,43 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IO_TIMEOUT
 
     def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if self._is_doh(parts.path):
+            encoded = parse_qs(parts.query).get("dns", [""])[0]
+            try:
+                wire = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            except (binascii.Error, ValueError):
+                wire = b""
+            self._doh(wire)
+            return
         self._respond(send_body=True)
+
+    def do_POST(self) -> None:
+        if not self._is_doh(urlsplit(self.path).path):
+            self._send(404, b"", "text/plain")
+            return
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_DOH_QUERY)
+        self._doh(self.rfile.read(length))
+
+    def _is_doh(self, path: str) -> bool:
+        return path == plan.DOH_PATH and self.connection.getsockname()[0] == plan.PUBLIC_RESOLVER
+
+    def _doh(self, wire: bytes) -> None:
+        try:
+            query = dns.message.from_wire(wire)
+        except (dns.exception.DNSException, ValueError):
+            self._send(400, b"", "text/plain")
+            return
+        self._send(200, authoritative_answer(query).to_wire(), "application/dns-message")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
 
     def do_HEAD(self) -> None:
         self._respond(send_body=False)
@@ -137,9 +184,16 @@ def _sni_context(cert_dir: Path) -> ssl.SSLContext:
         context.set_alpn_protocols(["http/1.1"])
         contexts[site.name] = context
     default = contexts[plan.WEB_SITES[0].name]
+    resolver = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    files = leaf_files(cert_dir, plan.PUBLIC_RESOLVER)
+    resolver.load_cert_chain(files.chain, files.key)
+    resolver.set_alpn_protocols(["http/1.1"])
 
     def choose(sslobj: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
-        site = plan.site_for(name) if name else None
+        if name is None:  # an address in the URL: the resolver's DoH
+            sslobj.context = resolver
+            return
+        site = plan.site_for(name)
         if site is not None and site.name in contexts:
             sslobj.context = contexts[site.name]
 
