@@ -95,8 +95,8 @@ international_controls = ["http://example.com/", "http://facebook.com/"]
     return path
 
 
-def measure(lab: Lab, config: Path, db: Path, *inputs: str) -> list[dict[str, Any]]:
-    args = ["run", "--accept", "--config", str(config), "--db", str(db)]
+def measure(lab: Lab, config: Path, db: Path, *inputs: str, experiment: str = "web") -> list[dict[str, Any]]:
+    args = ["run", "--accept", "--config", str(config), "--db", str(db), "-e", experiment]
     for value in inputs:
         args += ["--url", value]
     done = lab.run_probe(args, timeout=RUN_LIMIT)
@@ -181,9 +181,9 @@ def test_a_residual_block_holds_the_port_and_the_retries_read_as_the_first_tries
     lab.scenario("residual_reset")
     try:
         (row,) = measure(lab, config, tmp_path / "probe.db", TWITTER)
-        (held,) = _tcp(lab, config, tmp_path / "held.db", f"{twitter}:80")
+        (held,) = measure(lab, config, tmp_path / "held.db", f"{twitter}:80", experiment="tcp")
         time.sleep(RESIDUAL_SECONDS + 2)  # the hold ends; nothing triggers it again
-        (released,) = _tcp(lab, config, tmp_path / "released.db", f"{twitter}:80")
+        (released,) = measure(lab, config, tmp_path / "released.db", f"{twitter}:80", experiment="tcp")
     finally:
         lab.scenario("clean")
     assert verdict_of(row) == ("blocked", "http-failure", "http_reset", False)
@@ -191,16 +191,6 @@ def test_a_residual_block_holds_the_port_and_the_retries_read_as_the_first_tries
     retries = json.loads(row["test_keys"])["x_retries"]
     assert [(r["x_failed_step"], r["x_failure"]) for r in retries] == [("tcp", "generic_timeout_error")]
     assert (held["failure"], released["failure"]) == ("generic_timeout_error", None)
-
-
-def _tcp(lab: Lab, config: Path, db: Path, target: str) -> list[dict[str, Any]]:
-    done = lab.run_probe(["run", "--accept", "--config", str(config), "--db", str(db), "-e", "tcp", "--url", target])
-    assert done.returncode == 0, done.stderr
-    database = open_database(db)
-    try:
-        return list(database.measurement_rows())
-    finally:
-        database.close()
 
 
 def test_doh_is_the_clean_answer_when_the_censor_lies_on_port_53_without_a_test_helper(
