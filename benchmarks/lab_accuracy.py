@@ -63,6 +63,8 @@ def tally_scenario(lab: Lab, config: Path, scenario: str, runs: int, directory: 
     lab.scenario(scenario)
     first = EXPECTED[scenario][0].input
     for run in range(runs):
+        if run:
+            time.sleep(SCENARIOS[scenario].lingers)  # a residual hold from the last run must not decide this one
         measured = measure_once(lab, config, scenario, directory, run)
         agreement = compare(scenario, measured)
         tally.runs += 1

@@ -42,7 +42,7 @@ THROTTLE_RATE = "32kbit"
 """4 kB/s: a site's 200 kB page needs almost a minute, far beyond the probe's timeout."""
 THROTTLE_QUEUE = 4
 """Packets the shaper holds; more are dropped (TCP retransmits), as a policer would."""
-RESIDUAL_SECONDS = 10
+RESIDUAL_SECONDS = 15
 """How long ``residual_reset`` holds a server's port after a trigger. Real censors hold it 60-180 s; the
 lab keeps it short so that tests and benchmarks can wait it out."""
 RESIDUAL_LIST = "zp_residual"
@@ -210,6 +210,8 @@ class Scenario:
     rules: Callable[[Sites], Rules]
     default_sites: tuple[str, ...] = ("twitter.com",)
     uses_sites: bool = True
+    lingers: float = 0.0
+    """Seconds the censor's state outlives a run (a residual hold): wait this long before measuring again."""
 
     @property
     def summary(self) -> str:
@@ -235,7 +237,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("ip_blackhole", ip_blackhole),
         Scenario("ip_reset", ip_reset),
         Scenario("http_host_reset", http_host_reset),
-        Scenario("residual_reset", residual_reset),
+        Scenario("residual_reset", residual_reset, lingers=RESIDUAL_SECONDS + 1.0),
         Scenario("http_blockpage", http_blockpage),
         Scenario("sni_reset", sni_reset),
         Scenario("sni_drop", sni_drop),

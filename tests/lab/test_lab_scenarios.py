@@ -164,6 +164,29 @@ def test_dns_hijack_all_makes_the_public_resolver_lie_too(censor: Lab, run_probe
     assert_matches_expected("dns_hijack_all", run)
 
 
+def test_dns_lie_port53_hijacks_every_port_53_while_doh_tells_the_truth(censor: Lab, run_probe: RunProbe) -> None:
+    censor.scenario("dns_lie_port53", ["twitter.com"])
+    run = run_probe(TWITTER_TLS, CONTROL)
+    blocked = run[TWITTER_TLS]
+    assert blocked.outcome == ("dns", "dns_nxdomain_error")
+    # "8.8.8.8" on port 53 is answered by the ISP's lying resolver; DNS over HTTPS to it is not.
+    assert [q["failure"] for q in blocked.queries(PUBLIC_RESOLVER)] == ["dns_nxdomain_error"]
+    assert blocked.answers(plan.DOH_URL) == [[site("twitter.com").address]]
+    assert_reached(run[CONTROL])
+    assert_matches_expected("dns_lie_port53", run)
+
+
+def test_residual_reset_holds_the_servers_port_after_the_trigger(censor: Lab, run_probe: RunProbe) -> None:
+    censor.scenario("residual_reset", ["twitter.com"])
+    first = run_probe(TWITTER, TWITTER_TLS, CONTROL)
+    assert first[TWITTER].outcome == ("http", "connection_reset")
+    assert_reached(first[TWITTER_TLS])  # the hold is on the triggering port only
+    assert_reached(first[CONTROL])
+    assert_matches_expected("residual_reset", first)
+    again = run_probe(TWITTER)  # inside the hold: the SYN itself is dropped
+    assert again[TWITTER].outcome == ("tcp", TIMEOUT_FAILURE)
+
+
 def test_ip_blackhole_times_out_at_tcp_with_consistent_dns(censor: Lab, run_probe: RunProbe) -> None:
     censor.scenario("ip_blackhole", ["twitter.com"])
     run = run_probe(TWITTER, CONTROL)
