@@ -135,6 +135,7 @@ def test_windows_opening_and_closing_are_posted_once_each_signed_through_a_faili
         assert headers[KEY_HEADER] == identity.public_key_b64
         assert alert_signature_ok(identity.public_key_b64, headers[SIGNATURE_HEADER], body)
         assert not alert_signature_ok(identity.public_key_b64, headers[SIGNATURE_HEADER], body + b" ")
+    assert oct((tmp_path / "alerts.db").stat().st_mode & 0o777) == "0o600"
     state = AlertState(tmp_path / "alerts.db")
     # The two "opened" alerts were each refused once (the first two requests), then accepted.
     assert sorted(row["attempts"] for row in state.deliveries()) == [1, 1, 2, 2]

@@ -27,6 +27,7 @@ from probe.analysis import OutageQuery, Window, find_outages, times
 from probe.analysis.scoring import label
 from probe.errors import StorageError
 from probe.storage.connection import Connection
+from probe.storage.private import create_private
 
 ALERTED_KINDS = ("network_shutdown", "international_cut")
 """Kinds alerted whatever their confidence; targeted blocks need ``min_confidence``."""
@@ -85,7 +86,7 @@ class AlertState:
 
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # 0600 before SQLite makes it: its -wal and -shm take the file's mode
             self.conn = sqlite3.connect(path, isolation_level=None)
             self.conn.execute("pragma journal_mode = wal")
             self.conn.executescript(_SCHEMA)
