@@ -102,3 +102,11 @@ def test_the_web_experiment_compares_a_lying_port_53_with_doh_and_dot(pki: PKI) 
     verdict = judge_measurement(m)
     assert verdict is not None
     assert (verdict.rule, verdict.verdict, verdict.blocking_detail) == ("encrypted_dns", "blocked", "dns_nxdomain")
+
+
+def test_a_unicode_name_is_asked_in_its_idna_2008_form(pki: PKI) -> None:
+    # "faß.de" is "fass.de" under IDNA 2003 but "xn--fa-hia.de" under IDNA 2008, as browsers ask.
+    with running_doh_server({"xn--fa-hia.de": TRUTH}, pki.leaf) as server:
+        (query,) = lookup(parse_resolver(server.spec), pki, "faß.de")
+    assert (query.hostname, query.failure) == ("xn--fa-hia.de", None)
+    assert server.queries == [("doh", "xn--fa-hia.de", "A")]

@@ -43,6 +43,7 @@ import dns.rdatatype
 from probe import failures
 from probe.model import DNSAnswer, DNSQuery
 from probe.net import encrypted_dns
+from probe.net.names import canonical_name
 from probe.net.trace import Trace
 from probe.resolvers import Resolver
 
@@ -82,6 +83,7 @@ def lookup(
     first answer, ``late_window`` the listening after it (UDP only). ``ca_bundle`` verifies DoH/DoT resolvers.
     """
     rdtype = _rdtype(query_type)  # a wrong query type is the caller's error, not a network outcome
+    hostname = canonical_name(hostname)  # IDNA 2008, as a browser asks: яндекс.рф is xn--d1acpjx3f.xn--p1ai
     if resolver.engine == "system":
         return [_system_lookup(hostname, dns.rdatatype.to_text(rdtype), trace, timeout=timeout)]
     if resolver.engine == "udp":
