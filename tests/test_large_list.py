@@ -30,4 +30,4 @@ def test_a_100000_url_list_starts_measuring_at_once_in_little_memory(tmp_path: P
     figures = load_benchmark().run(count=100_000, measure=1.0, concurrency=16, directory=tmp_path)
     assert figures.first_seconds is not None and figures.first_seconds < 6.0, figures.line()
     assert figures.measured > 1
-    assert figures.peak_rss_mb < 200, figures.line()
+    assert 0 < figures.peak_rss_mb < 200, figures.line()
