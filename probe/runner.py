@@ -199,4 +199,4 @@ def _finish_verdicts(stage: VerdictStage, db: Database, run_id: str) -> None:
         return
     db.save_network_context(run_id, "end", stage.network_after.to_dict())
     for measurement_id, verdict in changed:
-        db.set_verdict(measurement_id, **verdict.columns())
+        db.set_verdict(measurement_id, verdict.as_row())

@@ -28,6 +28,7 @@ from probe.errors import StorageError
 from probe.integrity.signing import batch_statement
 from probe.storage import open_database
 from probe.storage.chain import GENESIS, record_hash
+from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.storage.postgres import schema
 from probe.storage.postgres.database import PgDatabase, open_postgres
 from probe.upload.protocol import encode_batch
@@ -237,9 +238,11 @@ def test_verdicts_judged_again_on_postgres_agree_with_sqlite_and_are_stored(tmp_
     assert on_postgres.exit_code == 0 and on_postgres.output == on_sqlite.output
     lines = [json.loads(line) for line in on_postgres.output.splitlines()]
     db = open_postgres(pg_url)
-    stored = dict(db.conn.execute("select id, reason from measurements").fetchall())
+    columns = ", ".join(VERDICT_ROW_COLUMNS)
+    stored = {row[0]: list(row[1:]) for row in db.conn.execute(f"select id, {columns} from measurements")}
     db.close()
-    assert len(lines) > 100 and all(stored[line["id"]] == line["reason"] for line in lines)
+    assert len(lines) > 100
+    assert all(stored[line["id"]] == [line[column] for column in VERDICT_ROW_COLUMNS] for line in lines)
 
 
 def test_moving_a_probe_database_is_refused_before_anything_is_written(probe_db, pg, pg_url) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from test_verdict_rules import HTTPS_URL, URL, connect, handshake, keys, request
 
 from probe.config import Config
@@ -15,9 +16,10 @@ from probe.experiments.base import Context, Outcome, measure
 from probe.export import export
 from probe.model import Measurement, WebTestKeys, utc_now_iso
 from probe.stage.verdicts import VerdictStage
-from probe.storage import open_database
+from probe.storage import Database, open_database
+from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.storage.migrations import MIGRATIONS
-from probe.verdict.rules import RULES_VERSION
+from probe.verdict.rules import RULES_VERSION, Verdict
 
 PARKED = request(body="<html><body>ads</body></html>", headers={"Server": "Apache", "Content-Type": "text/html"})
 
@@ -43,14 +45,22 @@ class _Recorded:
         return measure(self, value, ctx, lambda trace: Outcome(test_keys, None, None))
 
 
-def judged_rows(*cases: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def judged_db(*cases: tuple[str, dict[str, Any]]) -> tuple[Database, list[str]]:
+    """A database with the measurements of ``cases`` judged and stored as the runner stores them, and their ids."""
     config = Config()
     db = open_database(":memory:")
     db.start_run({"id": "run1", "started_at": utc_now_iso(), "experiment": "web"})
     stage = VerdictStage.start(config, measure_controls=False)
+    ids = []
     for url, data in cases:
         measurement = stage.judge(_Recorded(data).run(url, Context(config, "run1", utc_now_iso())))
         db.save(measurement, "run1", verdict_columns=stage.columns(measurement))
+        ids.append(measurement.id)
+    return db, ids
+
+
+def judged_rows(*cases: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    db, _ = judged_db(*cases)
     out = io.StringIO()
     export(db, out, fmt="ooni-jsonl")
     return [json.loads(line) for line in out.getvalue().splitlines()]
@@ -88,12 +98,7 @@ def test_a_blocked_verdict_exports_oonis_method_and_csv_carries_the_rule() -> No
 
 
 def test_csv_export_has_rule_version_and_suspected_columns() -> None:
-    config = Config()
-    db = open_database(":memory:")
-    db.start_run({"id": "run1", "started_at": utc_now_iso(), "experiment": "web"})
-    stage = VerdictStage.start(config, measure_controls=False)
-    measurement = stage.judge(_Recorded(keys(requests=[PARKED])).run(URL, Context(config, "run1", utc_now_iso())))
-    db.save(measurement, "run1", verdict_columns=stage.columns(measurement))
+    db, _ = judged_db((URL, keys(requests=[PARKED])))
     out = io.StringIO()
     export(db, out, fmt="csv")
     (row,) = list(csv.DictReader(io.StringIO(out.getvalue())))
@@ -104,3 +109,15 @@ def test_csv_export_has_rule_version_and_suspected_columns() -> None:
         "http_diff",
         RULES_VERSION,
     )
+
+
+def test_a_verdict_judged_again_replaces_every_verdict_column_and_a_partial_row_is_refused() -> None:
+    db, (measurement_id,) = judged_db((URL, keys(requests=[PARKED])))
+    again = Verdict("blocked", "dns", "dns_nxdomain", True, "judged again", "dns_failure", network_state="online")
+    db.set_verdict(measurement_id, again.as_row())
+    stored = db.get_row(measurement_id)
+    assert stored is not None
+    assert {column: stored[column] for column in VERDICT_ROW_COLUMNS} == again.as_row()
+    with pytest.raises(ValueError, match="rule"):
+        db.set_verdict(measurement_id, {k: v for k, v in again.as_row().items() if k != "rule"})
+    assert db.get_row(measurement_id) == stored

@@ -82,7 +82,7 @@ def verdict(
             if found is None:
                 continue
             if store:
-                db.set_verdict(measurement.id, **found.columns())
+                db.set_verdict(measurement.id, found.as_row())
             if as_json:
                 click.echo(json.dumps({"id": measurement.id, "input": measurement.input, **found.as_row()}))
             rows.append(

@@ -8,6 +8,7 @@ columns of a step already released are never renamed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 ENVELOPE_COLUMNS = (
@@ -33,6 +34,23 @@ migration 8; not chained."""
 
 VERDICT_STAGE_COLUMNS: dict[str, type] = {**VERDICT_DETAIL_COLUMNS, **VERDICT_RULE_COLUMNS}
 """The verdict stage's columns that ``Measurement`` has no field for."""
+
+VERDICT_ROW_COLUMNS = (*VERDICT_COLUMNS, *VERDICT_STAGE_COLUMNS)
+"""Every column a verdict fills: the keys of ``probe.verdict``'s ``Verdict.as_row()``, which ``set_verdict`` takes."""
+
+
+def verdict_update(measurement_id: str, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """The ``update`` that replaces a measurement's verdict with ``row`` (every column of ``VERDICT_ROW_COLUMNS``).
+
+    ``?`` placeholders (both engines' connections take them). A row that is not a whole verdict is a bug in
+    the caller, refused rather than half-written."""
+    if set(row) != set(VERDICT_ROW_COLUMNS):
+        wrong = sorted(set(row) ^ set(VERDICT_ROW_COLUMNS))
+        raise ValueError(f"a verdict row has exactly the columns {VERDICT_ROW_COLUMNS}; these differ: {wrong}")
+    assignments = ", ".join(f"{column} = ?" for column in VERDICT_ROW_COLUMNS)
+    values = [row[column] for column in VERDICT_ROW_COLUMNS]
+    return f"update measurements set {assignments} where id = ?", [*values, measurement_id]
+
 
 INITIAL_SCHEMA: dict[str, type] = {
     "id": str,

@@ -26,7 +26,13 @@ from probe.limits import fit_measurement_row
 from probe.model import Measurement, TestKeys, ooni_time
 from probe.storage.busy import BUSY_TIMEOUT_MS, when_free
 from probe.storage.chain import record_hash
-from probe.storage.columns import CHAINED_COLUMNS, ENVELOPE_COLUMNS, VERDICT_COLUMNS, VERDICT_STAGE_COLUMNS
+from probe.storage.columns import (
+    CHAINED_COLUMNS,
+    ENVELOPE_COLUMNS,
+    VERDICT_COLUMNS,
+    VERDICT_STAGE_COLUMNS,
+    verdict_update,
+)
 from probe.storage.migrations import current_version, migrate, pending
 from probe.storage.private import create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
@@ -173,40 +179,15 @@ class Database:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write to measurements in {self.path or 'memory'}: {exc}") from None
 
-    def set_verdict(
-        self,
-        measurement_id: str,
-        *,
-        verdict: str,
-        blocking: str | None,
-        blocking_detail: str | None,
-        confirmed: bool = False,
-        reason: str = "",
-        network_state: str | None = None,
-        rule: str | None = None,
-        rules_version: str | None = None,
-        suspected: str | None = None,
-    ) -> None:
-        """Replace a measurement's verdict (judged again: new fingerprints, new rules, a network that went dark)."""
+    def set_verdict(self, measurement_id: str, row: Mapping[str, Any]) -> None:
+        """Replace a measurement's verdict (judged again: new fingerprints, new rules, a network that went dark).
+
+        ``row``: the verdict's columns, all of them (``Verdict.as_row()``; ``columns.VERDICT_ROW_COLUMNS``)."""
+        sql, params = verdict_update(measurement_id, row)
 
         def write() -> None:
             with self.db.conn:
-                self.db.execute(
-                    "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, "
-                    "reason = ?, network_state = ?, rule = ?, rules_version = ?, suspected = ? where id = ?",
-                    [
-                        verdict,
-                        blocking,
-                        blocking_detail,
-                        int(confirmed),
-                        reason,
-                        network_state,
-                        rule,
-                        rules_version,
-                        suspected,
-                        measurement_id,
-                    ],
-                )
+                self.db.execute(sql, params)
 
         try:
             when_free(write, what=f"the verdict of {measurement_id}")

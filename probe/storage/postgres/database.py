@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
 
 from probe.errors import StorageError
 from probe.model import utc_now_iso
+from probe.storage.columns import verdict_update
 from probe.storage.postgres.connection import PgConnection, connect
 from probe.storage.postgres.schema import migrate
 
@@ -95,28 +96,13 @@ class PgDatabase:
     def runs(self) -> list[dict[str, Any]]:
         return list(self.conn.query("select * from runs order by started_at desc"))
 
-    def set_verdict(
-        self,
-        measurement_id: str,
-        *,
-        verdict: str,
-        blocking: str | None,
-        blocking_detail: str | None,
-        confirmed: bool = False,
-        reason: str = "",
-        network_state: str | None = None,
-        rule: str | None = None,
-        rules_version: str | None = None,
-        suspected: str | None = None,
-    ) -> None:
-        """Replace a measurement's verdict (the verdict columns are outside the hash chain)."""
-        judged = [verdict, blocking, blocking_detail, int(confirmed), reason, network_state, rule, rules_version]
+    def set_verdict(self, measurement_id: str, row: Mapping[str, Any]) -> None:
+        """Replace a measurement's verdict (the verdict columns are outside the hash chain).
+
+        ``row``: the verdict's columns, all of them (``Verdict.as_row()``; ``columns.VERDICT_ROW_COLUMNS``)."""
+        sql, params = verdict_update(measurement_id, row)
         with self.conn:
-            self.conn.execute(
-                "update measurements set verdict = ?, blocking = ?, blocking_detail = ?, confirmed = ?, reason = ?, "
-                "network_state = ?, rule = ?, rules_version = ?, suspected = ? where id = ?",
-                [*judged, suspected, measurement_id],
-            )
+            self.conn.execute(sql, params)
 
     def close(self) -> None:
         self.conn.close()
