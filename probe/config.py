@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -47,6 +48,17 @@ def without_password(url: str) -> str:
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user = userinfo.split(":", 1)[0]
     return parts._replace(netloc=f"{user}:{MASK}@{hostport}").geturl()
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"an http or https URL, got {value!r}")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_http_url)]
+"""An http or https URL with a host (a collector, a test helper, a control site, a webhook, a list source)."""
 
 
 class _Section(BaseModel):
@@ -277,7 +289,7 @@ class ScheduleSection(_Section):
 
 class UploadSection(_Section):
     enabled: bool = Field(False, description="Send measurements to the collector at url. Off until you set it.")
-    url: str | None = Field(
+    url: HttpURL | None = Field(
         None, description="The collector's base URL (http or https); batches go to <url>/v1/batches."
     )
     proxy: SecretStr | None = Field(
@@ -310,15 +322,6 @@ class UploadSection(_Section):
         """The collector's URL as it may be stored, logged and shown: its password masked."""
         return None if self.url is None else without_password(self.url)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"an http or https URL, got {value!r}")
-        return value
-
     @field_validator("proxy")
     @classmethod
     def _proxy_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -341,7 +344,7 @@ class UploadSection(_Section):
 
 
 class ControlSection(_Section):
-    url: list[str] = Field(
+    url: list[HttpURL] = Field(
         default_factory=list,
         description="Test helpers outside the censored network (OONI's web-connectivity helpers or "
         "`probe helper serve`), http(s)://HOST[:PORT]/, tried in order: a helper that fails is skipped for "
@@ -373,15 +376,6 @@ class ControlSection(_Section):
     def _urls_without_password(self, value: list[str]) -> list[str]:
         return [without_password(url) for url in value]
 
-    @field_validator("url")
-    @classmethod
-    def _helper_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"an http or https URL, got {url!r}")
-        return value
-
 
 class FingerprintsSection(_Section):
     files: list[Path] = Field(
@@ -392,11 +386,11 @@ class FingerprintsSection(_Section):
 
 
 class NetworkSection(_Section):
-    domestic_controls: list[str] = Field(
+    domestic_controls: list[HttpURL] = Field(
         default_factory=list,
         description="URLs inside the country (a government or bank site), measured every round.",
     )
-    international_controls: list[str] = Field(
+    international_controls: list[HttpURL] = Field(
         default_factory=list, description="URLs abroad (e.g. a large CDN's), measured every round."
     )
     gateway: str = Field(
@@ -404,15 +398,6 @@ class NetworkSection(_Section):
         description="Asked (TCP port 53) only when every control fails, to tell a shutdown from a local fault: "
         '"auto" (the routing table\'s gateway), an IP address, or "" (never asked).',
     )
-
-    @field_validator("domestic_controls", "international_controls")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"control URLs are http or https URLs, got {url!r}")
-        return value
 
     @field_validator("gateway")
     @classmethod
@@ -426,7 +411,7 @@ class NetworkSection(_Section):
 
 
 class ListsSection(_Section):
-    source: str = Field(
+    source: HttpURL = Field(
         "https://raw.githubusercontent.com/citizenlab/test-lists/master/lists/",
         description="Where `probe lists update` fetches Citizen Lab's lists: <source>global.csv and <source><cc>.csv.",
     )
@@ -442,17 +427,14 @@ class ListsSection(_Section):
 
     @field_validator("source")
     @classmethod
-    def _source_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"an http or https URL, got {value!r}")
+    def _a_folder(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
 
 class AlertsSection(_Section):
     """Webhooks a collector notifies when an outage window opens or closes (``probe collector serve``)."""
 
-    webhooks: list[str] = Field(
+    webhooks: list[HttpURL] = Field(
         default_factory=list,
         description="URLs (http or https) that receive each alert as a signed JSON POST; none: no alerts.",
     )
@@ -476,15 +458,6 @@ class AlertsSection(_Section):
     backoff_min: Interval = Field(5.0, description="First wait before a failed delivery is tried again.")
     backoff_max: Interval = Field(1800.0, description="Longest wait between two tries of a delivery.")
     max_attempts: int = Field(20, ge=1, le=1000, description="Tries of one delivery before it is given up (logged).")
-
-    @field_validator("webhooks")
-    @classmethod
-    def _urls(cls, values: list[str]) -> list[str]:
-        for value in values:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"a webhook is an http or https URL, got {value!r}")
-        return values
 
 
 class CollectorSection(_Section):

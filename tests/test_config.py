@@ -88,3 +88,26 @@ def test_one_helper_url_may_be_given_as_a_string(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[control]\nurl = "http://127.0.0.1:8765/"\n'))
     assert config.control.url == ["http://127.0.0.1:8765/"]
     assert load_config(write(tmp_path, '[control]\nurl = ""\n')).control.url == []
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[upload]\nurl = "ftp://collector.example/"\n', "upload.url"),
+        ('[control]\nurl = ["http://127.0.0.1:8765/", "helper.example:8765"]\n', "control.url.1"),
+        ('[network]\ndomestic_controls = ["https:///no-host"]\n', "network.domestic_controls.0"),
+        ('[network]\ninternational_controls = ["file:///etc/hosts"]\n', "network.international_controls.0"),
+        ('[lists]\nsource = "gopher://lists.example/"\n', "lists.source"),
+        ('[collector.alerts]\nwebhooks = ["mailto:ops@example.org"]\n', "collector.alerts.webhooks.0"),
+    ],
+)
+def test_every_url_setting_refuses_what_is_not_http_naming_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, toml))
+    message = str(error.value)
+    assert f"{key}: Value error, an http or https URL, got" in message and "\n" not in message
+
+
+def test_a_list_source_is_taken_as_a_folder(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[lists]\nsource = "https://lists.example/test-lists"\n'))
+    assert config.lists.source == "https://lists.example/test-lists/"
