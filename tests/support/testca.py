@@ -8,39 +8,22 @@
 
 ``leaf.chain_path`` holds the leaf followed by its root, so a server presents a chain of two
 certificates. A second ``make_ca(tmp_path, "Unknown Interception CA")`` plays the part of an
-interception root that the probe does not trust. Keys are ECDSA P-256: fast to make.
+interception root that the probe does not trust. Keys are ECDSA P-256: fast to make. The roots and leaves
+are built by the lab's CA (``probe.lab.ca``); what only tests need (expired leaves, a root the probe does
+not trust, ``PKI``) is here.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-_ONE_DAY = datetime.timedelta(days=1)
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _san(name: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(name))
-    except ValueError:
-        return x509.DNSName(name)
+from probe.lab.ca import DAY, Credential, LeafFiles, cert_pem, new_leaf, new_root, write_leaf
 
 
 @dataclass(frozen=True)
@@ -68,82 +51,27 @@ class CertificateAuthority:
 
     def issue(self, names: list[str], *, stem: str = "leaf", expired: bool = False) -> Leaf:
         """A leaf certificate for ``names`` (DNS names or IP addresses); ``expired`` ended yesterday."""
-        key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
-        not_after = now - _ONE_DAY if expired else now + 30 * _ONE_DAY
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Probe Test Site"),
-                x509.NameAttribute(NameOID.COMMON_NAME, names[0]),
-            ]
+        not_after = now - DAY if expired else now + 30 * DAY
+        leaf = new_leaf(
+            Credential(self.cert, self.key), names, "Probe Test Site", not_before=now - 2 * DAY, not_after=not_after
         )
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - 2 * _ONE_DAY)
-            .not_valid_after(not_after)
-            .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        chain_path = self.directory / f"{stem}-chain.pem"
-        key_path = self.directory / f"{stem}-key.pem"
-        chain_path.write_bytes(_pem(cert) + _pem(self.cert))
-        key_path.write_bytes(_key_pem(key))
-        return Leaf(cert=cert, chain_path=chain_path, key_path=key_path)
+        files = LeafFiles(self.directory / f"{stem}-chain.pem", self.directory / f"{stem}-key.pem")
+        write_leaf(leaf, self.cert, files)
+        return Leaf(cert=leaf.cert, chain_path=files.chain, key_path=files.key)
 
 
 def make_ca(directory: Path, name: str = "Probe Test Root CA") -> CertificateAuthority:
     """A self-signed root named ``name``, written to ``directory`` (created if needed)."""
     directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Probe Tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ]
-    )
-    public_key = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - 2 * _ONE_DAY)
-        .not_valid_after(now + 365 * _ONE_DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    root = new_root(name, "Probe Tests", not_before=now - 2 * DAY, not_after=now + 365 * DAY)
     stem = "".join(c if c.isalnum() else "-" for c in name.lower())
     cert_path = directory / f"{stem}.pem"
-    cert_path.write_bytes(_pem(cert))
+    cert_path.write_bytes(cert_pem(root.cert))
     ca_dir = directory / stem
     ca_dir.mkdir(exist_ok=True)
-    return CertificateAuthority(name=name, cert=cert, key=key, cert_path=cert_path, directory=ca_dir)
+    return CertificateAuthority(name=name, cert=root.cert, key=root.key, cert_path=cert_path, directory=ca_dir)
 
 
 @dataclass(frozen=True)
