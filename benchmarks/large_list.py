@@ -15,19 +15,17 @@ RSS under 200 MB.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.server
 import os
 import selectors
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from _pages import http_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """
@@ -48,35 +46,6 @@ international_controls = []
 [lists]
 use_cached = false
 """
-
-
-class _Page(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def do_GET(self) -> None:
-        body = b"<html><head><title>ok</title></head><body>reachable</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def http_server() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    server.daemon_threads = True
-    server.request_queue_size = 256
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.server
 import socket
-import threading
 import time
 from collections.abc import Iterator
+
+from _pages import http_server
 
 from probe.config import Config
 from probe.experiments import get_experiment
@@ -25,33 +25,6 @@ from probe.storage import open_database
 from probe.testlist import Target
 
 BLACKHOLE_QUEUE_FILLERS = 4
-
-
-class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<html><head><title>ok</title></head><body>reachable</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def http_server() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    server.daemon_threads = True
-    server.request_queue_size = 256
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextlib.contextmanager

@@ -21,7 +21,11 @@ def load_benchmark():  # type: ignore[no-untyped-def]
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(BENCHMARK.parent))  # its sibling modules (``_pages``), as when it runs as a script
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
     return module
 
 
