@@ -6,7 +6,7 @@ or ``inconclusive``, with the blocking method and a reason.
     http_compare     does the probe's page look like the control's?
     throttling       did the page arrive far slower than at the control?
     network          this round's network context, classified (shutdown, international cut, ...)
-    rules            the ordered decision rules
+    rules/           the decision rules, one module per concept, and their ordered registry (RULES)
     engine           evidence in, verdict out
     reasons          verdicts in OONI's words, and why they differ
     ooni             the engine on OONI's measurements, side by side with OONI's conclusion
