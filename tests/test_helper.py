@@ -21,7 +21,7 @@ from probe.config import Config
 from probe.helper.server import HelperOptions, HelperServer
 from probe.model.control import ControlRequest
 from probe.net.control import BAD_ANSWER, ask_one
-from probe.verdict.observation import parse_control
+from probe.verdict.reader import parse_control
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE_PAGE = "<html><head><title>Guljan news</title></head><body>news</body></html>"

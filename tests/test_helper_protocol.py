@@ -23,7 +23,7 @@ from probe.model.control import (
     ControlResponse,
 )
 from probe.net.control import Helpers
-from probe.verdict.observation import parse_control
+from probe.verdict.reader import parse_control
 
 ANSWERS = Path(__file__).parent / "data" / "ooni_control"
 TITLE_PAGE = "<html><head><title>Guljan news</title></head><body>news</body></html>"

@@ -1,7 +1,8 @@
 """Verdicts: from what a measurement saw to ``accessible``, ``blocked``, ``site_down``, ``network_down``
 or ``inconclusive``, with the blocking method and a reason.
 
-    observation      one web measurement (the probe's or OONI's) as the rules see it
+    observation      one web measurement (the probe's or OONI's) as the rules see it: typed records
+    reader           OONI-shaped test keys (and a test helper's answer) into those records
     dns_consistency  do the probe's DNS answers agree with the control's?
     http_compare     does the probe's page look like the control's?
     throttling       did the page arrive far slower than at the control?

@@ -16,7 +16,8 @@ from probe.model import Measurement
 from probe.verdict.dns_consistency import dns_consistency
 from probe.verdict.http_compare import compare
 from probe.verdict.network import NetworkContext
-from probe.verdict.observation import Attempt, Control, Observation, encrypted_name, observe
+from probe.verdict.observation import Attempt, Control, Observation, encrypted_name
+from probe.verdict.reader import observe
 from probe.verdict.rules import Evidence, Verdict, decide
 
 WEB_TEST_NAME = "web_connectivity"
