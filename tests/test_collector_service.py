@@ -196,6 +196,29 @@ def test_record_whose_hash_does_not_match_its_content_is_refused_422(probe_db, c
     assert stored(path) == []
 
 
+@pytest.mark.parametrize("test_keys", ["[1, 2]", '{"queries": ', '"text"'])
+def test_record_whose_test_keys_are_not_a_json_object_is_refused_422(probe_db, collector, test_keys) -> None:  # type: ignore[no-untyped-def]
+    """test_keys is parsed once, as the measurement the record must load as: still refused, hashes and
+    signatures all consistent (what only the probe's key can make)."""
+    from probe.integrity.signing import batch_statement, head_statement
+
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    _, pending = batches(db, identity)
+    altered = json.loads(encode_batch(pending.batch))
+    last = altered["measurements"][-1]
+    last["test_keys"] = test_keys
+    last["chain_hash"] = record_hash(last["chain_seq"], last["chain_prev"], last)
+    head = altered["head"]
+    head["hash"] = last["chain_hash"]
+    head["signature"] = identity.sign(head_statement(altered["probe_id"], head["seq"], head["hash"], head["signed_at"]))
+    altered["signature"] = identity.sign(batch_statement(altered))
+    status, answer = post(server, encode_batch(altered), identity)
+    assert status == 422 and f"record {last['chain_seq']} " in answer["error"], answer
+    assert stored(path) == []
+
+
 def rewrite_from(db: Database, seq: int) -> None:
     """Rewrite the chain from record ``seq`` on, hashes and all (what only the key's holder can)."""
     conn = db.db.conn

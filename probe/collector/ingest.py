@@ -115,16 +115,16 @@ def ingest(db: AnyDatabase, received: Received) -> IngestResult:
 def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestResult:
     batch = received.batch
     public_key = _authenticate(db, received)
-    _check_chain(batch, public_key)
+    rows = _check_chain(batch, public_key)
     epoch = _epoch(db, batch)
     result = IngestResult(head=batch.head.seq if batch.head else None)
     fresh = _check_against_stored(db, store, batch, epoch, result)
     try:
-        withheld.arrived(db, batch.probe_id, epoch, fresh)
+        withheld.arrived(db, batch.probe_id, epoch, [batch.measurements[index] for index in fresh])
         result.withheld = withheld.store_withheld(db, batch, public_key)
     except withheld.WithheldError as exc:
         raise IngestError(exc.status, str(exc)) from None
-    store.insert_records(batch.probe_id, epoch, [record.model_dump() for record in fresh])
+    store.insert_records(batch.probe_id, epoch, [rows[index] for index in fresh])
     result.stored = len(fresh)
     result.runs = _upsert(store, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
     result.rounds = _upsert(store, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
@@ -161,7 +161,9 @@ def _authenticate(db: AnyDatabase, received: Received) -> str:
     return batch.public_key
 
 
-def _check_chain(batch: Batch, public_key: str) -> None:
+def _check_chain(batch: Batch, public_key: str) -> list[dict[str, Any]]:
+    """Each record's link, hash and measurement checked; their rows (each made once, then stored)."""
+    rows = []
     previous: MeasurementRecord | None = None
     for record in batch.measurements:
         seq = record.chain_seq
@@ -179,16 +181,18 @@ def _check_chain(batch: Batch, public_key: str) -> None:
         except (ValidationError, ValueError) as exc:
             detail = first_error(exc) if isinstance(exc, ValidationError) else str(exc)
             raise IngestError(422, f"record {seq} (id {record.id}) is not a valid measurement: {detail}") from None
+        rows.append(row)
         previous = record
     head = batch.head
     if previous is None:
         if head is not None:
             raise IngestError(422, "a batch without measurements carries no head")
-        return
+        return rows
     if head is None or (head.seq, head.hash) != (previous.chain_seq, previous.chain_hash):
         raise IngestError(422, "the batch's head is not its last record")
     if not head_signature_ok(public_key, batch.probe_id, head.seq, head.hash, head.signed_at, head.signature):
         raise IngestError(401, "bad signature on the chain head")
+    return rows
 
 
 def _epoch(db: AnyDatabase, batch: Batch) -> str | None:
@@ -214,8 +218,9 @@ def _epoch(db: AnyDatabase, batch: Batch) -> str | None:
 
 def _check_against_stored(
     db: AnyDatabase, store: BatchStore, batch: Batch, epoch: str | None, result: IngestResult
-) -> list[MeasurementRecord]:
-    """The records not stored yet; duplicates counted into ``result``; 409 on any contradiction."""
+) -> list[int]:
+    """The records not stored yet (their places in the batch); duplicates counted into ``result``; 409 on
+    any contradiction."""
     probe_id = batch.probe_id
     records = batch.measurements
     by_id = store.by_id([record.id for record in records])
@@ -224,7 +229,7 @@ def _check_against_stored(
         seqs += [records[0].chain_seq - 1, records[-1].chain_seq + 1]
     by_seq = store.at_seq(probe_id, epoch or "", seqs)
     fresh = []
-    for record in records:
+    for index, record in enumerate(records):
         stored = by_id.get(record.id)
         if stored is not None:
             if stored != (probe_id, record.chain_hash):
@@ -234,7 +239,7 @@ def _check_against_stored(
             continue
         if record.chain_seq in by_seq:
             raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
-        fresh.append(record)
+        fresh.append(index)
     if records:
         first, last = records[0], records[-1]
         before = by_seq.get(first.chain_seq - 1)
