@@ -70,6 +70,23 @@ INITIAL_SCHEMA: dict[str, type] = {
 }
 """The table as migration 1 creates it."""
 
+CHAIN_COLUMNS: dict[str, type] = {"probe_id": str, "chain_seq": int, "chain_prev": str, "chain_hash": str}
+"""The probe a row came from (NULL for a probe's own rows) and its place in that probe's hash chain, since
+migration 2."""
+
+CHAIN_EPOCH_COLUMNS: dict[str, type] = {"chain_epoch": str}
+"""Which of its probe's chains a collector's row belongs to, since migration 6."""
+
+MEASUREMENT_COLUMNS: dict[str, type] = {
+    **INITIAL_SCHEMA,
+    **CHAIN_COLUMNS,
+    **VERDICT_DETAIL_COLUMNS,
+    **CHAIN_EPOCH_COLUMNS,
+    **VERDICT_RULE_COLUMNS,
+}
+"""Every column of the table after the latest migration, in SQLite's order. A collector's PostgreSQL table has
+the same ones (``probe.storage.postgres.schema``; a test compares the two stores)."""
+
 CHAINED_COLUMNS = tuple(name for name in INITIAL_SCHEMA if name not in VERDICT_COLUMNS)
 """A measurement's immutable columns, covered by the hash chain. An allow-list: columns added later stay out."""
 

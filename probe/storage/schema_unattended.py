@@ -19,7 +19,7 @@ import sqlite3
 import sqlite_utils
 
 from probe.storage.chain import GENESIS, record_hash
-from probe.storage.columns import CHAINED_COLUMNS
+from probe.storage.columns import CHAIN_COLUMNS, CHAINED_COLUMNS
 
 _TABLES = """
 create table if not exists rounds (
@@ -120,7 +120,7 @@ def unattended(db: sqlite_utils.Database) -> None:
     conn = db.conn
     if not conn.in_transaction:
         conn.execute("begin")
-    _add_columns(db, "measurements", {"probe_id": str, "chain_seq": int, "chain_prev": str, "chain_hash": str})
+    _add_columns(db, "measurements", CHAIN_COLUMNS)
     _add_columns(db, "runs", {"probe_id": str})
     for statement in _TABLES.split(";"):
         if statement.strip():

@@ -4,8 +4,9 @@
     measurement_chain the ledger: one row per (probe, epoch, chain seq), primary key (probe_id, epoch, chain_seq),
                       unique (probe_id, id); a batch's records are inserted here first with
                       ``on conflict do nothing``, so a record is stored once whoever sends it when
-    measurements      every column SQLite has, partitioned by month of ``started_at`` (one table per
-                      month, made when its first row comes; odd times go to ``measurements_other``);
+    measurements      every column SQLite has (named in ``probe.storage.columns``), partitioned by month of
+                      ``started_at`` (one table per month, made when its first row comes; odd times go to
+                      ``measurements_other``);
                       a covering index (input, started_at) for the outage queries, and (probe, seq)
     runs, rounds      primary key (probe_id, id): a probe's runs and heartbeats
     chain_heads       signed heads, primary key (probe_id, epoch, seq)
@@ -24,9 +25,46 @@ under an advisory lock, so two collectors starting at once do not both apply one
 
 from __future__ import annotations
 
+from probe.storage.columns import (
+    CHAIN_COLUMNS,
+    CHAIN_EPOCH_COLUMNS,
+    INITIAL_SCHEMA,
+    VERDICT_DETAIL_COLUMNS,
+    VERDICT_RULE_COLUMNS,
+)
 from probe.storage.postgres.connection import PgConnection
 
 _TIME = 'text collate "C"'
+_TYPES = {str: "text", int: "integer", float: "double precision"}
+_MEASUREMENT_TYPES = {
+    "id": "text not null",
+    "probe_id": "text not null",
+    "input": 'text collate "C"',
+    "started_at": f"{_TIME} not null",
+    "chain_seq": "bigint not null",
+    "chain_prev": "text not null",
+    "chain_hash": "text not null",
+}
+"""Where a collector's measurement columns differ from SQLite's types: what every collector row has, inputs and
+times compared byte by byte (as SQLite compares them), 64-bit chain seqs."""
+
+
+def _measurement_columns(columns: dict[str, type]) -> str:
+    """The column list of ``create table measurements``: the columns SQLite's migrations made (``columns``), the
+    probe's id second as in every collector table."""
+    names = ["id", "probe_id", *(name for name in columns if name not in ("id", "probe_id"))]
+    return ",\n".join(f"    {name} {_MEASUREMENT_TYPES.get(name) or _TYPES[columns[name]]}" for name in names)
+
+
+_MIGRATION_1_COLUMNS = {
+    **INITIAL_SCHEMA,
+    **CHAIN_COLUMNS,
+    **CHAIN_EPOCH_COLUMNS,
+    **VERDICT_DETAIL_COLUMNS,
+    **VERDICT_RULE_COLUMNS,
+}
+"""The measurement columns of SQLite's migrations 1 to 8, which migration 1 here made at once. A column SQLite
+adds later is added here by a migration of its own (the two stores' columns are compared by a test)."""
 
 _INITIAL = f"""
 create table probes (
@@ -114,39 +152,7 @@ create table measurement_chain (
 );
 create index measurement_chain_id on measurement_chain (id);
 create table measurements (
-    id text not null,
-    probe_id text not null,
-    run_id text,
-    experiment text,
-    input text collate "C",
-    category_code text,
-    started_at {_TIME} not null,
-    test_start_time text,
-    runtime double precision,
-    failure text,
-    failed_step text,
-    verdict text,
-    blocking text,
-    blocking_detail text,
-    probe_asn text,
-    probe_cc text,
-    test_name text,
-    test_version text,
-    report_id text,
-    software_name text,
-    software_version text,
-    annotations text,
-    test_keys text,
-    chain_seq bigint not null,
-    chain_prev text not null,
-    chain_hash text not null,
-    chain_epoch text,
-    confirmed integer,
-    reason text,
-    network_state text,
-    rule text,
-    rules_version text,
-    suspected text
+{_measurement_columns(_MIGRATION_1_COLUMNS)}
 ) partition by range (started_at);
 create table measurements_other partition of measurements default;
 create index measurements_outages on measurements (input, started_at) include (
