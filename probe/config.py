@@ -12,9 +12,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -28,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from probe.defaults import shipped
 from probe.errors import ConfigError
@@ -151,10 +153,15 @@ class HTTPSection(_Section):
 
 
 # --- SMS ------------------------------------------------------------------------------------
+# [sms] is generic here: which back-ends are on, and the recipients. A back-end's own table
+# ([sms.smpp], ...) is declared by its module in probe.sms, as a BackendSection, and named by its
+# entry in probe.sms.backends' registry. This module is the bottom layer and cannot import that
+# registry, so the registry hands it in (use_sms_backends, when probe.sms.backends is imported: the
+# CLI, the daemon and the runner import it through the experiments): [sms] is validated once, here,
+# with the back-ends' own models, and a bad name or field fails when the config is loaded.
 # Phone numbers, passwords and sender ids are SecretStr: they are used, never written out (a run
 # stores its config as JSON, where a SecretStr is "**********").
 
-SMSBackend = Literal["at_modem", "smpp", "http_gateway"]
 SMS_LABEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 _NUMBER_PATTERN = r"^\+?[0-9]{3,20}$"
 
@@ -173,65 +180,67 @@ class SMSRecipient(_Section):
         return value
 
 
-class ATModemSection(_Section):
-    port: str = Field("/dev/ttyUSB2", description="The modem's AT port: a device or any pyserial URL (socket://).")
-    baudrate: int = Field(115200, ge=300, le=4_000_000, description="Serial speed (ignored by socket:// URLs).")
-    command_timeout: Seconds = Field(5.0, description="Seconds one AT command may take to its final result.")
-    registration_timeout: float = Field(
-        10.0, ge=0, le=600, description="Seconds to wait for network registration before radio_unavailable."
-    )
-    prompt_timeout: Seconds = Field(5.0, description="Seconds to wait for the '> ' prompt after AT+CMGS.")
-    submit_timeout: Seconds = Field(60.0, description="Seconds to wait for +CMGS (the network's acceptance).")
-    delivery_timeout: Seconds = Field(120.0, description="Seconds to wait for the status report and receipt.")
-    scan_stored: bool = Field(
-        True,
-        description="List stored messages (AT+CMGL) at the start to find late receipts; this marks the SIM's "
-        "other messages read, so use a SIM dedicated to the probe. Only nonce messages are deleted.",
-    )
-    max_line_bytes: int = Field(1024, ge=80, le=65536, description="Longer modem lines are discarded as garbage.")
-    max_read_bytes: int = Field(
-        1 << 20, ge=4096, le=1 << 26, description="Bytes read from the modem per measurement before giving up."
-    )
+class BackendSection(_Section):
+    """An SMS back-end's table, ``[sms.<name>]``: declared in the back-end's module, every field with a
+    default (a back-end that is not configured is valid), secrets as ``SecretStr``."""
+
+    def recipient_label(self) -> str | None:
+        """The label in ``[sms.recipients]`` the back-end sends to, checked when it is enabled; None: none."""
+        return None
 
 
-class SMPPSection(_Section):
-    system_id: str = Field("", max_length=15, description="SMPP account; empty: a TCP/TLS reachability check only.")
-    password: SecretStr = Field(SecretStr(""), description="SMPP password (at most 8 characters).")
-    system_type: str = Field("", max_length=12, description="SMPP system_type, if the SMSC wants one.")
-    source_addr: SecretStr = Field(SecretStr(""), description="Sender address (may be a number: never stored).")
-    recipient: str = Field("self-loop", description="Label in [sms.recipients] the SMS is sent to.")
-    tls: bool = Field(False, description="Speak SMPP over TLS (the SMSC's name is the SNI).")
-    bind_timeout: Seconds = Field(10.0, description="Seconds to wait for bind_transceiver_resp.")
-    submit_timeout: Seconds = Field(10.0, description="Seconds to wait for submit_sm_resp.")
-    receipt_timeout: Seconds = Field(120.0, description="Seconds to wait for the delivery receipt (deliver_sm).")
-    enquire_link_interval: Seconds = Field(30.0, description="Seconds between enquire_link while waiting.")
-    max_pdu_bytes: int = Field(65536, ge=64, le=1 << 20, description="Larger PDUs are a protocol error.")
+BackendSections = Callable[[], Mapping[str, type[BackendSection]]]
+"""The registered back-ends' tables by back-end name, read when a config is validated."""
+_backend_sections: BackendSections = dict
+Section = TypeVar("Section", bound=BackendSection)
 
 
-class HTTPGatewaySection(_Section):
-    kind: Literal["kannel"] = Field("kannel", description="API spoken to send: Kannel's sendsms.")
-    username: str = Field("", description="Gateway account; empty: a DNS/TCP/TLS/HTTP reachability check only.")
-    password: SecretStr = Field(SecretStr(""), description="Gateway password.")
-    sender: SecretStr = Field(SecretStr(""), description="Sender ('from'), if the gateway wants one.")
-    recipient: str = Field("self-loop", description="Label in [sms.recipients] the SMS is sent to.")
-    dlr_listen: str = Field(
-        "127.0.0.1:13080", description="host:port where the probe listens for the gateway's delivery reports."
-    )
-    dlr_url: str = Field("", description="Base URL the gateway calls for reports; default http://<dlr_listen>.")
-    delivery_timeout: Seconds = Field(120.0, description="Seconds to wait for a final delivery report.")
+def use_sms_backends(sections: BackendSections) -> None:
+    """Validate ``[sms]`` with these back-ends (``probe.sms.backends`` hands in its registry when imported)."""
+    global _backend_sections
+    _backend_sections = sections
+
+
+def _names(sections: Mapping[str, type[BackendSection]]) -> str:
+    return ", ".join(sections) or "none: probe.sms.backends registers them"
+
+
+def _invalid_at(where: tuple[str, ...], exc: ValidationError | ValueError) -> ValidationError:
+    """``exc`` as the errors of ``[sms.<where>]``, so that the one line names the table and its field."""
+    if not isinstance(exc, ValidationError):
+        line: InitErrorDetails = {"type": "value_error", "loc": where, "input": None, "ctx": {"error": exc}}
+        return ValidationError.from_exception_data("SMSSection", [line])
+    lines: list[InitErrorDetails] = []
+    for error in exc.errors():
+        detail: InitErrorDetails = {"type": error["type"], "loc": (*where, *error["loc"]), "input": error["input"]}
+        if "ctx" in error:
+            detail["ctx"] = error["ctx"]
+        lines.append(detail)
+    return ValidationError.from_exception_data("SMSSection", lines)
 
 
 class SMSSection(_Section):
-    backends: list[SMSBackend] = Field(
+    """``[sms]``; each back-end's settings are its own table, ``[sms.<name>]`` (``section``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    backends: list[str] = Field(
         default_factory=list,
-        description="Back-ends the sms experiment may use; empty (the default): SMS measurements are off.",
+        description="Back-ends the sms experiment may use (probe.sms.backends registers them); empty (the "
+        "default): SMS measurements are off.",
     )
     recipients: dict[str, SMSRecipient] = Field(
         default_factory=dict, description="Role labels (self-loop, peer, control) and the numbers they stand for."
     )
-    at_modem: ATModemSection = Field(default_factory=ATModemSection)
-    smpp: SMPPSection = Field(default_factory=SMPPSection)
-    http_gateway: HTTPGatewaySection = Field(default_factory=HTTPGatewaySection)
+
+    @field_validator("backends")
+    @classmethod
+    def _registered(cls, value: list[str]) -> list[str]:
+        known = _backend_sections()
+        for name in value:
+            if name not in known:
+                raise ValueError(f"unknown SMS back-end {name!r} (known: {_names(known)})")
+        return value
 
     @field_validator("recipients")
     @classmethod
@@ -242,11 +251,34 @@ class SMSSection(_Section):
         return value
 
     @model_validator(mode="after")
-    def _recipients_known(self) -> SMSSection:
-        for name, section in (("smpp", self.smpp), ("http_gateway", self.http_gateway)):
-            if name in self.backends and section.recipient not in self.recipients:
-                raise ValueError(f"[sms.{name}] recipient {section.recipient!r} is not in [sms.recipients]")
+    def _backend_tables(self) -> SMSSection:
+        known = _backend_sections()
+        tables = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        for name, table in tables.items():
+            model = known.get(name)
+            if model is None:
+                reason = f"not an SMS back-end's table (back-ends: {_names(known)})"
+                raise _invalid_at((name,), ValueError(reason))
+            try:
+                tables[name] = model.model_validate(table)
+            except ValidationError as exc:
+                raise _invalid_at((name,), exc) from None
+        for name, model in known.items():
+            tables.setdefault(name, model())
+        for name in self.backends:
+            label = tables[name].recipient_label()
+            if label is not None and label not in self.recipients:
+                raise _invalid_at((name, "recipient"), ValueError(f"{label!r} is not in [sms.recipients]"))
         return self
+
+    def section(self, name: str, model: type[Section]) -> Section:
+        """Back-end ``name``'s table, ``[sms.<name>]``, as validated (its defaults when the file has none)."""
+        table = (self.__pydantic_extra__ or {}).get(name)
+        if table is None:
+            return model()
+        if not isinstance(table, model):
+            raise TypeError(f"[sms.{name}] is a {type(table).__name__}, not a {model.__name__}")
+        return table
 
 
 # --- unattended operation -------------------------------------------------------------------

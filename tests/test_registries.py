@@ -7,7 +7,6 @@ these tests add one (for the length of a test) and show it picked up with nothin
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -19,12 +18,9 @@ from probe.config import Config
 from probe.daemon.rounds import groups_from
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, Context, get_experiment
-from probe.experiments.sms import SMSExperiment
 from probe.export import FORMATS, ExportFormat, export
 from probe.model import Measurement
-from probe.model.sms import SMSTestKeys
-from probe.sms.backend import Backend, SMSNetwork, SMSTarget
-from probe.sms.backends import BACKENDS, backend_for
+from probe.sms.backends import BACKENDS
 from probe.storage import open_database
 
 
@@ -74,39 +70,6 @@ def test_an_added_experiment_is_one_registry_line(monkeypatch: pytest.MonkeyPatc
     assert [group.experiment for group in groups_from(config)] == ["echo"]
     with pytest.raises(ProbeError, match="unknown experiment 'nope'"):
         get_experiment("nope")
-
-
-def _fake_measure(target: SMSTarget, config: Config, recipient: Any, keys: SMSTestKeys, net: SMSNetwork) -> None:
-    keys.conclude("gateway_reachable", "fake")
-
-
-FAKE = Backend(
-    name="smpp",  # a name [sms] backends accepts; the form is what is new
-    prefixes=("fake://",),
-    form="fake://NAME",
-    check=lambda value: None if re.match(r"^fake://[a-z]+$", value) else "fake://NAME, letters only",
-    parse=lambda value, sms: SMSTarget("smpp", host=value.removeprefix("fake://")),
-    measure=_fake_measure,
-)
-
-
-def test_an_added_sms_backend_is_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(BACKENDS, "fake", FAKE)
-    assert backend_for("fake://gw") is FAKE
-    experiment = SMSExperiment()
-    assert experiment.check_input("fake://gw") is None
-    assert experiment.check_input("fake://GW1") == "fake://NAME, letters only"
-    # The registered back-ends keep their explicit forms and the older ones.
-    assert backend_for("at:self-loop") is BACKENDS["at_modem"]
-    assert backend_for("self-loop") is BACKENDS["at_modem"]
-    assert backend_for("smpp://smsc.example.kz:2775") is BACKENDS["smpp"]
-    assert backend_for("smsc.example.kz:2775") is BACKENDS["smpp"]
-    assert backend_for("https://gw.example.kz/send") is BACKENDS["http_gateway"]
-
-
-def test_an_sms_input_no_backend_claims_is_refused_with_the_forms() -> None:
-    reason = SMSExperiment().check_input("ftp://gw.example.kz/")
-    assert reason is not None and "at:LABEL" in reason and "smpp://HOST:PORT" in reason
 
 
 def _upper(rows: Iterable[dict[str, Any]], out: TextIO) -> int:

@@ -55,8 +55,10 @@ class Experiment(Protocol):
     name: str
     version: str
     test_name: str
-    inputs: str
-    """What an input looks like, for ``probe run --help`` (``URLs``, ``host:port``)."""
+
+    @property
+    def inputs(self) -> str:
+        """What an input looks like, for ``probe run --help`` (``URLs``, ``host:port``)."""
 
     def check_input(self, value: str) -> str | None:
         """Why ``value`` cannot be measured by this experiment, or None."""

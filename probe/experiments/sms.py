@@ -36,8 +36,8 @@ from probe.model.sms import SMSTestKeys, Stage
 from probe.net import http, tcp, tls
 from probe.net.trace import Trace
 from probe.sms import conclusion
-from probe.sms.backend import INPUT_FORMS, SMSTarget
-from probe.sms.backends import BACKENDS, backend_for
+from probe.sms.backend import SMSTarget
+from probe.sms.backends import BACKENDS, backend_for, input_forms
 
 _LOOKS_LIKE_NUMBER = re.compile(r"^\+?[0-9][0-9 ()./-]{3,}$")
 _NETWORK_STAGES = ("dns", "tcp", "tls", "http")
@@ -56,7 +56,7 @@ def parse_target(value: str, config: Config) -> SMSTarget:
         raise ProbeError(_NEVER_A_NUMBER)
     backend = backend_for(value)
     if backend is None:
-        raise ProbeError(f"not an SMS input (SMS inputs: {INPUT_FORMS})")
+        raise ProbeError(f"not an SMS input (SMS inputs: {input_forms()})")
     if backend.name not in sms.backends:
         raise ProbeError(f"the {backend.name} back-end is not enabled ([sms] backends = {sms.backends})")
     try:
@@ -69,7 +69,10 @@ class SMSExperiment:
     name = "sms"
     version = "0.1.0"
     test_name = "sms_reachability"
-    inputs = ", ".join(backend.form for backend in BACKENDS.values())
+
+    @property
+    def inputs(self) -> str:
+        return input_forms()  # the back-ends registered when the help is shown
 
     # A rejected input may be a phone number given by mistake: the run records its position only.
     redact_rejected_inputs = True
@@ -80,7 +83,7 @@ class SMSExperiment:
             return _NEVER_A_NUMBER
         backend = backend_for(value)
         if backend is None:
-            return f"not an SMS input (SMS inputs: {INPUT_FORMS})"
+            return f"not an SMS input (SMS inputs: {input_forms()})"
         return backend.check(value)
 
     def run(self, value: str, ctx: Context) -> Measurement:

@@ -15,10 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from probe.config import SMSBackend
 from probe.model import TestKeys, utc_now_iso
 
-Backend = SMSBackend
 Conclusion = Literal[
     "sms_ok",
     "sms_submit_rejected",
@@ -96,7 +94,7 @@ class LocalEvent:
 
 @dataclass
 class LocalRecords:
-    backend: Backend | None = None
+    backend: str | None = None
     nonce: str | None = None
     message_ref: str | None = None
     sent_at: str | None = None
@@ -114,7 +112,8 @@ class SMSTestKeys(TestKeys):
     arrived during this one.
     """
 
-    backend: Backend
+    backend: str
+    """The back-end's name, as registered in ``probe.sms.backends``."""
     direction: str | None = None
     recipient: str | None = None
     conclusion: Conclusion = "probe_fault"

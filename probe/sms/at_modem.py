@@ -32,8 +32,9 @@ import time
 from typing import cast
 
 import serial
+from pydantic import Field
 
-from probe.config import SMS_LABEL_PATTERN, ATModemSection, Config, SMSRecipient, SMSSection
+from probe.config import SMS_LABEL_PATTERN, BackendSection, Config, Seconds, SMSRecipient, SMSSection
 from probe.errors import ProbeError
 from probe.model import utc_now_iso
 from probe.model.sms import DeliveryStatus, LocalEvent, Registration, SMSTestKeys, find_nonce, message_text, new_nonce
@@ -47,6 +48,30 @@ REGISTRATION_POLL_SECONDS = 1.0
 MAX_STORED_SCAN = 100
 """Stored messages looked at per measurement."""
 _SIM_NOT_INSERTED = 10
+
+
+class ATModemSection(BackendSection):
+    """``[sms.at_modem]``."""
+
+    port: str = Field("/dev/ttyUSB2", description="The modem's AT port: a device or any pyserial URL (socket://).")
+    baudrate: int = Field(115200, ge=300, le=4_000_000, description="Serial speed (ignored by socket:// URLs).")
+    command_timeout: Seconds = Field(5.0, description="Seconds one AT command may take to its final result.")
+    registration_timeout: float = Field(
+        10.0, ge=0, le=600, description="Seconds to wait for network registration before radio_unavailable."
+    )
+    prompt_timeout: Seconds = Field(5.0, description="Seconds to wait for the '> ' prompt after AT+CMGS.")
+    submit_timeout: Seconds = Field(60.0, description="Seconds to wait for +CMGS (the network's acceptance).")
+    delivery_timeout: Seconds = Field(120.0, description="Seconds to wait for the status report and receipt.")
+    scan_stored: bool = Field(
+        True,
+        description="List stored messages (AT+CMGL) at the start to find late receipts; this marks the SIM's "
+        "other messages read, so use a SIM dedicated to the probe. Only nonce messages are deleted.",
+    )
+    max_line_bytes: int = Field(1024, ge=80, le=65536, description="Longer modem lines are discarded as garbage.")
+    max_read_bytes: int = Field(
+        1 << 20, ge=4096, le=1 << 26, description="Bytes read from the modem per measurement before giving up."
+    )
+
 
 _port_locks: dict[str, threading.Lock] = {}
 _port_locks_guard = threading.Lock()
@@ -372,7 +397,7 @@ def _parse(value: str, sms: SMSSection) -> SMSTarget:
     label = _label(value)
     if label not in sms.recipients:
         raise ValueError(f"no recipient {label!r} in [sms.recipients]")
-    return SMSTarget("at_modem", label=label)
+    return SMSTarget(BACKEND.name, label=label)
 
 
 def _measure_target(
@@ -380,11 +405,12 @@ def _measure_target(
 ) -> None:
     if recipient is None:  # _parse checked it: only a broken caller gets here
         raise ProbeError(f"no recipient {target.label!r} in [sms.recipients]")
-    measure(config.sms.at_modem, recipient, keys)
+    measure(BACKEND.settings(config.sms), recipient, keys)
 
 
 BACKEND = Backend(
     name="at_modem",
+    section=ATModemSection,
     prefixes=("at:",),
     form="at:LABEL",
     check=_check,

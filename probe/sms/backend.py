@@ -1,9 +1,11 @@
 """What every SMS back-end provides, and what the sms experiment gives it to measure with.
 
-A back-end is a ``Backend``: its name (as listed in ``[sms] backends``), the explicit input forms
+A back-end is a ``Backend``: its name (as listed in ``[sms] backends``), its settings table
+``[sms.<name>]`` (a ``probe.config.BackendSection`` it declares itself), the explicit input forms
 that pick it (``at:LABEL``, ``smpp://HOST:PORT``, ``https://...``), a check of an input's form, how
 an input becomes an ``SMSTarget`` under the config, and ``measure``. Back-ends register in
-``probe.sms.backends``; the experiment never asks which one it has.
+``probe.sms.backends``, which hands their tables to the config; neither the config nor the
+experiment names one.
 
 A back-end does not resolve names or open connections itself: the experiment hands it an
 ``SMSNetwork`` (the configured resolvers, TCP, TLS, one HTTP request), so DNS, TCP and TLS failures
@@ -15,19 +17,18 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
-from probe.config import Config, SMSBackend, SMSRecipient, SMSSection
+from probe.config import BackendSection, Config, SMSRecipient, SMSSection
 from probe.model.sms import SMSTestKeys
 from probe.net.trace import Trace
 
-INPUT_FORMS = "at:LABEL, smpp://HOST:PORT or an http(s) gateway URL"
-"""The explicit input forms of the registered back-ends, for messages."""
+Section = TypeVar("Section", bound=BackendSection)
 
 
 @dataclass(frozen=True)
 class SMSTarget:
-    backend: SMSBackend
+    backend: str
     label: str | None = None
     """The recipient label in ``[sms.recipients]`` the SMS goes to (None: reachability only)."""
     host: str = ""
@@ -59,9 +60,11 @@ def _never(value: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Backend:
-    name: SMSBackend
-    """As listed in ``[sms] backends`` and stored in ``test_keys.backend``."""
+class Backend(Generic[Section]):
+    name: str
+    """As listed in ``[sms] backends`` and stored in ``test_keys.backend``; its table is ``[sms.<name>]``."""
+    section: type[Section]
+    """Its settings, ``[sms.<name>]``: validated with the config (``probe.config.use_sms_backends``)."""
     prefixes: tuple[str, ...]
     """Input prefixes that pick this back-end (``at:``, ``smpp://``)."""
     form: str
@@ -77,3 +80,7 @@ class Backend:
 
     def claims(self, value: str) -> bool:
         return value.startswith(self.prefixes)
+
+    def settings(self, sms: SMSSection) -> Section:
+        """This back-end's table of the config's ``[sms]`` (its defaults when the file has none)."""
+        return sms.section(self.name, self.section)

@@ -25,10 +25,13 @@ import queue
 import re
 import threading
 from contextlib import suppress
+from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
+from pydantic import Field, SecretStr
+
 from probe.addresses import split_endpoint
-from probe.config import Config, HTTPGatewaySection, SMSRecipient, SMSSection
+from probe.config import BackendSection, Config, Seconds, SMSRecipient, SMSSection
 from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, message_text, new_nonce
 from probe.net import http
@@ -44,6 +47,25 @@ MAX_REPORTS = 64
 """Reports kept per measurement, whoever sends them."""
 REPORT_IO_SECONDS = 2.0
 _REPORT_TARGET = re.compile(r"^/dlr/([0-9a-f]{16})\?type=(\d{1,3})$")
+
+
+class HTTPGatewaySection(BackendSection):
+    """``[sms.http_gateway]``."""
+
+    kind: Literal["kannel"] = Field("kannel", description="API spoken to send: Kannel's sendsms.")
+    username: str = Field("", description="Gateway account; empty: a DNS/TCP/TLS/HTTP reachability check only.")
+    password: SecretStr = Field(SecretStr(""), description="Gateway password.")
+    sender: SecretStr = Field(SecretStr(""), description="Sender ('from'), if the gateway wants one.")
+    recipient: str = Field("self-loop", description="Label in [sms.recipients] the SMS is sent to.")
+    dlr_listen: str = Field(
+        "127.0.0.1:13080", description="host:port where the probe listens for the gateway's delivery reports."
+    )
+    dlr_url: str = Field("", description="Base URL the gateway calls for reports; default http://<dlr_listen>.")
+    delivery_timeout: Seconds = Field(120.0, description="Seconds to wait for a final delivery report.")
+
+    def recipient_label(self) -> str:
+        return self.recipient
+
 
 _listen_locks: dict[str, threading.Lock] = {}
 _listen_locks_guard = threading.Lock()
@@ -118,7 +140,7 @@ def send(
     trace: Trace,
 ) -> None:
     """Send one SMS through a Kannel-style gateway and wait for its report; outcome in ``keys``."""
-    settings = config.sms.http_gateway
+    settings = BACKEND.settings(config.sms)
     refusal = credentials_refusal(url, addresses)
     if refusal:
         keys.send_result = "not_sent"
@@ -229,7 +251,7 @@ def _parse(value: str, sms: SMSSection) -> SMSTarget:
         reason = "a gateway URL without credentials, query or fragment (credentials live in the config)"
     if reason:
         raise ValueError(reason)
-    return SMSTarget("http_gateway", url=value, label=sms.http_gateway.recipient)
+    return SMSTarget(BACKEND.name, url=value, label=BACKEND.settings(sms).recipient)
 
 
 def _measure_target(
@@ -238,7 +260,7 @@ def _measure_target(
     reachable = net.reach(target.url, keys)
     if reachable is None:
         return
-    if not config.sms.http_gateway.username or recipient is None:
+    if not BACKEND.settings(config.sms).username or recipient is None:
         keys.conclude("gateway_reachable", f"HTTP {keys.http_status} (reachability only: no gateway account)")
         return
     send(target.url, reachable, config, recipient, keys, net.trace)
@@ -246,6 +268,7 @@ def _measure_target(
 
 BACKEND = Backend(
     name="http_gateway",
+    section=HTTPGatewaySection,
     prefixes=("http://", "https://"),
     form="https://GATEWAY/PATH",
     check=check_url,

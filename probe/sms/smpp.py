@@ -28,20 +28,41 @@ import socket
 import time
 from collections.abc import Callable
 
+from pydantic import Field, SecretStr
+
 from probe.addresses import split_host_port
-from probe.config import SMS_LABEL_PATTERN, Config, SMPPSection, SMSRecipient, SMSSection
+from probe.config import SMS_LABEL_PATTERN, BackendSection, Config, Seconds, SMSRecipient, SMSSection
 from probe.failures import EOF_ERROR, TIMEOUT, MeasuredFailure, classify
 from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, find_nonce, message_text, new_nonce
 from probe.net._deadline import Deadline
 from probe.sms import conclusion, smpp_pdu
-from probe.sms.backend import INPUT_FORMS, Backend, SMSNetwork, SMSTarget
+from probe.sms.backend import Backend, SMSNetwork, SMSTarget
 from probe.sms.smpp_pdu import PDU, PDUError
 
 ANSWER_WAIT = 2.0
 """Seconds to wait for an answer to the unbound enquire_link of a reachability check."""
 UNBIND_WAIT = 1.0
 _RECV_BYTES = 65536
+
+
+class SMPPSection(BackendSection):
+    """``[sms.smpp]``."""
+
+    system_id: str = Field("", max_length=15, description="SMPP account; empty: a TCP/TLS reachability check only.")
+    password: SecretStr = Field(SecretStr(""), description="SMPP password (at most 8 characters).")
+    system_type: str = Field("", max_length=12, description="SMPP system_type, if the SMSC wants one.")
+    source_addr: SecretStr = Field(SecretStr(""), description="Sender address (may be a number: never stored).")
+    recipient: str = Field("self-loop", description="Label in [sms.recipients] the SMS is sent to.")
+    tls: bool = Field(False, description="Speak SMPP over TLS (the SMSC's name is the SNI).")
+    bind_timeout: Seconds = Field(10.0, description="Seconds to wait for bind_transceiver_resp.")
+    submit_timeout: Seconds = Field(10.0, description="Seconds to wait for submit_sm_resp.")
+    receipt_timeout: Seconds = Field(120.0, description="Seconds to wait for the delivery receipt (deliver_sm).")
+    enquire_link_interval: Seconds = Field(30.0, description="Seconds between enquire_link while waiting.")
+    max_pdu_bytes: int = Field(65536, ge=64, le=1 << 20, description="Larger PDUs are a protocol error.")
+
+    def recipient_label(self) -> str:
+        return self.recipient
 
 
 class SMPPLink:
@@ -283,7 +304,7 @@ def _split(value: str) -> tuple[str, int]:
     try:
         return split_host_port(value.removeprefix("smpp://"))
     except ValueError as exc:
-        raise ValueError(f"{exc} (SMS inputs: {INPUT_FORMS})") from None
+        raise ValueError(f"{exc} (an SMSC is {BACKEND.form})") from None
 
 
 def _check(value: str) -> str | None:
@@ -296,19 +317,21 @@ def _check(value: str) -> str | None:
 
 def _parse(value: str, sms: SMSSection) -> SMSTarget:
     host, port = _split(value)
-    return SMSTarget("smpp", host=host, port=port, label=sms.smpp.recipient)
+    return SMSTarget(BACKEND.name, host=host, port=port, label=BACKEND.settings(sms).recipient)
 
 
 def _measure_target(
     target: SMSTarget, config: Config, recipient: SMSRecipient | None, keys: SMSTestKeys, net: SMSNetwork
 ) -> None:
-    sock = net.connect(target.host, target.port, keys, use_tls=config.sms.smpp.tls)
+    settings = BACKEND.settings(config.sms)
+    sock = net.connect(target.host, target.port, keys, use_tls=settings.tls)
     if sock is not None:
-        measure(sock, config.sms.smpp, recipient, keys)
+        measure(sock, settings, recipient, keys)
 
 
 BACKEND = Backend(
     name="smpp",
+    section=SMPPSection,
     prefixes=("smpp://",),
     form="smpp://HOST:PORT",
     check=_check,
