@@ -88,12 +88,14 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_toy_is_picked_by_its_input_form(toy: Backend[ToySection]) -> None:
+def test_the_toy_is_picked_by_its_input_form_and_listed_in_run_help(toy: Backend[ToySection]) -> None:
     assert backend_for("toy://gw") is toy
     experiment = SMSExperiment()
     assert experiment.check_input("toy://gw") is None
     assert experiment.check_input("toy://GW1") == "toy://NAME, letters only"
     assert "toy://NAME" in experiment.inputs and "toy://NAME" in (experiment.check_input("ftp://x") or "")
+    result = CliRunner().invoke(cli, ["run", "--help"], terminal_width=1000)
+    assert "sms: at:LABEL, smpp://HOST:PORT, https://GATEWAY/PATH, toy://NAME" in " ".join(result.output.split())
     # The back-ends already registered keep their explicit forms and the older ones.
     assert backend_for("at:self-loop") is BACKENDS["at_modem"]
     assert backend_for("self-loop") is BACKENDS["at_modem"]

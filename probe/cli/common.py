@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from probe.storage.db import DB_FILENAME
 from probe.storage.store import is_postgres
 
 F = TypeVar("F", bound=Callable[..., Any])
+Entry = TypeVar("Entry")
 
 
 def config_option(func: F) -> F:
@@ -26,6 +27,47 @@ def config_option(func: F) -> F:
         help="Config file (default: $PROBE_CONFIG, your config file, the system's, or the packaged default: "
         "`probe paths` says which).",
     )(func)
+
+
+class RegistryChoice(click.Choice):  # type: ignore[type-arg]
+    """The names in a registry as they are when the command runs, not when it was defined: an entry
+    registered after the CLI was imported is offered (and listed in the help) like the others."""
+
+    def __init__(self, registry: Mapping[str, object]) -> None:
+        self.registry = registry
+        super().__init__(list(registry))
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return list(self.registry)
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        pass  # click's __init__ sets it; the registry stays the one list
+
+
+class _RegistryOption(click.Option):
+    def __init__(self, *args: Any, describe: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.describe = describe
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.describe()
+        return super().get_help_record(ctx)
+
+
+def registry_option(
+    *decls: str, registry: Mapping[str, Entry], describe: Callable[[Entry], str], **kwargs: Any
+) -> Callable[[F], F]:
+    """An option naming one entry of ``registry`` (experiments, export formats); its choices and its help,
+    one ``describe(entry)`` each, are the entries registered when the command is used."""
+    return click.option(
+        *decls,
+        cls=_RegistryOption,
+        type=RegistryChoice(registry),
+        describe=lambda: "; ".join(describe(entry) for entry in registry.values()) + ".",
+        **kwargs,
+    )
 
 
 class DatabaseTarget(click.ParamType):  # type: ignore[type-arg]

@@ -15,7 +15,14 @@ import click
 
 from probe import __version__
 from probe.cli.collector import collector
-from probe.cli.common import accept_option, config_option, database_path, db_option, store_target
+from probe.cli.common import (
+    accept_option,
+    config_option,
+    database_path,
+    db_option,
+    registry_option,
+    store_target,
+)
 from probe.cli.consent import consent_command, consent_gate
 from probe.cli.daemon import daemon, identity
 from probe.cli.helper import helper
@@ -32,7 +39,7 @@ from probe.cli.verify import verify
 from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, get_experiment
-from probe.export import DIRECTORY_FORMATS, FORMATS, export, export_directory
+from probe.export import FORMATS, export, export_directory, writes_directory
 from probe.listcache import add_cached_lists, cached_lists
 from probe.report.run_summary import group_verdicts
 from probe.report.run_summary import render as render_verdicts
@@ -68,13 +75,13 @@ def cli() -> None:
 @db_option
 @click.option("--list", "list_path", type=click.Path(path_type=Path, dir_okay=False), help="Test list.")
 @click.option("--url", "inputs", multiple=True, help="An input to measure (repeatable); replaces the list.")
-@click.option(
+@registry_option(
     "-e",
     "--experiment",
-    type=click.Choice(sorted(EXPERIMENTS)),
+    registry=EXPERIMENTS,
+    describe=lambda e: f"{e.name}: {e.inputs}",
     default="web",
     show_default=True,
-    help="; ".join(f"{e.name}: {e.inputs}" for e in EXPERIMENTS.values()) + ".",
 )
 @accept_option
 def run(
@@ -183,13 +190,13 @@ def show(config_path: Path | None, db_path: Path | None, measurement_id: str) ->
 @cli.command(name="export")
 @config_option
 @db_option
-@click.option(
+@registry_option(
     "--format",
     "fmt",
-    type=click.Choice(list(FORMATS)),
+    registry=FORMATS,
+    describe=lambda f: f"{f.name}: {f.description}",
     default="ooni-jsonl",
     show_default=True,
-    help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()) + ".",
 )
 @click.option("--run", "run_id", help="Only this run (default: all).")
 @click.option(
@@ -200,7 +207,7 @@ def export_command(
 ) -> None:
     """Export measurements in one of the formats below (--format)."""
     db = _read(load_config(config_path), db_path)
-    if fmt in DIRECTORY_FORMATS:
+    if writes_directory(fmt):
         if out_path is None:
             raise ProbeError(f"--format {fmt} writes a directory (one file a day): give --out DIR")
         count = export_directory(db, out_path, fmt=fmt, run_id=run_id)

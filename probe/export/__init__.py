@@ -32,7 +32,12 @@ FORMATS: dict[str, ExportFormat] = {
     )
 }
 """Every export format, by name: adding one is its module (with its ``ExportFormat``) and one line here."""
-DIRECTORY_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.to_directory is not None)
+
+
+def writes_directory(fmt: str) -> bool:
+    """Whether format ``fmt`` writes a directory (a dataset) rather than a stream."""
+    found = FORMATS.get(fmt)
+    return found is not None and found.to_directory is not None
 
 
 def _format(fmt: str) -> ExportFormat:
@@ -55,8 +60,9 @@ def export_directory(db: AnyDatabase, path: Path, *, fmt: str = "parquet", run_i
     found = FORMATS.get(fmt)
     writer = found.to_directory if found is not None else None
     if writer is None:
-        raise ProbeError(f"{fmt} is not written to a directory; known: {', '.join(DIRECTORY_FORMATS)}")
+        known = ", ".join(name for name in FORMATS if writes_directory(name))
+        raise ProbeError(f"{fmt} is not written to a directory; known: {known}")
     return writer(db.measurement_rows(run_id), path)
 
 
-__all__ = ["DIRECTORY_FORMATS", "FORMATS", "ExportFormat", "export", "export_directory"]
+__all__ = ["FORMATS", "ExportFormat", "export", "export_directory", "writes_directory"]
