@@ -4,19 +4,25 @@ Builds, in memory, P probes (each its own Ed25519 key) with N chained measuremen
 (realistic web measurements: a DNS query, a TCP connect, an HTTP transaction with a 2 KiB
 body), encodes their signed batches, then, for each store (a fresh SQLite file; a fresh database
 on a private PostgreSQL cluster on a unix socket, durable: fsync on), starts a collector on
-loopback and has C client threads post all batches at once (keep-alive connections, signed
-headers as probes send them). Checks that every measurement was stored once and every chain
-verifies, sends everything again (all duplicates) and times that too, and prints both stores in
-one table. Loopback only; every loop is bounded. Not a timed test: run it by hand.
+loopback as operators run it (``probe collector serve``, a process of its own, with ``--workers N``
+processes for PostgreSQL) and has C client threads post all batches at once (keep-alive
+connections, signed headers as probes send them, signed before the clock starts). Checks that every
+measurement was stored once and every chain verifies, sends everything again (all duplicates) and
+times that too, and prints both stores in one table. Loopback only; every loop is bounded. Not a
+timed test: run it by hand.
 
     .venv/bin/python benchmarks/collector_ingest.py [--probes 8] [--records 500] [--batch 100] [--clients 32]
-                                                    [--store sqlite,postgres] [--pg URI]
+                                                    [--store sqlite,postgres] [--pg URI] [--workers 1,2,4]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import re
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +35,6 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe.collector import registry
-from probe.collector.service import running_collector
 from probe.config import Config
 from probe.experiments.base import Context, Outcome, measure
 from probe.identity import Identity
@@ -117,16 +122,23 @@ def build_probe(records: int, batch: int) -> tuple[Identity, list[bytes], int]:
     return identity, bodies, sum(len(body) for body in bodies)
 
 
-def post_all(url: str, bodies: list[tuple[bytes, Identity]], clients: int) -> tuple[float, list[int]]:
+Signed = tuple[bytes, dict[str, str]]
+"""A batch's body and its headers (signed once, before any clock starts: signing is the probe's work)."""
+
+
+def post_all(url: str, bodies: list[Signed], clients: int) -> tuple[float, list[int]]:
     statuses: list[int] = []
     lock = threading.Lock()
 
-    def client(share: list[tuple[bytes, Identity]]) -> None:
+    def client(share: list[Signed]) -> None:
         with requests.Session() as session:
             session.trust_env = False
-            for body, identity in share:
-                headers = {"Content-Type": "application/json", **upload_headers(identity, body)}
-                response = session.post(url, data=body, headers=headers, timeout=120)
+            for body, headers in share:
+                for _ in range(100):  # 503: the collector is busy, or lost a race to another worker; send again
+                    response = session.post(url, data=body, headers=headers, timeout=120)
+                    if response.status_code != 503:
+                        break
+                    time.sleep(0.05)
                 with lock:
                     statuses.append(response.status_code)
 
@@ -159,6 +171,7 @@ def postgres_database(url: str | None) -> Iterator[str]:
 @contextmanager
 def store(kind: str, directory: Path, pg_url: str | None) -> Iterator[Path | str]:
     if kind == "sqlite":
+        directory.mkdir()
         yield directory / "collector.db"
     else:
         with postgres_database(pg_url) as url:
@@ -166,10 +179,49 @@ def store(kind: str, directory: Path, pg_url: str | None) -> Iterator[Path | str
 
 
 Probe = tuple[Identity, list[bytes], int]
+PROBE_CLI = Path(sys.executable).with_name("probe")
 
 
-def run(kind: str, target: Path | str, probes: list[Probe], bodies: list[tuple[bytes, Identity]], clients: int,
-        records: int) -> list[tuple[str, ...]]:  # fmt: skip
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by process ``pid`` and every process under it (Linux /proc)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        todo += [int(child) for child in children]
+    return total
+
+
+@contextmanager
+def collector_process(target: Path | str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """``probe collector serve`` on a free loopback port, until the block ends (SIGTERM); its URL and pid."""
+    command = [str(PROBE_CLI), "collector", "serve", "--db", str(target), "--port", "0", "--no-alerts",
+               "--workers", str(workers)]  # fmt: skip
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=output)
+    try:
+        deadline = time.monotonic() + 60
+        while (found := re.search(r"serving (http://\S+)/v1/batches", log.read_text())) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the collector did not start: {log.read_text()[-500:]}")
+            time.sleep(0.1)
+        yield found[1], process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run(kind: str, target: Path | str, probes: list[Probe], bodies: list[Signed], clients: int, records: int,
+        workers: int) -> list[tuple[str, ...]]:  # fmt: skip
     """Ingest every batch into a fresh collector on ``target``, then again; the table's rows."""
     total = sum(size for _, _, size in probes)
     db = open_store(target)
@@ -177,13 +229,17 @@ def run(kind: str, target: Path | str, probes: list[Probe], bodies: list[tuple[b
         registry.register(db, identity.public_key_b64)
     db.close()
     rows = []
-    with running_collector(target) as server:
-        url = f"{server.url}/v1/batches"
+    log = Path(tempfile.mkstemp(prefix="collector-", suffix=".log")[1])
+    with collector_process(target, workers, log) as (url, pid):
         for label in ("new", "duplicates"):
-            seconds, statuses = post_all(url, bodies, clients)
+            load, cpu = os.getloadavg()[0], cpu_seconds(pid)
+            seconds, statuses = post_all(f"{url}/v1/batches", bodies, clients)
+            cpu = cpu_seconds(pid) - cpu
             bad = len(statuses) - statuses.count(200)
-            rows.append((kind, label, str(clients), f"{seconds:.2f}", f"{records / seconds:,.0f}",
-                         f"{total / seconds / 1e6:.1f}", str(bad)))  # fmt: skip
+            rate, megabytes = f"{records / seconds:,.0f}", f"{total / seconds / 1e6:.1f}"
+            rows.append((kind, str(workers), label, str(clients), f"{seconds:.2f}", rate, megabytes, str(bad),
+                         f"{cpu / records * 1e6:.0f}", f"{load:.1f}"))  # fmt: skip
+    log.unlink()
     db = open_store(target)
     stored = db.conn.execute("select count(*), count(distinct id) from measurements").fetchone()
     verification = verify_connection(db.conn, str(target), sqlite=kind == "sqlite")
@@ -201,12 +257,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent submitters")
     parser.add_argument("--store", default="sqlite,postgres", help="stores to compare: sqlite, postgres or both")
     parser.add_argument("--pg", help="a PostgreSQL database to use (default: a private cluster, made and removed)")
+    parser.add_argument("--workers", default="1", help="collector processes to try, e.g. 1,2,4 (SQLite: 1 only)")
     args = parser.parse_args()
+    workers = [int(number) for number in args.workers.split(",")]
 
     print(f"building {args.probes} probes x {args.records} measurements ...", flush=True)
     probes = [build_probe(args.records, args.batch) for _ in range(args.probes)]
     # Interleave the probes' batches, as many probes uploading at once would.
-    signed = [[(body, identity) for body in probe_bodies] for identity, probe_bodies, _ in probes]
+    signed = [
+        [(body, {"Content-Type": "application/json", **upload_headers(identity, body)}) for body in probe_bodies]
+        for identity, probe_bodies, _ in probes
+    ]
     rounds = itertools.zip_longest(*signed)
     bodies = [one for group in rounds for one in group if one is not None]
     total = args.probes * args.records
@@ -215,13 +276,17 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as directory:
-        for kind in args.store.split(","):
+        for kind, number in itertools.product(args.store.split(","), workers):
+            if kind == "sqlite" and number > 1:
+                print(f"sqlite: --workers {number} skipped: SQLite takes one writer")
+                continue
             try:
-                with store(kind, Path(directory), args.pg) as target:
-                    rows += run(kind, target, probes, bodies, args.clients, total)
+                with store(kind, Path(directory) / f"{kind}-{number}", args.pg) as target:
+                    rows += run(kind, target, probes, bodies, args.clients, total, number)
             except RuntimeError as exc:
                 print(f"{kind}: skipped: {exc}")
-    headers = ("store", "pass", "clients", "seconds", "measurements/s", "MB/s", "refused")
+    headers = ("store", "workers", "pass", "clients", "seconds", "measurements/s", "MB/s", "refused", "CPU µs/m")
+    headers += ("load",)
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))

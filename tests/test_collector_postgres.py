@@ -161,23 +161,25 @@ def test_a_probe_command_refuses_a_postgres_database() -> None:
     assert result.exit_code != 0 and "SQLite" in str(result.exception)
 
 
-def chained_collector(path: Path) -> Series:
-    """Two probes' rounds (a block, a shutdown, a site down), chained per probe as a collector holds them."""
+def chained_collector(path: Path, plan: dict[str, str] | None = None, probes: int = 2) -> Series:
+    """Two probes' rounds (by default a block, a shutdown, a site down), chained per probe as a collector
+    holds them."""
     series = Series(open_database(path))
-    plan = {
+    plan = plan or {
         TWITTER: "oooo dddodd nnnnn oooooo",
         GULJAN: "oooo oooooo nnnnn oooooo",
         RIDUS: "oooo oooooo nnnnn ooxxxo",
         "network": "oooo oooooo sssss oooooo",
     }
-    series.rounds(plan, probe="a" * 32, asn="AS9198")
-    series.rounds(plan, probe="b" * 32, asn="AS21299")
+    names = [("a" * 32, "AS9198"), ("b" * 32, "AS21299")][:probes]
+    for probe, asn in names:
+        series.rounds(plan, probe=probe, asn=asn)
     conn = series.db.db.conn
     conn.execute(
         "update measurements set test_start_time = started_at, test_version = '0.4.0', report_id = 'r-' || run_id, "
         "software_name = 'zhanaozen-probe', software_version = '0.1.0'"
     )
-    for probe in ("a" * 32, "b" * 32):
+    for probe, _ in names:
         prev = GENESIS
         rows = list(series.db.db.query("select * from measurements where probe_id = ? order by started_at", [probe]))
         for seq, row in enumerate(rows, start=1):

@@ -15,13 +15,17 @@ from probe.collector import registry
 from probe.collector.alert_worker import AlertWorker
 from probe.collector.importer import import_bundle
 from probe.collector.service import Limits, make_server
+from probe.collector.workers import STOP_TIMEOUT, Child, Supervisor, worker
 from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.identity import key_path_for, load_or_create
+from probe.net.httpserver import listening_socket
+from probe.storage.postgres.connection import redact
 from probe.storage.store import is_postgres, open_store
 
 DEFAULT_DB = Path("collector.db")
 DEFAULT_PORT = 8471
+MAX_WORKERS = 64
 
 
 def collector_db_option(func: F) -> F:
@@ -72,6 +76,21 @@ def alert_paths(config: Config, db_path: Path | str) -> tuple[Path, Path]:
     show_default=True,
     help="Send [collector.alerts] from this process (--no-alerts: `probe collector alerts` sends them).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, MAX_WORKERS),
+    help="Processes checking and storing batches, each on its own core and connection (PostgreSQL only: "
+    "SQLite has one writer).",
+)
+@click.option(
+    "--stop-timeout",
+    default=STOP_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0.5, 3600),
+    help="With --workers: seconds the workers have to finish their batches after SIGTERM, then they are killed.",
+)
 def serve(
     config_path: Path | None,
     db_path: Path | str,
@@ -80,11 +99,16 @@ def serve(
     max_batch_bytes: int,
     read_timeout: float,
     send_alerts: bool,
+    workers: int,
+    stop_timeout: float,
 ) -> None:
     """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet);
     with [collector.alerts] webhooks, alert them when outage windows open or close."""
     config = load_config(config_path)
     limits = Limits(max_body_bytes=max_batch_bytes, read_timeout=read_timeout)
+    if workers > 1:
+        _serve_workers(config, db_path, host, port, limits, send_alerts, workers, stop_timeout)
+        return
     server = make_server(db_path, host, port, limits=limits, log=log_line)
     worker = None
     if send_alerts and config.collector.alerts.webhooks:
@@ -107,6 +131,45 @@ def serve(
         if worker is not None:
             worker.stop()
     log_line("collector: stopped")
+
+
+def _serve_workers(
+    config: Config,
+    db_path: Path | str,
+    host: str,
+    port: int,
+    limits: Limits,
+    send_alerts: bool,
+    workers: int,
+    stop_timeout: float,
+) -> None:
+    """``serve --workers N``: N processes on one socket, alerts in one process of their own."""
+    if not is_postgres(db_path):
+        raise ProbeError(f"--workers {workers} needs a PostgreSQL database: SQLite takes one writer at a time")
+    open_store(db_path).close()  # migrated once, here, and a database that cannot be opened said so now
+    listener = listening_socket(host, port)
+    children = {f"worker {number}": worker(listener, host, db_path, limits, log_line) for number in range(workers)}
+    if send_alerts and config.collector.alerts.webhooks:
+        key, state = alert_paths(config, db_path)
+        children["alerts"] = _alert_process(AlertWorker(db_path, config.collector.alerts, load_or_create(key), state,
+                                                        log=log_line))  # fmt: skip
+        log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key}")
+    url = f"http://{f'[{host}]' if ':' in host else host}:{listener.getsockname()[1]}"
+    log_line(f"collector: serving {url}/v1/batches into {redact(str(db_path))} with {workers} workers")
+    try:
+        Supervisor(children, log_line, stop_timeout=stop_timeout).run()
+    finally:
+        listener.close()
+    log_line("collector: stopped")
+
+
+def _alert_process(alert_worker: AlertWorker) -> Child:
+    def run() -> int:
+        signal.signal(signal.SIGTERM, lambda number, frame: alert_worker.stopping.set())
+        alert_worker.run()
+        return 0
+
+    return run
 
 
 @collector.command()

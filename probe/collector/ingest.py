@@ -128,7 +128,7 @@ def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestRes
     result.stored = len(fresh)
     result.runs = _upsert(store, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
     result.rounds = _upsert(store, "rounds", ROUND_FIELDS, [one.model_dump() for one in batch.rounds], batch.probe_id)
-    _store_network_contexts(db, batch)
+    _store_network_contexts(db, store, batch)
     if batch.head is not None:
         head = batch.head
         store.add_head(batch.probe_id, epoch or "", head.seq, head.hash, head.signed_at, head.signature)
@@ -260,7 +260,7 @@ def _update_verdict(db: AnyDatabase, record: MeasurementRecord) -> None:
     db.conn.execute(f"update measurements set {assignments} where id = ?", [*values, record.id])
 
 
-def _store_network_contexts(db: AnyDatabase, batch: Batch) -> None:
+def _store_network_contexts(db: AnyDatabase, store: BatchStore, batch: Batch) -> None:
     """Each run's contexts once (by run and phase); only for runs of the batch's probe."""
     conn = db.conn
     columns = ", ".join(NETWORK_CONTEXT_FIELDS)
@@ -268,6 +268,7 @@ def _store_network_contexts(db: AnyDatabase, batch: Batch) -> None:
         owner = conn.execute("select probe_id from runs where id = ?", (context.run_id,)).fetchone()
         if owner is None or owner[0] != batch.probe_id:
             raise IngestError(409, f"network context of run {context.run_id}, which is not this probe's")
+        store.claim(f"network context {context.run_id} {context.phase}")  # no unique key: one writer looks
         known = "select 1 from network_contexts where run_id = ? and phase = ?"
         if conn.execute(known, (context.run_id, context.phase)).fetchone() is None:
             values = [getattr(context, name) for name in NETWORK_CONTEXT_FIELDS]

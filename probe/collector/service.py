@@ -21,6 +21,7 @@ probe retries later. The client's address is never logged or stored.
 from __future__ import annotations
 
 import queue
+import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -222,7 +223,15 @@ class _BatchHandler(Handler):
 
 
 class CollectorServer(HTTPServer):
-    def __init__(self, host: str, port: int, db_path: Path | str, limits: Limits, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        db_path: Path | str,
+        limits: Limits,
+        log: Callable[[str], None],
+        listener: socket.socket | None = None,
+    ) -> None:
         self.collector_limits = limits
         self.writer = _Writer(db_path, limits, log)
         self.writer.start()
@@ -238,7 +247,15 @@ class CollectorServer(HTTPServer):
             max_buffered_bytes=limits.max_buffered_bytes,
         )
         try:
-            super().__init__(_BatchHandler(self), host=host, port=port, limits=server_limits, name="collector", log=log)
+            super().__init__(
+                _BatchHandler(self),
+                host=host,
+                port=port,
+                limits=server_limits,
+                name="collector",
+                log=log,
+                listener=listener,
+            )
         except OSError:
             self._stop_writer()
             raise
@@ -272,9 +289,11 @@ def make_server(
     *,
     limits: Limits | None = None,
     log: Callable[[str], None] = lambda line: None,
+    listener: socket.socket | None = None,
 ) -> CollectorServer:
-    """A collector bound to ``host:port`` (0: any free port), its database opened and migrated."""
-    return CollectorServer(host, port, db_path, limits or Limits(), log)
+    """A collector bound to ``host:port`` (0: any free port), or serving ``listener`` (a socket shared by
+    several worker processes, ``probe.collector.workers``), its database opened and migrated."""
+    return CollectorServer(host, port, db_path, limits or Limits(), log, listener)
 
 
 @contextmanager

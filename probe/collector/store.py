@@ -60,6 +60,10 @@ class BatchStore(Protocol):
     def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
         """Count a batch and its new measurements in ``probes``."""
 
+    def claim(self, key: str) -> None:
+        """Wait until no other writer's transaction holds ``key``, and hold it until this one ends: for
+        rows stored after a look (a run's network contexts) that no unique key guards."""
+
 
 def batch_store(db: AnyDatabase) -> BatchStore:
     """The ``BatchStore`` of an open database."""

@@ -118,3 +118,6 @@ class PostgresBatchStore:
 
     def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
         self.conn.execute(TOUCH_PROBE, (now, now, stored, probe_id))
+
+    def claim(self, key: str) -> None:
+        self.conn.execute("select pg_advisory_xact_lock(hashtext(?))", (key,))

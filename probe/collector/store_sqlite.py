@@ -89,3 +89,6 @@ class SqliteBatchStore:
 
     def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
         self.conn.execute(TOUCH_PROBE, (now, now, stored, probe_id))
+
+    def claim(self, key: str) -> None:
+        """Nothing to wait for: ``BEGIN IMMEDIATE`` lets one writer in at a time."""

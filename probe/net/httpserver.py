@@ -176,8 +176,24 @@ class _Conn:
     keep_alive: bool = False
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (0: any free port), for one server or several processes' servers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
 class HTTPServer:
-    """A ``handler`` served on ``host:port`` (port 0: any free port; see ``port``)."""
+    """A ``handler`` served on ``host:port`` (port 0: any free port; see ``port``), or on ``listener``, a
+    listening socket it then owns (several processes may each serve one inherited socket: the kernel
+    hands each connection to one of them; an accept another process won is no error)."""
 
     def __init__(
         self,
@@ -189,6 +205,7 @@ class HTTPServer:
         name: str = "",
         log: Callable[[str], None] = lambda line: None,
         peer: bool = False,
+        listener: socket.socket | None = None,
     ) -> None:
         self.handler = handler
         self._peer = peer
@@ -196,16 +213,8 @@ class HTTPServer:
         self.name = name
         self.log = log
         self.stats = ServerStats()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._listener = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._listener.bind((host, port))
-            self._listener.listen(128)
-            self._listener.setblocking(False)
-        except OSError:
-            self._listener.close()
-            raise
+        self._listener = listener if listener is not None else listening_socket(host, port)
+        self._listener.setblocking(False)
         self.host, self.port = host, int(self._listener.getsockname()[1])
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)

@@ -12,6 +12,7 @@ would wait for.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -24,6 +25,8 @@ from probe.errors import StorageError
 
 CONNECT_TIMEOUT = 10
 """Seconds to wait for the server when connecting."""
+APPLICATION_NAME = "zhanaozen-collector"
+"""How the collector's connections are named in ``pg_stat_activity`` (followed by the process id)."""
 
 
 def redact(url: str) -> str:
@@ -127,9 +130,9 @@ built with it, as Debian's): pglz, the default, took about half the server's tim
 
 def _open(url: str, label: str) -> psycopg.Connection[Any]:
     try:
-        raw = psycopg.connect(
-            url, connect_timeout=CONNECT_TIMEOUT, application_name="zhanaozen-collector", autocommit=True
-        )
+        # The process id names the connection in pg_stat_activity: which of a collector's workers it is.
+        name = f"{APPLICATION_NAME} {os.getpid()}"
+        raw = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, application_name=name, autocommit=True)
     except psycopg.Error as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(f"cannot open PostgreSQL database {label}: {detail}") from None
