@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages, kinds, observe
+from probe.analysis.sources import Span, down_runs, network_points
 from probe.storage import Database, open_database
 
 BASE = 1_795_219_200  # 2026-11-21T00:00:00Z
@@ -380,6 +381,24 @@ def test_manual_runs_without_heartbeats_are_judged_from_their_own_counts() -> No
     series.rounds({TWITTER: "+ fff +", GULJAN: "+ fff +"}, heartbeat=False)
     [window] = series.find()
     assert (window.target, window.kind) == ("network", kinds.NETWORK_SHUTDOWN)
+
+
+def test_the_runs_the_database_picks_as_down_are_those_the_network_series_marks_down() -> None:
+    series = Series()
+    plan = {TWITTER: "++ fff + ff +", GULJAN: "++ fff + f+ +"}  # round 7: one target of two failed
+    series.rounds(plan, probe="a" * 32, asn="AS9198")  # heartbeats
+    series.rounds(plan, probe="b" * 32, asn="AS21299", heartbeat=False)  # manual runs: their own counts
+    series.rounds({**plan, "network": "oo sss o oo o"}, probe="c" * 32, asn="AS9198")  # controls say it
+    series.rounds({TWITTER: "f f"}, probe="d" * 32, asn="AS9198")  # one target: too few to tell
+    conn = series.db.db.conn
+    for span, network in ((Span(), None), (Span(t(3), t(9)), None), (Span(), "9198"), (Span(since=t(4)), "AS21299")):
+        marked = {
+            point.run_id
+            for point in network_points(conn, span, network=network)
+            if point.mark is observe.Mark.BAD and not point.from_controls
+        }
+        assert down_runs(conn, span, network=network) == marked
+    assert len(down_runs(conn, Span())) == 8  # rounds 2 to 4 and 6 of a and of b; none of c's (controls), nor d's
 
 
 def collector() -> Series:

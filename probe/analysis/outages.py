@@ -1,9 +1,10 @@
 """``find_outages``: the outage windows of a database, for a target, a network and a stretch of time.
 
-Two passes, each one streaming read of SQLite:
+Two passes, each one streaming read of the database (SQLite, or a collector's PostgreSQL):
 
 1. the network: each probe's network series (``sources.network_points``), through hysteresis,
-   gives the whole-network windows; and the rounds in which every target failed, so that
+   gives the whole-network windows; and the rounds in which every target failed (only these,
+   picked by the database, ``sources.down_runs``, when whole-network windows are not asked for), so that
 2. the targets: each (probe, target) series (``sources.measurement_rows``) does not count a
    failure that the network explains.
 
@@ -21,7 +22,7 @@ from functools import lru_cache
 from probe.analysis import kinds, observe, times
 from probe.analysis.aggregate import Coverage, aggregate
 from probe.analysis.hysteresis import Hysteresis, RawWindow, SeriesKey, Tracker
-from probe.analysis.sources import Span, measurement_rows, network_points
+from probe.analysis.sources import Span, down_runs, measurement_rows, network_points
 from probe.analysis.windows import SCOPES, Window
 from probe.errors import ProbeError
 from probe.storage.connection import Connection
@@ -82,9 +83,9 @@ def find_outages(conn: Connection, query: OutageQuery) -> list[Window]:
     """The outage windows ``query`` asks for, ordered by start."""
     span = query.span()
     found = _Found()
-    down_runs = _network(conn, span, query, found)
+    down = _network(conn, span, query, found)
     if query.wants_targets:
-        _targets(conn, span, query, down_runs, found)
+        _targets(conn, span, query, down, found)
     windows = aggregate(found.raws, found.coverage, query.by)
     return [window for window in windows if _overlaps(window, query.since, query.until)]
 
@@ -97,13 +98,13 @@ def _overlaps(window: Window, since: str | None, until: str | None) -> bool:
 
 def _network(conn: Connection, span: Span, query: OutageQuery, found: _Found) -> set[str]:
     """Feed the network series; the runs in which every target failed (no controls to say more)."""
-    down_runs: set[str] = set()
+    if not query.wants_network:
+        return down_runs(conn, span, network=query.network)
+    runs: set[str] = set()
     trackers: dict[tuple[str, str, str], Tracker] = {}
     for point in network_points(conn, span, network=query.network):
         if point.mark is observe.Mark.BAD and not point.from_controls:
-            down_runs.add(point.run_id)
-        if not query.wants_network:
-            continue
+            runs.add(point.run_id)
         tracker = trackers.get((point.probe, point.network, point.region))
         if tracker is None:
             key = SeriesKey(point.probe, kinds.NETWORK_TARGET, point.network, point.region)
@@ -112,7 +113,7 @@ def _network(conn: Connection, span: Span, query: OutageQuery, found: _Found) ->
         if closed is not None:
             found.raws.append(closed)
     found.finish(trackers.values())
-    return down_runs
+    return runs
 
 
 @lru_cache(maxsize=1 << 16)
@@ -140,7 +141,7 @@ def _said(
     )
 
 
-def _targets(conn: Connection, span: Span, query: OutageQuery, down_runs: set[str], found: _Found) -> None:
+def _targets(conn: Connection, span: Span, query: OutageQuery, down: set[str], found: _Found) -> None:
     sms_rules = Hysteresis(query.hysteresis.open_after + SMS_EXTRA_ROUNDS, query.hysteresis.close_after)
     trackers: dict[tuple[str, str, str, str], Tracker] = {}
     current = None
@@ -156,7 +157,7 @@ def _targets(conn: Connection, span: Span, query: OutageQuery, down_runs: set[st
             rules = sms_rules if experiment == "sms" else query.hysteresis
             tracker = trackers[probe, target, asn, cc] = Tracker(SeriesKey(probe, target, asn, cc), rules)
         mark, evidence = _said(
-            experiment, verdict, blocking, detail, failure, step, bool(confirmed), state, run_id in down_runs
+            experiment, verdict, blocking, detail, failure, step, bool(confirmed), state, run_id in down
         )
         closed = tracker.observe(started_at, run_id or started_at, mark, evidence)  # no run: a round of its own
         if closed is not None:

@@ -5,6 +5,8 @@
     network_points     each probe's network points in time order: its rounds' network contexts
                        where it has controls; else its rounds' heartbeat counts (``rounds``), or,
                        for runs outside the daemon, the run's own counts
+    down_runs          only the runs of heartbeats that are shutdown points: what the targets'
+                       series need when the network's windows are not asked for
 
 Works on a probe's database (its own rows have no ``probe_id``) and on a collector's (every
 probe's rows, and its runs and rounds, carry the probe's id). A collector receives neither
@@ -16,7 +18,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from probe.analysis import observe, times
 from probe.analysis.observe import Evidence, Mark
@@ -75,6 +77,16 @@ _INPUTS = (
 have no skip scan of their own): as many seeks as inputs, not a scan of every row."""
 FETCH_ROWS = 5000
 """Rows taken from a cursor at a time."""
+
+_DOWN = f"coalesce({{measured}}, 0) >= {observe.MIN_ROUND_TARGETS} and coalesce({{reached}}, 0) = 0"
+"""A heartbeat that is a shutdown point (``observe.heartbeat``'s rule, in SQL)."""
+_DOWN_ROUNDS = (
+    "select ro.run_id from rounds ro join runs r on r.id = ro.run_id "
+    "where ro.experiment != 'sms' and ro.status != 'running' and "
+    + _NO_CONTEXT.format(run="ro.run_id")
+    + " and "
+    + _DOWN.format(measured="ro.measured", reached="ro.reached")
+)
 
 
 @dataclass(frozen=True)
@@ -147,8 +159,9 @@ def measurement_rows(
         yield from fetched(conn.execute(sql, [value, *params]))
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkPoint:
+class NetworkPoint(NamedTuple):
+    """One point of a probe's network series (a tuple: made hundreds of thousands of times a query)."""
+
     time: str
     probe: str
     run_id: str
@@ -166,13 +179,35 @@ def network_points(conn: Connection, span: Span, *, network: str | None = None) 
     return heapq.merge(_contexts(conn, span, asn), _heartbeats(conn, span, asn), key=lambda point: point.time)
 
 
-def _query(
-    conn: Connection, sql: str, span: Span, column: str, asn: str | None
-) -> Iterator[tuple[str, str, str, str, str, object, object]]:
+def down_runs(conn: Connection, span: Span, *, network: str | None = None) -> set[str]:
+    """The runs whose heartbeat is a shutdown point of the network series (every target failed, no controls).
+
+    All the targets' series need of the network when its windows are not asked for: the database picks
+    these few rows out of every round instead of sending them all (``network_points`` marks the same ones
+    ``BAD`` without ``from_controls``)."""
+    asn = normalize_network(network) if network is not None else None
+    where, params = _where(span, "ro.started_at", asn)
+    found = {str(run_id) for (run_id,) in fetched(conn.execute(_DOWN_ROUNDS + where, params))}
+    # Runs outside the daemon, few, are judged here: a filter on their counts would have a planner count
+    # every run's measurements before it learns which runs have a round.
+    for _, _, run_id, _, _, measured, reached in _query(conn, _RUNS, span, "r.started_at", asn):
+        if observe.heartbeat(int(measured or 0), int(reached or 0))[0] is Mark.BAD:  # type: ignore[call-overload]
+            found.add(run_id)
+    return found
+
+
+def _where(span: Span, column: str, asn: str | None) -> tuple[str, list[str]]:
     where, params = span.where(column)
     if asn is not None:
         where += " and r.probe_asn = ?"
         params.append(asn)
+    return where, params
+
+
+def _query(
+    conn: Connection, sql: str, span: Span, column: str, asn: str | None
+) -> Iterator[tuple[str, str, str, str, str, object, object]]:
+    where, params = _where(span, column, asn)
     yield from fetched(conn.execute(f"{sql}{where} order by {column}", params))
 
 
