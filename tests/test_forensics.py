@@ -8,16 +8,21 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support.dnsserver import Injected, running_dns_server
 from support.servers import Exchange, http_server, page, reset_after_hello_server, tcp_resetting_server
 
 from probe.cli.main import cli
+from probe.forensics import capture
 from probe.forensics.hello import client_hello, http_request
 from probe.forensics.trace import Probe, TraceError, TraceResult, locate, trace
 from probe.model.packet import Packet
-from probe.stage.forensics import reset_forensics
+from probe.stage.forensics import dns_forensics, reset_forensics
 from probe.verdict.forensics import judge_dns, judge_reset
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="packet capture needs root")
@@ -82,6 +87,41 @@ def test_capture_of_a_reset_after_the_request_on_loopback() -> None:
         found = reset_forensics(server.host, server.port, http_request("guljan.org"), timeout=1.0)
     assert found["status"] == "ok" and found["injected"] is False
     assert [p["ttl"] for p in found["suspicious"]] == [64]
+
+
+class LaggingCapture(capture.Capture):
+    """A capture whose thread spends ``lag`` seconds on each packet it keeps: it reads a flow's last packets
+    well after the flow ended, later than ``SETTLE_SECONDS`` (a busy machine's capture)."""
+
+    lag = 0.1
+
+    def __init__(self, iface: str | None, keep: Callable[[Any], bool], **options: Any) -> None:
+        def slow(raw: Any) -> bool:
+            kept = keep(raw)
+            if kept:
+                time.sleep(self.lag)
+            return kept
+
+        super().__init__(iface, slow, **options)
+
+
+@needs_root
+def test_a_capture_that_lags_behind_the_flow_still_records_the_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture, "Capture", LaggingCapture)
+    with reset_after_hello_server() as server:
+        found = reset_forensics(server.host, server.port, http_request("guljan.org"), timeout=1.0)
+    assert [p["ttl"] for p in found["suspicious"]] == [64]
+    assert any(p["flags"] == "SA" for p in found["genuine"])
+
+
+@needs_root
+def test_a_capture_that_lags_behind_the_flow_still_records_both_dns_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture, "Capture", LaggingCapture)
+    records = {"guljan.org": Injected(forged=("10.10.34.35",), genuine=("198.51.100.7",), delay=0.2)}
+    with running_dns_server(records) as server:
+        found = dns_forensics(server.host, server.port, "guljan.org", timeout=0.5, window=0.3)
+    assert found["status"] == "ok" and len(found["answers"]) == 2
+    assert found["injected"] is False  # both from the test server: the same TTL
 
 
 def test_without_root_forensics_are_unavailable_and_trace_refuses(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,9 +22,13 @@ import dns.message
 from probe.model.packet import Packet
 
 UNAVAILABLE_NO_ROOT = "unavailable (no root)"
-START_TIMEOUT = 3.0
+START_TIMEOUT = 10.0
+"""At most this long for the capture to open its socket (a loaded machine is slow to); then the flow goes on."""
 SETTLE_SECONDS = 0.15
 """Time for packets already on their way to be captured before the capture stops."""
+CATCH_UP_TIMEOUT = 5.0
+"""At most this long for the capture to record the packets the flow is known to have had (``wait_for``): the
+capture reads in a thread of its own that a busy machine may leave behind the flow."""
 MAX_PACKETS = 64
 
 
@@ -78,47 +82,61 @@ def interface_for(address: str) -> str | None:
 
 
 class Capture:
-    """Packets seen on one interface while a ``with`` block runs; ``keep(raw)`` chooses which."""
+    """Packets seen on one interface while a ``with`` block runs; ``keep(raw)`` chooses which.
+
+    ``packets`` grows as the capture's thread reads (each packet once: on loopback it is seen sent and
+    received); ``wait_for`` waits until it holds what the flow is known to have sent or received."""
 
     def __init__(self, iface: str | None, keep: Callable[[Any], bool], *, max_packets: int = 4 * MAX_PACKETS) -> None:
         self.iface = iface
         self.keep = keep
         self.max_packets = max_packets
         self.packets: list[Packet] = []
+        self._seen: set[tuple[Any, ...]] = set()
+        self._arrived = threading.Condition()
+        self._started = threading.Event()
         self._sniffer: Any = None
 
     def __enter__(self) -> Capture:
         from scapy.sendrecv import AsyncSniffer
 
-        started = threading.Event()
         self._sniffer = AsyncSniffer(
             iface=self.iface,
             lfilter=self.keep,
-            store=True,
+            prn=self._record,
+            store=False,
             count=self.max_packets,
-            started_callback=started.set,
+            started_callback=self._started.set,
         )
         self._sniffer.start()
-        started.wait(START_TIMEOUT)
+        self._started.wait(START_TIMEOUT)
         return self
+
+    def _record(self, raw: Any) -> None:
+        """In the capture's thread, for every packet ``keep`` chose (returns None: scapy prints what it returns)."""
+        packet = _convert(raw)
+        if packet is None:
+            return
+        key = (packet.proto, packet.src, packet.sport, packet.dst, packet.dport, packet.ip_id, packet.flags)
+        with self._arrived:
+            if key not in self._seen:
+                self._seen.add(key)
+                self.packets.append(packet)
+                self._arrived.notify_all()
+
+    def wait_for(self, recorded: Callable[[list[Packet]], bool], timeout: float = CATCH_UP_TIMEOUT) -> bool:
+        """Wait (at most ``timeout``) until ``recorded(packets so far)``; whether it came true."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: recorded(list(self.packets)), timeout)
 
     def __exit__(self, *exc_info: object) -> None:
         time.sleep(SETTLE_SECONDS)
+        self._started.wait(START_TIMEOUT)  # a sniffer that is not running yet could not be stopped
         try:
-            raw = self._sniffer.stop() if self._sniffer.running else self._sniffer.results
-        except Exception:
-            raw = self._sniffer.results or []
-        seen: set[tuple[Any, ...]] = set()
-        for item in raw or []:
-            packet = _convert(item)
-            if packet is None:
-                continue
-            # On loopback every packet is seen twice (sent and received).
-            key = (packet.proto, packet.src, packet.sport, packet.dst, packet.dport, packet.ip_id, packet.flags)
-            if key in seen:
-                continue
-            seen.add(key)
-            self.packets.append(packet)
+            if self._sniffer.running:
+                self._sniffer.stop()
+        except Exception:  # scapy fails in many ways on odd systems; what was recorded is kept
+            pass
 
 
 def tcp_filter(address: str, port: int) -> Callable[[Any], bool]:
@@ -145,22 +163,44 @@ def _captured(iface: str | None, keep: Callable[[Any], bool]) -> Iterator[Captur
         yield capture
 
 
+def _recorded(address: str) -> bool:
+    """Whether the capture records the packets of ``address`` (``_convert`` reads IPv4 only)."""
+    return ":" not in address
+
+
+def _reset_from(address: str) -> Callable[[list[Packet]], bool]:
+    return lambda packets: any(p.src == address and "R" in p.flags for p in packets)
+
+
+def _closed_to(address: str) -> Callable[[list[Packet]], bool]:
+    return lambda packets: any(p.dst == address and ("F" in p.flags or "R" in p.flags) for p in packets)
+
+
 def capture_reset(address: str, port: int, hello: bytes | None, *, timeout: float) -> list[Packet]:
     """Connect to ``address:port`` again (sending ``hello``: a ClientHello or an HTTP request) under
     capture; the TCP packets of the flow. Needs root (``unavailable_reason``)."""
 
-    def action() -> None:
+    def action() -> Callable[[list[Packet]], bool] | None:
+        """Measure; the flow's last packet, which the capture must hold once it has caught up (None: unknown)."""
+        connected = False
         try:
             with socket.create_connection((address, port), timeout=timeout) as sock:
+                connected = True
                 if hello:
                     sock.sendall(hello)
                     sock.settimeout(timeout)
                     sock.recv(4096)
+        except (ConnectionResetError, ConnectionRefusedError):
+            return _reset_from(address)
         except OSError:
             pass
+        # Closing a connection sends a FIN (or a RST); a connect that never completed sends nothing more.
+        return _closed_to(address) if connected else None
 
     with _captured(interface_for(address), tcp_filter(address, port)) as capture:
-        action()
+        flow_end = action()
+        if flow_end is not None and _recorded(address):
+            capture.wait_for(flow_end)
     return [p for p in capture.packets if p.proto == "tcp"]
 
 
@@ -175,6 +215,7 @@ def capture_dns(resolver: str, port: int, hostname: str, *, timeout: float, wind
 
         return bool(IP in raw and UDP in raw and raw[IP].src == resolver and raw[UDP].sport == port)
 
+    answers = 0
     with _captured(interface_for(resolver), keep) as capture, socket.socket(family, socket.SOCK_DGRAM) as sock:
         try:
             sock.connect((resolver, port))
@@ -186,6 +227,9 @@ def capture_dns(resolver: str, port: int, hostname: str, *, timeout: float, wind
                     break
                 sock.settimeout(remaining)
                 sock.recv(65535)
+                answers += 1
         except OSError:
             pass
+        if _recorded(resolver):
+            capture.wait_for(lambda packets: len(packets) >= answers)
     return capture.packets
