@@ -219,6 +219,27 @@ def test_record_whose_test_keys_are_not_a_json_object_is_refused_422(probe_db, c
     assert stored(path) == []
 
 
+def test_a_record_sent_again_is_a_duplicate_only_if_its_content_hashes_to_the_stored_hash(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    """Duplicates are not loaded as measurements again (their content was, when stored), but their hash
+    is still recomputed: other content under a stored record's hash is refused 422, as a new record is."""
+    from probe.integrity.signing import batch_statement
+
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    _, pending = batches(db, identity)
+    body = encode_batch(pending.batch)
+    assert post(server, body, identity)[0] == 200
+    status, answer = post(server, body, identity)
+    assert status == 200 and answer["duplicates"] == 5 and answer["stored"] == 0
+    altered = json.loads(body)
+    altered["measurements"][1]["test_keys"] = "[]"  # would not load as a measurement; hash kept as stored
+    altered["signature"] = identity.sign(batch_statement(altered))
+    status, answer = post(server, encode_batch(altered), identity)
+    assert status == 422 and "record 2 " in answer["error"] and "hash" in answer["error"]
+    assert len(stored(path)) == 5
+
+
 def rewrite_from(db: Database, seq: int) -> None:
     """Rewrite the chain from record ``seq`` on, hashes and all (what only the key's holder can)."""
     conn = db.db.conn

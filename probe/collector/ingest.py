@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from probe.collector import withheld
 from probe.collector.registry import learn_key, lookup
-from probe.collector.store import BatchStore, batch_store
+from probe.collector.store import BatchStore, Stored, batch_store
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import batch_statement, head_signature_ok
@@ -115,10 +115,11 @@ def ingest(db: AnyDatabase, received: Received) -> IngestResult:
 def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestResult:
     batch = received.batch
     public_key = _authenticate(db, received)
-    rows = _check_chain(batch, public_key)
+    by_id = store.by_id([record.id for record in batch.measurements])
+    rows = _check_chain(batch, public_key, by_id)
     epoch = _epoch(db, batch)
     result = IngestResult(head=batch.head.seq if batch.head else None)
-    fresh = _check_against_stored(db, store, batch, epoch, result)
+    fresh = _check_against_stored(db, store, batch, epoch, result, by_id)
     try:
         withheld.arrived(db, batch.probe_id, epoch, [batch.measurements[index] for index in fresh])
         result.withheld = withheld.store_withheld(db, batch, public_key)
@@ -161,8 +162,12 @@ def _authenticate(db: AnyDatabase, received: Received) -> str:
     return batch.public_key
 
 
-def _check_chain(batch: Batch, public_key: str) -> list[dict[str, Any]]:
-    """Each record's link, hash and measurement checked; their rows (each made once, then stored)."""
+def _check_chain(batch: Batch, public_key: str, stored: dict[str, Stored]) -> list[dict[str, Any]]:
+    """Each record's link, hash and measurement checked; their rows (each made once, then stored).
+
+    A record already ``stored`` by this probe with the hash it is sent with (a duplicate: a retry, a
+    bundle sent again) is not loaded as a measurement again: its hash, recomputed here, shows its
+    content to be the very content that was checked when it was stored."""
     rows = []
     previous: MeasurementRecord | None = None
     for record in batch.measurements:
@@ -177,7 +182,8 @@ def _check_chain(batch: Batch, public_key: str) -> list[dict[str, Any]]:
         if record_hash(seq, record.chain_prev, row) != record.chain_hash:
             raise IngestError(422, f"record {seq} (id {record.id}): its hash does not match its content")
         try:
-            row_to_measurement(row)
+            if stored.get(record.id) != (batch.probe_id, record.chain_hash):
+                row_to_measurement(row)
         except (ValidationError, ValueError) as exc:
             detail = first_error(exc) if isinstance(exc, ValidationError) else str(exc)
             raise IngestError(422, f"record {seq} (id {record.id}) is not a valid measurement: {detail}") from None
@@ -217,13 +223,12 @@ def _epoch(db: AnyDatabase, batch: Batch) -> str | None:
 
 
 def _check_against_stored(
-    db: AnyDatabase, store: BatchStore, batch: Batch, epoch: str | None, result: IngestResult
+    db: AnyDatabase, store: BatchStore, batch: Batch, epoch: str | None, result: IngestResult, by_id: dict[str, Stored]
 ) -> list[int]:
     """The records not stored yet (their places in the batch); duplicates counted into ``result``; 409 on
     any contradiction."""
     probe_id = batch.probe_id
     records = batch.measurements
-    by_id = store.by_id([record.id for record in records])
     seqs = [record.chain_seq for record in records]
     if records:
         seqs += [records[0].chain_seq - 1, records[-1].chain_seq + 1]
