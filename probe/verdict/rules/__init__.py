@@ -1,29 +1,8 @@
 """The decision rules, in order: the first rule that applies gives the verdict. This is their one registry.
 
-The order starts from OONI web_connectivity's (v0.4) and departs from it where that is known to
-fail (``../shared/docs/methodology.md``, "Control: the view from outside"; ``README.md`` "Verdicts"):
-
-     1 dns_injection          two different answers to one DNS query: on-path injection
-     2 network_down           the target failed while the round's controls say the network is dark
-     3 degraded_network       the target failed while the controls fail here and there: never "blocked"
-     4 nxdomain_at_control    the name does not exist outside: there is nothing to block, whatever the scheme
-     5 blockpage_fingerprint  a known blockpage (HTTP body/header, or a DNS answer the control lacks)
-     6 encrypted_dns          port 53 fails or lies where DNS over HTTPS/TLS resolves the name
-     7 control_unavailable    no control to compare with (none configured, or it was unreachable)
-     8 site_down              the control cannot fetch the page either
-     9 dns_failure            no address here, or none for a redirect's target, while the control has one
-    10 dns_inconsistent       other addresses than the control's (bogons it does not see), and no page
-    11 tcp_blocked            every connection to the site's addresses fails; the control connects
-    12 tls_interception       a certificate the control does not see (failed or trusted), for the same name
-    13 tls_blocked            the TLS handshake is reset, dropped or cut; the control completes it
-    14 throttled              the page arrives far slower than at the control
-    15 redirect_to_private    the site "redirects" to a private address: a local middlebox's portal
-    16 probe_error            the failure is the probe's own, not the network's
-    17 http_failure           the request is reset, dropped or cut; the control fetches the page
-    18 server_refusal         over verified TLS the site itself refuses (another status, a CAPTCHA)
-    19 http_diff              a page unlike the control's
-    20 accessible             the page, as the control sees it (or over verified TLS)
-    21 unexplained            nothing above fits
+The order, ``RULES`` below, starts from OONI web_connectivity's (v0.4) and departs from it where that is
+known to fail (``../shared/docs/methodology.md``, "Control: the view from outside"). The README's rule table
+("Verdicts") says what each rule sees, row by row in the same order (a test holds the two together).
 
 The attempt judged is the first that fetched the page, else the first one: a failure that does
 not repeat is not a block. Only ``blocked`` names a blocking method (``blocking``,
@@ -35,7 +14,7 @@ The rules live one concept to a module, each a function ``(Evidence) -> Verdict 
 page) and ``fallbacks`` (the probe's own errors, access, nothing fits); what they share is in ``verdict`` (the
 record, ``RULES_VERSION``), ``evidence`` (what they look at) and ``common`` (constructors, phrases). A new rule
 is its function in one of them (or a new module), one line in ``RULES`` below at its place in the order, and
-its line in the list above (README, "Development").
+its row in the README's table (README, "Development").
 """
 
 from __future__ import annotations
