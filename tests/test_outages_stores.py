@@ -3,7 +3,8 @@
 
 The rows are a small year of ``benchmarks/outages.py``'s generator (its DNS blocks, shutdowns and random
 failures), copied into PostgreSQL as the benchmark copies them; every query the benchmark times, and the
-groupings it does not, must give the same windows on both.
+groupings it does not, must give the same windows on both. PostgreSQL streams the rows the analysis reads: a
+stream stopped early leaves its connection usable.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 from probe.analysis import OutageQuery, find_outages
 from probe.analysis.times import iso
+from probe.errors import StorageError
 from probe.storage import open_database
 from probe.storage.columns import MEASUREMENT_COLUMNS
+from probe.storage.connection import rows
 from probe.storage.postgres.database import open_postgres
 
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "outages.py"
@@ -79,3 +83,18 @@ def test_every_outage_query_finds_the_same_windows_on_sqlite_and_postgres(tmp_pa
         pg.close()
         lite.close()
     assert kinds == {"targeted_block", "network_shutdown"}
+
+
+def test_a_stream_left_half_read_leaves_the_connection_usable_and_errors_are_storage_errors(pg_url) -> None:  # type: ignore[no-untyped-def]
+    pg = open_postgres(pg_url)
+    try:
+        numbers = pg.conn.stream("select generate_series(1, 20000)")
+        assert next(numbers) == (1,)
+        numbers.close()  # as when the reader stops early (an error in the analysis)
+        assert pg.conn.one("select 41 + 1") == (42,)
+        assert sum(1 for _ in rows(pg.conn, "select generate_series(1, ?)", [12345])) == 12345
+        with pytest.raises(StorageError, match="division by zero"):
+            list(pg.conn.stream("select 1 / (3 - n) from generate_series(1, 5) n"))
+        assert pg.conn.one("select 1") == (1,)
+    finally:
+        pg.close()

@@ -18,11 +18,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from probe.analysis import observe, times
 from probe.analysis.observe import Evidence, Mark
-from probe.storage.connection import Connection, Cursor
+from probe.storage.connection import Connection, fetched, rows
 
 MeasurementRow = tuple[
     str,
@@ -75,8 +75,6 @@ _INPUTS = (
 )
 """The distinct inputs in order, by skipping from one to the next along the index (SQLite and PostgreSQL
 have no skip scan of their own): as many seeks as inputs, not a scan of every row."""
-FETCH_ROWS = 5000
-"""Rows taken from a cursor at a time."""
 
 _DOWN = f"coalesce({{measured}}, 0) >= {observe.MIN_ROUND_TARGETS} and coalesce({{reached}}, 0) = 0"
 """A heartbeat that is a shutdown point (``observe.heartbeat``'s rule, in SQL)."""
@@ -123,13 +121,6 @@ def matches(target: str, value: str) -> bool:
     return host.split("/", 1)[0].split(":", 1)[0].lower() == target.lower()
 
 
-def fetched(cursor: Cursor) -> Iterator[Any]:
-    """A cursor's rows, taken ``FETCH_ROWS`` at a time: one call per batch, not one per row (which costs
-    psycopg more than reading the row did)."""
-    while batch := cursor.fetchmany(FETCH_ROWS):
-        yield from batch
-
-
 def inputs(conn: Connection, target: str | None = None) -> Iterator[str]:
     """The distinct inputs (of ``target``), in order: one index seek each, however many rows they have,
     all in one query (one round trip to a server)."""
@@ -156,7 +147,7 @@ def measurement_rows(
         params.append(normalize_network(network))
     sql += " order by started_at"
     for value in list(inputs(conn, target)):
-        yield from fetched(conn.execute(sql, [value, *params]))
+        yield from rows(conn, sql, [value, *params])
 
 
 class NetworkPoint(NamedTuple):
@@ -176,7 +167,10 @@ class NetworkPoint(NamedTuple):
 def network_points(conn: Connection, span: Span, *, network: str | None = None) -> Iterator[NetworkPoint]:
     """Every probe's network points, in time order (see the module docstring)."""
     asn = normalize_network(network) if network is not None else None
-    return heapq.merge(_contexts(conn, span, asn), _heartbeats(conn, span, asn), key=lambda point: point.time)
+    contexts = _contexts(conn, span, asn)
+    if not contexts:  # a collector's: its probes send none
+        return _heartbeats(conn, span, asn)
+    return heapq.merge(contexts, _heartbeats(conn, span, asn), key=lambda point: point.time)
 
 
 def down_runs(conn: Connection, span: Span, *, network: str | None = None) -> set[str]:
@@ -208,10 +202,10 @@ def _query(
     conn: Connection, sql: str, span: Span, column: str, asn: str | None
 ) -> Iterator[tuple[str, str, str, str, str, object, object]]:
     where, params = _where(span, column, asn)
-    yield from fetched(conn.execute(f"{sql}{where} order by {column}", params))
+    return rows(conn, f"{sql}{where} order by {column}", params)
 
 
-def _contexts(conn: Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
+def _contexts(conn: Connection, span: Span, asn: str | None) -> list[NetworkPoint]:
     """Each context at the time its controls started (see ``observe.controls_summary``), in that order."""
     points = []
     for time, probe, run_id, network, region, state, controls in _query(conn, _CONTEXTS, span, "nc.measured_at", asn):
@@ -220,13 +214,15 @@ def _contexts(conn: Connection, span: Span, asn: str | None) -> Iterator[Network
         started = times.shifted(time, -longest) if longest else time
         points.append(NetworkPoint(started, probe, run_id, network, region, mark, found, share, True))
     points.sort(key=lambda point: point.time)
-    return iter(points)
+    return points
 
 
 def _heartbeats(conn: Connection, span: Span, asn: str | None) -> Iterator[NetworkPoint]:
+    # Runs outside the daemon first, whole (few, and none at a collector): one streamed query at a time.
+    runs = list(_query(conn, _RUNS, span, "r.started_at", asn))
     rounds = _query(conn, _ROUNDS, span, "ro.started_at", asn)
-    runs = _query(conn, _RUNS, span, "r.started_at", asn)
-    for time, probe, run_id, network, region, measured, reached in heapq.merge(rounds, runs, key=lambda row: row[0]):
+    merged = heapq.merge(rounds, runs, key=lambda row: row[0]) if runs else rounds
+    for time, probe, run_id, network, region, measured, reached in merged:
         done, ok = int(measured or 0), int(reached or 0)  # type: ignore[call-overload]
         mark, found = observe.heartbeat(done, ok)
         yield NetworkPoint(time, probe, run_id, network, region, mark, found, ok / done if done else None, False)
