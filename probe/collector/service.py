@@ -13,7 +13,8 @@ by a registered probe's key are never parsed. A batch without these headers (wha
 send) is still accepted, up to ``legacy_max_body_bytes`` and ``legacy_clients`` at a time.
 
 Request threads validate bodies; one writer thread owns the database and stores batches one at a
-time, so concurrent probes never contend for SQLite's lock. When the writer is behind by
+time, so concurrent probes never contend for SQLite's lock. With PostgreSQL, several processes may
+each run one (``probe.collector.workers``: ``serve --workers N``). When the writer is behind by
 ``queue_size`` batches, or ``max_clients`` requests are being handled, the answer is 503 and the
 probe retries later. The client's address is never logged or stored.
 """
