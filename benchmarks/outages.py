@@ -21,10 +21,12 @@ With ``--store sqlite,postgres`` (the default) the same rows are copied into Pos
 unix socket, made and removed, or ``--pg URI``): runs, rounds and measurements into the collector schema and its
 month partitions (chain columns filled with placeholders, the chain ledger left empty: only the outage queries
 are timed), then ``VACUUM ANALYZE`` as autovacuum would do, and every query is timed on both, side by side, with
-a check that both found the same windows. Not a test: run it by hand.
+a check that both found the same windows. Each query runs ``--repeat`` times on each store, in turn, and the best
+time is printed (the machine may be shared). Not a test: run it by hand.
 
     .venv/bin/python benchmarks/outages.py [--probes 100] [--days 365] [--targets 20] [--every 6307]
                                            [--db /tmp/outages-bench.db] [--fresh] [--store sqlite,postgres] [--pg URI]
+                                           [--repeat 3]
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="generate the database again even if reusable")
     parser.add_argument("--store", default="sqlite,postgres", help="stores to compare: sqlite, postgres or both")
     parser.add_argument("--pg", help="an empty PostgreSQL database to load (default: a private cluster)")
+    parser.add_argument("--repeat", type=int, default=3, help="times each query is run on each store (the best)")
     args = parser.parse_args()
     if args.fresh or not reusable(args.db, args.probes, args.days, args.targets, args.every):
         for suffix in ("", "-wal", "-shm", ".lock"):
@@ -246,13 +249,15 @@ def main() -> None:
         for label, query in queries:
             row = [label]
             found = []
-            for db in (sqlite_db if "sqlite" in stores else None, pg_db):
-                if db is None:
-                    row.append("-")
-                    continue
-                seconds, windows = timed(db.conn, query)
-                row.append(f"{seconds:.2f}")
-                found.append([window.to_dict() for window in windows])
+            best: dict[int, float] = {}
+            for _ in range(args.repeat):  # the stores in turn, so that a busy moment of the machine hits both
+                for index, db in enumerate((sqlite_db if "sqlite" in stores else None, pg_db)):
+                    if db is not None:
+                        seconds, windows = timed(db.conn, query)
+                        best[index] = min(best.get(index, seconds), seconds)
+                        if len(found) < len(best):
+                            found.append([window.to_dict() for window in windows])
+            row.extend(f"{best[index]:.2f}" if index in best else "-" for index in (0, 1))
 
             row.append(describe(windows))
             row.append("yes" if len(found) < 2 or found[0] == found[1] else "NO")
