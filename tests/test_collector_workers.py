@@ -81,10 +81,11 @@ def stored_once(url: str) -> tuple[int, int, int]:
 
 
 def waiting(url: str) -> list[str]:
-    """The application names of the collector connections waiting for a lock."""
+    """The application names of this database's collector connections waiting for a lock."""
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
-            "select application_name from pg_stat_activity where wait_event_type = 'Lock' and application_name like %s",
+            "select application_name from pg_stat_activity where wait_event_type = 'Lock' "
+            "and datname = current_database() and application_name like %s",
             (f"{APPLICATION_NAME}%",),
         ).fetchall()
     return [row[0] for row in rows]
