@@ -419,3 +419,22 @@ def test_a_batch_without_signature_headers_is_accepted_up_to_the_smaller_unsigne
             {"stored": 1, "duplicates": 0, "runs": 0, "rounds": 0, "head": 1, "withheld": 0},
         )
     assert len(stored(path)) == 1
+
+
+def test_sqlite_store_finds_stored_records_among_more_ids_and_places_than_one_query_takes(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
+    from probe.collector.store_sqlite import SqliteBatchStore
+
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    for pending in batches(db, identity):
+        assert post(server, encode_batch(pending.batch), identity)[0] == 200
+    ids = stored(path)
+    collector_db = open_database(path)
+    store = SqliteBatchStore(collector_db)
+    found = store.by_id([f"absent-{number}" for number in range(1100)] + ids)
+    assert sorted(found) == sorted(ids) and {owner for owner, _ in found.values()} == {identity.probe_id}
+    epoch = collector_db.conn.execute("select chain_epoch from measurements where chain_seq = 1").fetchone()[0]
+    places = store.at_seq(identity.probe_id, epoch, [*range(10, 1200), 1, 5])
+    assert sorted(places) == [1, 5] and places[1][0] == ids[0]
+    collector_db.close()

@@ -11,9 +11,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from probe.collector.store import STORED_COLUMNS, TOUCH_PROBE, Link, Stored
+from probe.collector.store import STORED_COLUMNS, TOUCH_PROBE, Link, Stored, chunks
 from probe.errors import StorageError
 from probe.storage import Database
+
+_CHUNK = 500
+"""Ids or places looked up in one query (older SQLite builds take at most 999 parameters)."""
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
 
 
 class SqliteBatchStore:
@@ -35,24 +42,25 @@ class SqliteBatchStore:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot store a batch in {self.db.path or 'memory'}: {exc}") from None
 
+    # One query for a batch's ids or places (in chunks under SQLite's limit of parameters), not one a record.
     def by_id(self, ids: Sequence[str]) -> dict[str, Stored]:
-        found = {}
-        for id_ in ids:
-            row = self.conn.execute("select probe_id, chain_hash from measurements where id = ?", (id_,)).fetchone()
-            if row is not None:
-                found[id_] = (row[0], row[1])
+        found: dict[str, Stored] = {}
+        for part in chunks(ids, _CHUNK):
+            rows = self.conn.execute(
+                f"select id, probe_id, chain_hash from measurements where id in ({_marks(part)})", part
+            )
+            found.update({id_: (probe_id, hash_) for id_, probe_id, hash_ in rows})
         return found
 
     def at_seq(self, probe_id: str, epoch: str, seqs: Sequence[int]) -> dict[int, Link]:
-        found = {}
-        for seq in seqs:
-            row = self.conn.execute(
-                "select id, chain_prev, chain_hash from measurements "
-                "where coalesce(probe_id, '') = ? and coalesce(chain_epoch, '') = ? and chain_seq = ?",
-                (probe_id, epoch, seq),
-            ).fetchone()
-            if row is not None:
-                found[seq] = (row[0], row[1], row[2])
+        found: dict[int, Link] = {}
+        for part in chunks(seqs, _CHUNK):
+            rows = self.conn.execute(
+                "select chain_seq, id, chain_prev, chain_hash from measurements "
+                f"where coalesce(probe_id, '') = ? and coalesce(chain_epoch, '') = ? and chain_seq in ({_marks(part)})",
+                (probe_id, epoch, *part),
+            )
+            found.update({int(seq): (id_, prev, hash_) for seq, id_, prev, hash_ in rows})
         return found
 
     def insert_records(self, probe_id: str, epoch: str | None, rows: Sequence[dict[str, Any]]) -> None:
@@ -63,11 +71,11 @@ class SqliteBatchStore:
         )
 
     def owners(self, table: str, ids: Sequence[str]) -> dict[str, str]:
-        found = {}
-        for id_ in ids:
-            row = self.conn.execute(f"select probe_id from {table} where id = ?", (id_,)).fetchone()
-            if row is not None:
-                found[id_] = row[0]
+        found: dict[str, str] = {}
+        for part in chunks(ids, _CHUNK):
+            found.update(
+                dict(self.conn.execute(f"select id, probe_id from {table} where id in ({_marks(part)})", part))
+            )
         return found
 
     def upsert(self, table: str, fields: Sequence[str], rows: Sequence[dict[str, Any]], probe_id: str) -> None:
