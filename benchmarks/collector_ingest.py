@@ -260,6 +260,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1", help="collector processes to try, e.g. 1,2,4 (SQLite: 1 only)")
     args = parser.parse_args()
     workers = [int(number) for number in args.workers.split(",")]
+    if args.pg and len(workers) > 1:
+        parser.error("--pg takes one --workers value: a second run on the same database would find everything stored")
 
     print(f"building {args.probes} probes x {args.records} measurements ...", flush=True)
     probes = [build_probe(args.records, args.batch) for _ in range(args.probes)]
