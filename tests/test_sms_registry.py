@@ -24,6 +24,7 @@ from probe.config import BackendSection, Config, load_config, parse_config
 from probe.errors import ConfigError, ProbeError
 from probe.experiments.sms import SMSExperiment, parse_target
 from probe.model.sms import SMSTestKeys
+from probe.sms import conclusion
 from probe.sms.backend import Backend, SMSNetwork, SMSTarget
 from probe.sms.backends import BACKENDS, backend_for
 from probe.storage import open_database
@@ -206,3 +207,9 @@ def test_the_real_command_refuses_a_bad_sms_config_in_one_line_before_measuring(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and f": {key}: " in done.stderr and "Traceback" not in done.stderr
     assert not data.exists()
+
+
+def test_a_back_end_names_the_stage_of_its_own_protocol_where_it_failed() -> None:
+    stored = {"backend": "toy", "conclusion": "gateway_unreachable", "failed_stage": "toy"}
+    keys = SMSTestKeys.model_validate(stored)  # as read back from a stored measurement
+    assert conclusion.blocking_detail(keys.conclusion, keys.failed_stage) == "sms:gateway_unreachable:toy"

@@ -26,7 +26,9 @@ Conclusion = Literal[
     "gateway_reachable",
     "probe_fault",
 ]
-Stage = Literal["dns", "tcp", "tls", "http", "smpp"]
+Stage = str
+"""Where a ``gateway_unreachable`` measurement stopped: a network step (dns, tcp, tls, http), or the back-end's
+own protocol, named as the back-end (smpp): open, so that a new back-end names its protocol in its own module."""
 SendResult = Literal["ok", "cms_error", "error", "timeout", "no_prompt", "rejected", "not_sent"]
 DeliveryStatus = Literal["delivered", "failed", "pending"]
 EventKind = Literal["report", "receipt"]
