@@ -25,6 +25,7 @@ from support.servers import (
     tcp_blackhole_server,
 )
 from support.testca import PKI, make_pki
+from support.timing import PATIENT, SLACK
 
 from probe.config import HTTPSection
 from probe.model import BinaryData, HTTPTransaction
@@ -79,7 +80,7 @@ def test_page_records_status_headers_title_and_body() -> None:
     assert hop.response.x_body_length == len(HOME.encode())
     assert hop.response.x_title == "Zhanaozen news & views"
     assert not hop.response.body_is_truncated
-    assert 0 <= hop.t0 <= hop.t and elapsed < 1
+    assert 0 <= hop.t0 <= hop.t and elapsed < SLACK
 
 
 def test_request_sends_host_user_agent_accept_and_connection_close() -> None:
@@ -155,18 +156,18 @@ def test_text_cut_inside_a_character_stays_text() -> None:
 def test_endless_body_is_truncated_at_cap() -> None:
     cap = 300_000
     with http_server({"/": endless_body()}) as server:
-        [hop], elapsed = _fetch(server.url(), max_body_bytes=cap)
+        [hop], elapsed = _fetch(server.url(), max_body_bytes=cap, timeout=PATIENT)
     assert hop.failure is None and hop.response is not None
     assert hop.response.body_is_truncated
     assert hop.response.x_body_length == cap and len(str(hop.response.body)) == cap  # memory stayed bounded
-    assert elapsed < 2
+    assert elapsed < SLACK  # stopped at the cap, not at the deadline
 
 
 def test_slow_drip_ends_at_deadline_keeping_what_was_read() -> None:
     with http_server({"/": slow_drip(0.1)}) as server:
         [hop], elapsed = _fetch(server.url(), timeout=1.0)
     assert hop.failure == "generic_timeout_error"
-    assert 1.0 <= elapsed < 2.0
+    assert 1.0 <= elapsed < 1.0 + SLACK
     assert hop.response is not None and hop.response.code == 200
     assert hop.response.x_title == "drip" and not hop.response.body_is_truncated
     assert hop.response.x_body_length is not None and hop.response.x_body_length > len("<title>drip</title>")
@@ -176,14 +177,14 @@ def test_header_drip_ends_at_deadline_without_a_response() -> None:
     with http_server({"/": header_drip(0.1)}) as server:
         [hop], elapsed = _fetch(server.url(), timeout=1.0)
     assert hop.failure == "generic_timeout_error" and hop.response is None
-    assert 1.0 <= elapsed < 2.0
+    assert 1.0 <= elapsed < 1.0 + SLACK
 
 
 def test_connect_is_bounded_by_the_round_trip_deadline() -> None:
     with tcp_blackhole_server() as endpoint:
         [hop], elapsed = _fetch(f"http://{endpoint.address}/", timeout=1.0, tcp_timeout=5.0)
     assert hop.failure == "generic_timeout_error" and hop.address == endpoint.address
-    assert 1.0 <= elapsed < 2.0
+    assert 1.0 <= elapsed < 1.0 + SLACK
 
 
 @pytest.mark.parametrize(
@@ -191,9 +192,9 @@ def test_connect_is_bounded_by_the_round_trip_deadline() -> None:
 )
 def test_huge_headers_fail_cleanly(count: int, size: int) -> None:
     with http_server({"/": huge_headers(count, size)}) as server:
-        [hop], elapsed = _fetch(server.url(), max_header_bytes=2048)
+        [hop], elapsed = _fetch(server.url(), max_header_bytes=2048, timeout=PATIENT)
     assert hop.failure == "unknown_failure http_headers_too_large" and hop.response is None
-    assert elapsed < 1
+    assert elapsed < SLACK
 
 
 def test_malformed_status_line_is_http_malformed_response() -> None:
@@ -223,11 +224,11 @@ def test_reset_after_request_is_connection_reset() -> None:
 
 def test_redirect_loop_stops_after_max_redirects() -> None:
     with http_server({"/loop": redirect("/loop")}) as server:
-        hops, elapsed = _fetch(server.url("/loop"), max_redirects=3)
+        hops, elapsed = _fetch(server.url("/loop"), max_redirects=3, timeout=PATIENT)
     assert len(hops) == 4 and len(server.requests) == 4
     assert hops[0].failure == "unknown_failure too_many_redirects"
     assert [h.failure for h in hops[1:]] == [None, None, None]
-    assert elapsed < 2
+    assert elapsed < SLACK
 
 
 def test_redirect_chain_is_recorded_most_recent_first() -> None:
@@ -333,17 +334,17 @@ def test_https_interception_is_ssl_unknown_authority(pki: PKI) -> None:
 
 def test_https_endless_body_is_truncated_at_cap(pki: PKI) -> None:
     with http_server({"/": endless_body()}, leaf=pki.leaf) as server:
-        [hop], elapsed = _fetch(server.url(), ca_bundle=pki, max_body_bytes=100_000)
+        [hop], elapsed = _fetch(server.url(), ca_bundle=pki, max_body_bytes=100_000, timeout=PATIENT)
     assert hop.failure is None and hop.response is not None
     assert hop.response.x_body_length == 100_000 and hop.response.body_is_truncated
-    assert elapsed < 2
+    assert elapsed < SLACK
 
 
 def test_https_slow_drip_ends_at_deadline(pki: PKI) -> None:
     with http_server({"/": slow_drip(0.1)}, leaf=pki.leaf) as server:
         [hop], elapsed = _fetch(server.url(), ca_bundle=pki, timeout=1.0)
     assert hop.failure == "generic_timeout_error"
-    assert 1.0 <= elapsed < 2.0
+    assert 1.0 <= elapsed < 1.0 + SLACK
 
 
 def test_idn_host_is_resolved_and_sent_in_ascii() -> None:

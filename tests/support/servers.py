@@ -173,9 +173,20 @@ def tcp_refusing_port(host: str = "127.0.0.1") -> Iterator[Endpoint]:
 
 
 @contextmanager
-def tcp_resetting_server(host: str = "127.0.0.1") -> Iterator[Endpoint]:
-    """The three-way handshake completes (the kernel does it), then the server resets."""
-    with _serving(lambda conn, _: _reset(conn), host=host) as server:
+def tcp_resetting_server(host: str = "127.0.0.1", *, after: threading.Event | None = None) -> Iterator[Endpoint]:
+    """The three-way handshake completes (the kernel does it), then the server resets.
+
+    At once, or once ``after`` is set (bounded): a test that needs its connect to succeed first sets it
+    then, since on a busy machine the reset can otherwise reach the client before its connect returns."""
+
+    def handler(conn: socket.socket, stopping: threading.Event) -> None:
+        if after is not None:
+            deadline = time.monotonic() + MAX_SERVE_SECONDS
+            while not after.wait(0.1) and not stopping.is_set() and time.monotonic() < deadline:
+                pass
+        _reset(conn)
+
+    with _serving(handler, host=host) as server:
         yield server.endpoint
 
 
