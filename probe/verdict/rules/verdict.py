@@ -35,7 +35,7 @@ class Verdict:
             raise ValueError(f"only a blocked verdict names a blocking method ({self.rule}: {self.verdict})")
 
     def columns(self) -> dict[str, Any]:
-        """The measurement columns this verdict fills (``Database.set_verdict``'s arguments)."""
+        """The measurement columns this verdict fills, ``confirmed`` as a bool."""
         return {
             "verdict": self.verdict,
             "blocking": self.blocking,
@@ -49,5 +49,6 @@ class Verdict:
         }
 
     def as_row(self) -> dict[str, Any]:
-        """The measurement columns this verdict fills, as stored (``confirmed`` 0 or 1)."""
+        """The measurement columns this verdict fills, as stored (``confirmed`` 0 or 1): what ``set_verdict`` takes
+        (``probe.storage.columns.VERDICT_ROW_COLUMNS``, held to it by ``verdict_update``)."""
         return {**self.columns(), "confirmed": int(self.confirmed)}
