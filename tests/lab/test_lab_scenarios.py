@@ -264,8 +264,13 @@ def test_sni_drop_times_out_after_client_hello(censor: Lab, run_probe: RunProbe)
 
 def test_throttled_site_times_out_mid_body(censor: Lab, run_probe: RunProbe) -> None:
     censor.scenario("throttling", ["twitter.com"])
-    run = run_probe(TWITTER, TWITTER_TLS, CONTROL)
-    slowed = run[TWITTER]
+    # One throttled flow at a time. Flows from the site share the shaper's short queue (THROTTLE_QUEUE): when
+    # the HTTPS fetch's body fills it, the HTTP fetch's first segments are dropped, and their retransmissions
+    # with them, so that fetch can end with no body at all (seen in 3 of 12 loaded runs, with 2 s and 5 s
+    # timeouts alike). Alone, its first segments pass in order.
+    plain = run_probe(TWITTER, CONTROL)
+    over_tls = run_probe(TWITTER_TLS)
+    slowed = plain[TWITTER]
     # Connected and answered, then the 200 kB body trickles: the HTTP deadline ends it.
     assert slowed.outcome == ("http", TIMEOUT_FAILURE)
     assert slowed.test_keys["tcp_connect"][0]["status"]["success"]
@@ -273,9 +278,9 @@ def test_throttled_site_times_out_mid_body(censor: Lab, run_probe: RunProbe) -> 
     assert response is not None and response["code"] == 200
     assert 0 < response["x_body_length"] < PAGE_BYTES // 4
     # Over TLS the handshake itself crawls: which step runs out of time first depends on timing.
-    assert run[TWITTER_TLS].outcome in {("tls", TIMEOUT_FAILURE), ("http", TIMEOUT_FAILURE)}
-    assert_reached(run[CONTROL])
-    assert_matches_expected("throttling", run)
+    assert over_tls[TWITTER_TLS].outcome in {("tls", TIMEOUT_FAILURE), ("http", TIMEOUT_FAILURE)}
+    assert_reached(plain[CONTROL])
+    assert_matches_expected("throttling", ProbeRun({**plain.measurements, **over_tls.measurements}, 0, "", "", 0))
 
 
 def test_site_down_times_out_at_tcp_and_the_probe_finishes(censor: Lab, run_probe: RunProbe) -> None:
