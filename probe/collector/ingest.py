@@ -115,6 +115,9 @@ def ingest(db: AnyDatabase, received: Received) -> IngestResult:
 def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestResult:
     batch = received.batch
     public_key = _authenticate(db, received)
+    # Batches of one probe are checked one at a time (another probe's go on): every look below then
+    # sees what a concurrent writer committed for this probe, before or after, never half of it.
+    store.claim(f"probe {batch.probe_id}")
     by_id = store.by_id([record.id for record in batch.measurements])
     rows = _check_chain(batch, public_key, by_id)
     epoch = _epoch(db, batch)

@@ -2,10 +2,11 @@
 
 A batch's new records go into ``measurement_chain`` with ``on conflict do nothing``: its primary
 key (probe_id, chain_seq) and unique (probe_id, id) decide, not an earlier check, so two writers
-(two collector processes, or an import while serving) never store a record twice. If a record
-was stored by another writer between ``ingest``'s checks and this insert, the batch is rolled
-back with a 503 and the probe's retry finds it a duplicate. The measurements themselves are
-copied (``COPY``) into their month's partition, made on demand.
+(two collector processes, or an import while serving) never store a record twice. ``ingest``
+claims the probe first, so two writers check one probe's batches one after the other; if a record
+was stored by another writer between the checks and this insert all the same (another probe's
+batch naming the same id), the batch is rolled back with a 503 and the retry is answered as such.
+The measurements themselves are copied (``COPY``) into their month's partition, made on demand.
 """
 
 from __future__ import annotations

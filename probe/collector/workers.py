@@ -5,8 +5,10 @@ record's hash, every record loaded as a measurement, the signatures. PostgreSQL 
 writers, so N worker processes share one listening socket (made before they are forked: the kernel
 hands each connection to one of them), each with its own writer thread and database connection.
 Exactly-once does not rest on the workers agreeing: the chain ledger's unique keys decide
-(``store_postgres``); a batch that lost a race to another worker is rolled back whole and answered
-503, and its retry finds duplicates. SQLite has one writer: it keeps one process.
+(``store_postgres``), and a batch's checks hold its probe's claim (an advisory lock), so two workers
+given batches of one probe check them one after the other (the second finds the first's records
+duplicates) while other probes' batches go on; a batch that still lost a race to another worker
+is rolled back whole and answered 503. SQLite has one writer: it keeps one process.
 
 The supervising process holds no database connection and starts no thread (so that forking is safe):
 it forks the workers and, when alerts are configured, one alert process, so that outage windows are
