@@ -25,13 +25,12 @@ from probe.collector.migrate import move
 from probe.collector.service import CollectorServer, running_collector
 from probe.collector.store import batch_store
 from probe.errors import StorageError
-from probe.integrity.signing import batch_statement
 from probe.storage import open_database
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.storage.postgres import schema
 from probe.storage.postgres.database import PgDatabase, open_postgres
-from probe.upload.protocol import encode_batch
+from probe.upload.protocol import encode_batch, sign_batch
 
 
 @pytest.fixture
@@ -98,7 +97,7 @@ def test_a_refused_batch_stores_nothing_of_it(tmp_path: Path, pg) -> None:  # ty
     _, pending = batches(second, two)
     # Its 4 records are new, but it claims the other probe's run: refused whole, after the records were written.
     claim = dict(pending.batch, runs=[{"id": taken, "status": "finished"}])
-    claim["signature"] = two.sign(batch_statement(claim))
+    claim["signature"] = sign_batch(two, claim)
     with pytest.raises(IngestError) as refused:
         ingest(pg, parse_batch(encode_batch(claim)))
     assert refused.value.status == 409 and "another probe" in str(refused.value)

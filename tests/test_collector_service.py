@@ -116,6 +116,32 @@ def test_batch_with_a_bad_signature_is_refused(probe_db, collector) -> None:  # 
     assert post(server, encode_batch(pending.batch))[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "status"),
+    [
+        ("verdict", "blocked", 401),  # outside the chain: covered by the signature
+        ("rule", "dns.bogon", 401),
+        ("chain_hash", "0" * 64, 401),  # the hash stands for the record in the signature
+        ("failure", "connection_reset", 422),  # the content: covered by the hash the signature names
+        ("test_keys", '{"requests": []}', 422),
+    ],
+)
+def test_every_part_of_a_record_is_covered_by_the_batchs_signature_or_the_records_hash(  # type: ignore[no-untyped-def]
+    probe_db, collector, field: str, value: str, status: int
+) -> None:
+    db, identity = probe_db
+    server, path, _ = collector
+    register(path, identity)
+    heartbeats, pending = batches(db, identity)
+    assert post(server, encode_batch(heartbeats.batch))[0] == 200
+    altered = json.loads(encode_batch(pending.batch))
+    assert altered["format"] == "zhanaozen-batch/3"
+    altered["measurements"][1][field] = value
+    assert post(server, encode_batch(altered))[0] == status
+    assert stored(path) == []
+    assert post(server, encode_batch(pending.batch))[0] == 200
+
+
 def test_probe_allowed_by_id_is_accepted_with_the_key_its_id_was_made_from(probe_db, collector, tmp_path) -> None:  # type: ignore[no-untyped-def]
     db, identity = probe_db
     server, path, _ = collector
@@ -188,9 +214,9 @@ def test_record_whose_hash_does_not_match_its_content_is_refused_422(probe_db, c
     _, pending = batches(db, identity)
     altered = json.loads(encode_batch(pending.batch))
     altered["measurements"][2]["failure"] = None
-    from probe.integrity.signing import batch_statement
+    from probe.upload.protocol import sign_batch
 
-    altered["signature"] = identity.sign(batch_statement(altered))  # signed by the probe, yet inconsistent
+    altered["signature"] = sign_batch(identity, altered)  # signed by the probe, yet inconsistent
     status, answer = post(server, encode_batch(altered))
     assert status == 422 and "record 3 " in answer["error"] and "hash" in answer["error"]
     assert stored(path) == []
@@ -200,7 +226,8 @@ def test_record_whose_hash_does_not_match_its_content_is_refused_422(probe_db, c
 def test_record_whose_test_keys_are_not_a_json_object_is_refused_422(probe_db, collector, test_keys) -> None:  # type: ignore[no-untyped-def]
     """test_keys is parsed once, as the measurement the record must load as: still refused, hashes and
     signatures all consistent (what only the probe's key can make)."""
-    from probe.integrity.signing import batch_statement, head_statement
+    from probe.integrity.signing import head_statement
+    from probe.upload.protocol import sign_batch
 
     db, identity = probe_db
     server, path, _ = collector
@@ -213,7 +240,7 @@ def test_record_whose_test_keys_are_not_a_json_object_is_refused_422(probe_db, c
     head = altered["head"]
     head["hash"] = last["chain_hash"]
     head["signature"] = identity.sign(head_statement(altered["probe_id"], head["seq"], head["hash"], head["signed_at"]))
-    altered["signature"] = identity.sign(batch_statement(altered))
+    altered["signature"] = sign_batch(identity, altered)
     status, answer = post(server, encode_batch(altered), identity)
     assert status == 422 and f"record {last['chain_seq']} " in answer["error"], answer
     assert stored(path) == []
@@ -222,7 +249,7 @@ def test_record_whose_test_keys_are_not_a_json_object_is_refused_422(probe_db, c
 def test_a_record_sent_again_is_a_duplicate_only_if_its_content_hashes_to_the_stored_hash(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
     """Duplicates are not loaded as measurements again (their content was, when stored), but their hash
     is still recomputed: other content under a stored record's hash is refused 422, as a new record is."""
-    from probe.integrity.signing import batch_statement
+    from probe.upload.protocol import sign_batch
 
     db, identity = probe_db
     server, path, _ = collector
@@ -234,7 +261,7 @@ def test_a_record_sent_again_is_a_duplicate_only_if_its_content_hashes_to_the_st
     assert status == 200 and answer["duplicates"] == 5 and answer["stored"] == 0
     altered = json.loads(body)
     altered["measurements"][1]["test_keys"] = "[]"  # would not load as a measurement; hash kept as stored
-    altered["signature"] = identity.sign(batch_statement(altered))
+    altered["signature"] = sign_batch(identity, altered)
     status, answer = post(server, encode_batch(altered), identity)
     assert status == 422 and "record 2 " in answer["error"] and "hash" in answer["error"]
     assert len(stored(path)) == 5

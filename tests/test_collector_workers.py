@@ -326,6 +326,9 @@ def test_the_workers_answers_are_the_collectors(probe, pg_url, serving) -> None:
     assert serving.post_until_stored(body, identity)["stored"] == 3
     altered = json.loads(body)
     altered["measurements"][0]["failure"] = "rewritten"
+    assert serving.post(encode_batch(altered), identity).status_code == 422  # its hash no longer matches
+    altered = json.loads(body)
+    altered["measurements"][0]["verdict"] = "blocked"
     assert serving.post(encode_batch(altered), identity).status_code == 401  # the batch's own signature
 
 

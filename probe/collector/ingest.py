@@ -38,18 +38,20 @@ from probe.collector.registry import learn_key, lookup
 from probe.collector.store import BatchStore, Stored, batch_store
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
-from probe.integrity.signing import batch_statement, head_signature_ok
+from probe.integrity.signing import head_signature_ok
 from probe.model import utc_now_iso
 from probe.storage.chain import GENESIS, record_hash
+from probe.storage.columns import VERDICT_ROW_COLUMNS, verdict_update
 from probe.storage.db import row_to_measurement
 from probe.upload.protocol import (
     NETWORK_CONTEXT_FIELDS,
     ROUND_FIELDS,
     RUN_FIELDS,
-    VERDICT_FIELDS,
+    WHOLE_SIGNED_FORMATS,
     Batch,
     MeasurementRecord,
     first_error,
+    signed_statement,
 )
 
 if TYPE_CHECKING:
@@ -66,8 +68,9 @@ class IngestError(ProbeError):
 
 @dataclass(frozen=True)
 class Received:
-    raw: dict[str, Any]
     batch: Batch
+    raw: dict[str, Any] | None
+    """The batch as plain JSON, for a version whose signature covers that (/1, /2); None for /3."""
 
 
 @dataclass
@@ -91,18 +94,28 @@ class IngestResult:
 
 
 def parse_batch(body: bytes) -> Received:
-    """Parse and validate one batch (400, 422); signatures are checked by ``ingest``."""
+    """Parse and validate one batch (400, 422); signatures are checked by ``ingest``.
+
+    The model is validated from the body's bytes (one pass, in pydantic's parser); only a /1 or /2 batch,
+    whose signature covers its plain JSON, is parsed a second time for that."""
+    try:
+        batch = Batch.model_validate_json(body)
+    except ValidationError as exc:
+        kinds = {error["type"] for error in exc.errors()}
+        if "json_invalid" in kinds or "json_type" in kinds:
+            raise IngestError(400, "the body is not JSON") from None
+        if exc.errors()[0]["loc"] == () and "model_type" in kinds:
+            raise IngestError(400, "a batch is a JSON object") from None
+        raise IngestError(422, f"not a valid batch: {first_error(exc)}") from None
+    except (ValueError, RecursionError):
+        raise IngestError(400, "the body is not JSON") from None
+    if batch.format not in WHOLE_SIGNED_FORMATS:
+        return Received(batch, None)
     try:
         raw = json.loads(body)
     except (ValueError, RecursionError):
         raise IngestError(400, "the body is not JSON") from None
-    if not isinstance(raw, dict):
-        raise IngestError(400, "a batch is a JSON object")
-    try:
-        batch = Batch.model_validate(raw)
-    except ValidationError as exc:
-        raise IngestError(422, f"not a valid batch: {first_error(exc)}") from None
-    return Received(raw, batch)
+    return Received(batch, raw)
 
 
 def ingest(db: AnyDatabase, received: Received) -> IngestResult:
@@ -155,7 +168,7 @@ def _authenticate(db: AnyDatabase, received: Received) -> str:
     elif entry.public_key != batch.public_key:
         raise IngestError(401, "the batch is signed with a key other than the probe's registered key")
     try:
-        statement = batch_statement(received.raw)
+        statement = signed_statement(batch, received.raw)
     except ValueError:
         raise IngestError(400, "the batch holds text that is not valid Unicode") from None
     if not verify(batch.public_key, batch.signature, statement):
@@ -236,18 +249,20 @@ def _check_against_stored(
     if records:
         seqs += [records[0].chain_seq - 1, records[-1].chain_seq + 1]
     by_seq = store.at_seq(probe_id, epoch or "", seqs)
-    fresh = []
+    fresh, rejudged = [], []
     for index, record in enumerate(records):
         stored = by_id.get(record.id)
         if stored is not None:
             if stored != (probe_id, record.chain_hash):
                 raise IngestError(409, f"measurement {record.id} is already stored with other content or probe")
             result.duplicates += 1
-            _update_verdict(db, record)
+            if record.verdict is not None:
+                rejudged.append(record)
             continue
         if record.chain_seq in by_seq:
             raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
         fresh.append(index)
+    _update_verdicts(db, rejudged)
     if records:
         first, last = records[0], records[-1]
         before = by_seq.get(first.chain_seq - 1)
@@ -259,13 +274,12 @@ def _check_against_stored(
     return fresh
 
 
-def _update_verdict(db: AnyDatabase, record: MeasurementRecord) -> None:
-    """A measurement sent again with a verdict (judged again on the probe): the verdict is not chained."""
-    if record.verdict is None:
-        return
-    assignments = ", ".join(f"{name} = ?" for name in VERDICT_FIELDS)
-    values = [getattr(record, name) for name in VERDICT_FIELDS]
-    db.conn.execute(f"update measurements set {assignments} where id = ?", [*values, record.id])
+def _update_verdicts(db: AnyDatabase, records: list[MeasurementRecord]) -> None:
+    """Measurements sent again with a verdict (judged again on the probe): the verdict is not chained.
+    One statement for all of them (a re-sent batch is mostly these)."""
+    updates = [verdict_update(record.id, record.model_dump(include=set(VERDICT_ROW_COLUMNS))) for record in records]
+    if updates:
+        db.conn.executemany(updates[0][0], [values for _, values in updates])
 
 
 def _store_network_contexts(db: AnyDatabase, store: BatchStore, batch: Batch) -> None:

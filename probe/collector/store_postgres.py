@@ -26,7 +26,11 @@ _LOOKUP_CHUNK = 1000
 
 
 def _check_text(rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL's text holds no NUL: refuse it (422) rather than fail the COPY. One scan of each row's text
+    joined, the rare row holding one looked at value by value."""
     for row in rows:
+        if "\x00" not in "".join([value for value in row.values() if type(value) is str]):
+            continue
         for name, value in row.items():
             if isinstance(value, str) and "\x00" in value:
                 raise IngestError(422, f"record {row.get('chain_seq')}: {name} holds a NUL character")

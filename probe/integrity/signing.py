@@ -12,9 +12,13 @@ from typing import Any
 
 from probe.identity import Identity, verify
 from probe.storage.chain import canonical_json
+from probe.storage.columns import CHAINED_COLUMNS
+
+_CHAINED = frozenset(CHAINED_COLUMNS)
 
 HEAD_CONTEXT = b"zhanaozen-probe chain head v1\n"
 BATCH_CONTEXT = b"zhanaozen-probe batch v1\n"
+HASHED_BATCH_CONTEXT = b"zhanaozen-probe batch of hashed records v1\n"
 WITHHELD_CONTEXT = b"zhanaozen-probe withheld record v1\n"
 UPLOAD_CONTEXT = b"zhanaozen-probe upload body v1\n"
 BUNDLE_END_CONTEXT = b"zhanaozen-probe bundle end v1\n"
@@ -53,8 +57,25 @@ def withheld_signature_ok(public_key_b64: str, probe_id: str, record: Mapping[st
 
 
 def batch_statement(batch: Mapping[str, Any]) -> bytes:
-    """The bytes a batch's ``signature`` covers: every other key of the batch, canonically."""
+    """The bytes the ``signature`` of a batch up to ``zhanaozen-batch/2`` covers: every other key of the
+    batch, canonically."""
     return BATCH_CONTEXT + canonical_json({key: value for key, value in batch.items() if key != "signature"})
+
+
+def hashed_batch_statement(batch: Mapping[str, Any]) -> bytes:
+    """The bytes the ``signature`` of a ``zhanaozen-batch/3`` covers: every other key of the batch, canonically,
+    with each measurement record standing as its place, its hash and its columns outside the chain.
+
+    A record's chained content is covered through ``chain_hash``, which every reader recomputes from that
+    content before trusting it (a collector refuses a record whose hash does not match): the signature then
+    costs a few bytes a record instead of a second canonical encoding of its test keys. ``batch`` is the batch
+    as its model (``probe.upload.protocol.Batch``) dumps it, every field present, so that the probe and the
+    collector encode the same values."""
+    view = {key: value for key, value in batch.items() if key != "signature"}
+    view["measurements"] = [
+        {name: value for name, value in record.items() if name not in _CHAINED} for record in batch["measurements"]
+    ]
+    return HASHED_BATCH_CONTEXT + canonical_json(view)
 
 
 def upload_statement(body: bytes) -> bytes:

@@ -26,11 +26,11 @@ from pydantic import ValidationError
 
 from probe.errors import ProbeError
 from probe.identity import Identity, verify
-from probe.integrity.signing import batch_statement, bundle_end_statement
+from probe.integrity.signing import bundle_end_statement
 from probe.integrity.verify import ChainReport, ChainWalk, Head, Problem, Verification, key_matches, verify_database
 from probe.model import utc_now_iso
 from probe.storage import Database
-from probe.upload.protocol import Batch, encode_batch
+from probe.upload.protocol import Batch, encode_batch, signed_statement
 from probe.upload.queue import bundle_batches
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -184,7 +184,7 @@ def verify_bundle(path: Path) -> Verification:
             result.problems.append(Problem("signature", f"{where}: another key for probe {batch.probe_id}"))
             continue
         try:
-            signed = verify(batch.public_key, batch.signature, batch_statement(raw))
+            signed = verify(batch.public_key, batch.signature, signed_statement(batch, raw))
         except ValueError:
             signed = False
         if not signed:

@@ -1,6 +1,6 @@
 """The batch: what a probe sends to a collector (over HTTP, or in a bundle file, one per line).
 
-    {"format": "zhanaozen-batch/2", "probe_id": ..., "public_key": ..., "created_at": ...,
+    {"format": "zhanaozen-batch/3", "probe_id": ..., "public_key": ..., "created_at": ...,
      "measurements": [chained rows, in chain order], "runs": [...], "rounds": [...],
      "network_contexts": [...], "head": {"seq", "hash", "signed_at", "signature"} | null, "signature": ...}
 
@@ -13,6 +13,11 @@ keep uploading):
   chained, as on the probe), each run's network identity (``probe_network_name``, ``network_source`` beside
   ``probe_asn``/``probe_cc``), and the network contexts of the runs in the batch (``network_contexts``).
   All of them optional, so that a /1 batch is a valid /2 one without them.
+- ``zhanaozen-batch/3`` adds each measurement's deciding rule (``rule``, ``rules_version``, ``suspected``;
+  optional, not chained) and signs the records by their hashes (``hashed_batch_statement``): the signature
+  covers each record's place, hash and verdict columns, its content is covered by the hash, which the
+  collector recomputes anyway. A collector then encodes a record canonically once, not twice, and validates
+  the body from its bytes: the statement of a /1 or /2 batch needs the body parsed as plain JSON as well.
 
 Over HTTP the request also carries ``X-Probe-Id``, ``X-Probe-Key`` (base64) and
 ``X-Probe-Signature``, the key's signature of the body's bytes
@@ -21,7 +26,7 @@ and the signature before it parses anything. A collector still accepts a batch w
 format of earlier probes), up to a smaller size and a few at a time.
 
 ``signature`` is the probe key's signature of every other key of the batch, canonically
-encoded (``probe.integrity.signing.batch_statement``); ``head`` signs the chain up to the
+encoded (``signed_statement``); ``head`` signs the chain up to the
 batch's last record, and is what a collector keeps as evidence. Measurements travel as stored
 (``test_keys`` and ``annotations`` as their JSON text) so that their hashes can be recomputed
 exactly. A run's ``config`` is never sent (it may hold a proxy's password), nor a list's path
@@ -38,15 +43,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from probe.identity import Identity
-from probe.integrity.signing import upload_statement
+from probe.integrity.signing import batch_statement, hashed_batch_statement, upload_statement
 from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
-from probe.storage.columns import VERDICT_COLUMNS, VERDICT_DETAIL_COLUMNS
+from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.storage.db import row_to_measurement
 
-BATCH_FORMAT = "zhanaozen-batch/2"
+BATCH_FORMAT = "zhanaozen-batch/3"
 """What this probe sends."""
-BATCH_FORMATS = ("zhanaozen-batch/1", BATCH_FORMAT)
-"""What a collector accepts: this version and the previous one."""
+WHOLE_SIGNED_FORMATS = ("zhanaozen-batch/1", "zhanaozen-batch/2")
+"""The versions whose signature covers the whole batch as plain JSON (``batch_statement``)."""
+BATCH_FORMATS = (*WHOLE_SIGNED_FORMATS, BATCH_FORMAT)
+"""What a collector accepts: this version and the previous ones."""
 TEXT_MAX = TEXT_CHARS
 PROBE_ID_HEADER = "X-Probe-Id"
 PROBE_KEY_HEADER = "X-Probe-Key"
@@ -103,6 +110,10 @@ class MeasurementRecord(_Record):
     confirmed: Annotated[int, Field(ge=0, le=1)] | None = None
     reason: Text | None = None
     network_state: Short | None = None
+    # Since /3: the rule that decided the verdict, the rules' version, the method a non-blocked verdict suspects.
+    rule: Short | None = None
+    rules_version: Short | None = None
+    suspected: Short | None = None
 
     @field_validator("runtime")
     @classmethod
@@ -184,7 +195,7 @@ class WithheldRecord(_Record):
 
 
 class Batch(_Record):
-    format: Literal["zhanaozen-batch/1", "zhanaozen-batch/2"]
+    format: Literal["zhanaozen-batch/1", "zhanaozen-batch/2", "zhanaozen-batch/3"]
     probe_id: ProbeId
     public_key: Short
     created_at: Short
@@ -203,8 +214,9 @@ class Batch(_Record):
 RUN_FIELDS = tuple(RunRecord.model_fields)
 ROUND_FIELDS = tuple(RoundRecord.model_fields)
 NETWORK_CONTEXT_FIELDS = tuple(NetworkContextRecord.model_fields)
-VERDICT_FIELDS = (*VERDICT_COLUMNS, *VERDICT_DETAIL_COLUMNS)
-"""The measurement record's verdict fields (since /2), the ``measurements`` columns of the same names."""
+VERDICT_FIELDS = VERDICT_ROW_COLUMNS
+"""The measurement record's verdict fields (since /2; the rule's since /3), the ``measurements`` columns of the
+same names."""
 
 
 def first_error(error: ValidationError) -> str:
@@ -232,6 +244,30 @@ def measurement_problem(record: Mapping[str, Any]) -> str | None:
 
 def encode_batch(batch: dict[str, Any]) -> bytes:
     return json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def signed_statement(batch: Batch, raw: Mapping[str, Any] | None) -> bytes:
+    """What ``batch``'s signature covers. A /1 or /2 batch needs ``raw``, the batch as plain JSON parsed it
+    (its signature covers exactly those values); a /3 one is read from its model (``raw`` is not needed)."""
+    if batch.format in WHOLE_SIGNED_FORMATS:
+        if raw is None:
+            raise ValueError(f"a {batch.format} batch is checked against its plain JSON")
+        return batch_statement(raw)
+    return hashed_batch_statement(batch.model_dump())
+
+
+def sign_batch(identity: Identity, batch: Mapping[str, Any]) -> str:
+    """The signature of ``batch`` (every key but ``signature``), as a collector will check it: a /3 batch is
+    read back from its encoding, as the collector reads it, so that both sign the same values. A batch the
+    collector would refuse as invalid is signed as it stands (it is refused whatever its signature)."""
+    if batch["format"] in WHOLE_SIGNED_FORMATS:
+        return identity.sign(batch_statement(batch))
+    unsigned = {**batch, "signature": ""}
+    try:
+        model = Batch.model_validate_json(encode_batch(unsigned))
+    except ValidationError:
+        return identity.sign(hashed_batch_statement(unsigned))
+    return identity.sign(hashed_batch_statement(model.model_dump()))
 
 
 def upload_headers(identity: Identity, body: bytes) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Any
 from probe.errors import StorageError
 from probe.identity import Identity
 from probe.integrity.heads import SignedHead, head_at, local_epoch
-from probe.integrity.signing import batch_statement, withheld_statement
+from probe.integrity.signing import withheld_statement
 from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
 from probe.storage import Database
@@ -35,6 +35,7 @@ from probe.upload.protocol import (
     RUN_FIELDS,
     VERDICT_FIELDS,
     measurement_problem,
+    sign_batch,
 )
 
 LOCAL_ROWS = "coalesce(probe_id, '') = ''"
@@ -198,7 +199,7 @@ def make_batch(
         batch["withheld"] = withheld
     if network_contexts:
         batch["network_contexts"] = network_contexts
-    batch["signature"] = identity.sign(batch_statement(batch))
+    batch["signature"] = sign_batch(identity, batch)
     return batch
 
 
