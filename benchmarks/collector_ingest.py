@@ -8,7 +8,9 @@ loopback as operators run it (``probe collector serve``, a process of its own, w
 processes for PostgreSQL) and has C client threads post all batches at once (keep-alive
 connections, signed headers as probes send them, signed before the clock starts). Checks that every
 measurement was stored once and every chain verifies, sends everything again (all duplicates) and
-times that too, and prints both stores in one table. Loopback only; every loop is bounded. Not a
+times that too, and prints both stores in one table, with the CPU time each part took a measurement: the
+collector (all its processes), the database server (PostgreSQL on this machine: its postmaster and every
+process under it) and the clients (this process). Loopback only; every loop is bounded. Not a
 timed test: run it by hand.
 
     .venv/bin/python benchmarks/collector_ingest.py [--probes 8] [--records 500] [--batch 100] [--clients 32]
@@ -197,6 +199,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def server_pid(target: Path | str) -> int | None:
+    """The PostgreSQL server's own pid (its postmaster: every backend is its child), when it runs on this machine."""
+    if not isinstance(target, str):
+        return None
+    db = open_store(target)
+    try:
+        directory = db.conn.execute("show data_directory").fetchone()[0]
+        return int((Path(directory) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    finally:
+        db.close()
+
+
 @contextmanager
 def collector_process(target: Path | str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
     """``probe collector serve`` on a free loopback port, until the block ends (SIGTERM); its URL and pid."""
@@ -230,15 +246,21 @@ def run(kind: str, target: Path | str, probes: list[Probe], bodies: list[Signed]
     db.close()
     rows = []
     log = Path(tempfile.mkstemp(prefix="collector-", suffix=".log")[1])
+    server = server_pid(target)
     with collector_process(target, workers, log) as (url, pid):
         for label in ("new", "duplicates"):
             load, cpu = os.getloadavg()[0], cpu_seconds(pid)
+            server_cpu = cpu_seconds(server) if server is not None else 0.0
+            own = time.process_time()
             seconds, statuses = post_all(f"{url}/v1/batches", bodies, clients)
+            own = time.process_time() - own
             cpu = cpu_seconds(pid) - cpu
+            server_cpu = cpu_seconds(server) - server_cpu if server is not None else float("nan")
             bad = len(statuses) - statuses.count(200)
             rate, megabytes = f"{records / seconds:,.0f}", f"{total / seconds / 1e6:.1f}"
-            rows.append((kind, str(workers), label, str(clients), f"{seconds:.2f}", rate, megabytes, str(bad),
-                         f"{cpu / records * 1e6:.0f}", f"{load:.1f}"))  # fmt: skip
+            per = [f"{part / records * 1e6:.0f}" if part == part else "-" for part in (cpu, server_cpu, own)]
+            rows.append((kind, str(workers), label, str(clients), f"{seconds:.2f}", rate, megabytes, str(bad), *per,
+                         f"{load:.1f}"))  # fmt: skip
     log.unlink()
     db = open_store(target)
     stored = db.conn.execute("select count(*), count(distinct id) from measurements").fetchone()
@@ -288,7 +310,7 @@ def main() -> None:
             except RuntimeError as exc:
                 print(f"{kind}: skipped: {exc}")
     headers = ("store", "workers", "pass", "clients", "seconds", "measurements/s", "MB/s", "refused", "CPU µs/m")
-    headers += ("load",)
+    headers += ("server CPU µs/m", "clients CPU µs/m", "load")  # server: PostgreSQL ("-": SQLite is in the collector)
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
