@@ -12,13 +12,16 @@ from __future__ import annotations
 import importlib.util
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 from probe.analysis import OutageQuery, find_outages
+from probe.analysis.sources import Span, input_query
 from probe.analysis.times import iso
 from probe.errors import StorageError
 from probe.storage import open_database
@@ -83,6 +86,37 @@ def test_every_outage_query_finds_the_same_windows_on_sqlite_and_postgres(tmp_pa
         pg.close()
         lite.close()
     assert kinds == {"targeted_block", "network_shutdown"}
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if "Relation Name" in plan:
+        yield plan
+    for child in plan.get("Plans", []):
+        yield from _scans(child)
+
+
+def test_one_network_targets_are_read_on_postgres_from_the_network_index_alone(tmp_path: Path, pg_url) -> None:  # type: ignore[no-untyped-def]
+    bench = benchmark()
+    path = tmp_path / "year.db"
+    bench.generate(path, 20, 70, 4, 3600)  # two networks, three month partitions
+    pg = bench.load_postgres(path, pg_url)
+    try:
+        network_index = {
+            name
+            for (name,) in pg.conn.execute(
+                "select inhrelid::regclass::text from pg_inherits where inhparent = 'measurements_network'::regclass"
+            ).fetchall()
+        }
+        sql, params = input_query(Span(iso(bench.BASE), iso(bench.BASE + 70 * 86400)), network="AS9199")
+        ((plan,),) = pg.conn.execute(f"explain (format json) {sql}", ["https://site1.kz/", *params]).fetchall()
+        scans = [scan for scan in _scans(plan[0]["Plan"]) if scan["Relation Name"] != "measurements_other"]
+    finally:
+        pg.close()
+    assert len(scans) == 3, scans  # January to March
+    for scan in scans:
+        assert scan["Node Type"] == "Index Only Scan", scan
+        assert scan["Index Name"] in network_index, scan
+        assert "Filter" not in scan, scan  # one range of the index: no entry read only to be dropped
 
 
 def test_a_stream_left_half_read_leaves_the_connection_usable_and_errors_are_storage_errors(pg_url) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """Reading the series from SQLite: narrow columns, in the order the trackers want, never all at once.
 
-    measurement_rows   the targets' points, input after input, each in time order, read from the
-                       covering index of migration 5 (``schema_outages``)
+    measurement_rows   the targets' points, input after input, each in time order, read from a
+                       covering index (``input_query``)
     network_points     each probe's network points in time order: its rounds' network contexts
                        where it has controls; else its rounds' heartbeat counts (``rounds``), or,
                        for runs outside the daemon, the run's own counts
@@ -135,19 +135,25 @@ def inputs(conn: Connection, target: str | None = None) -> Iterator[str]:
 def measurement_rows(
     conn: Connection, span: Span, *, target: str | None = None, network: str | None = None
 ) -> Iterator[MeasurementRow]:
-    """The targets' points, input after input, each in time order.
+    """The targets' points, input after input, each in time order (``input_query``'s rows, one input at a time)."""
+    sql, params = input_query(span, network)
+    for value in list(inputs(conn, target)):
+        yield from rows(conn, sql, [value, *params])
 
-    One query per input (``input = ?`` and a time range) reads the covering index of migration 5
-    and nothing else, whether or not SQLite has statistics to plan with.
+
+def input_query(span: Span, network: str | None = None) -> tuple[str, list[str]]:
+    """The query of one input's points (of one network) in time order, and its parameters after the input.
+
+    It reads a covering index and nothing else, whether or not SQLite has statistics to plan with:
+    (input, started_at), migration 5's; on PostgreSQL, for a network, (probe_asn, input, started_at), which
+    holds the network's rows of an input together (``probe.storage.postgres.schema``, migration 3).
     """
     where, params = span.where("started_at")
     sql = _MEASUREMENTS + " and input = ?" + where
     if network is not None:
         sql += " and probe_asn = ?"
         params.append(normalize_network(network))
-    sql += " order by started_at"
-    for value in list(inputs(conn, target)):
-        yield from rows(conn, sql, [value, *params])
+    return sql + " order by started_at", params
 
 
 class NetworkPoint(NamedTuple):
