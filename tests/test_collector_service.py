@@ -165,9 +165,24 @@ def test_probe_allowed_by_id_is_accepted_with_the_key_its_id_was_made_from(probe
         (b"\xff\xfe\x00garbage", None, 400),
         (b"[" * 100000 + b"]" * 100000, None, 400),
         (b'{"format": "zhanaozen-batch/1"}', None, 422),
+        (b'{"format": "zhanaozen-batch/3", "probe_id": "\\ud800"}', None, 400),
+        (b'{"format": "zhanaozen-batch/3", "created_at": 1e999999}', None, 422),
+        (b'{"format": "zhanaozen-batch/9"}', None, 422),
+        (b'"a string"', None, 400),
         (b"{}", {"Transfer-Encoding": "chunked"}, 411),
     ],
-    ids=["broken-json", "not-an-object", "not-utf8", "deeply-nested", "not-a-batch", "chunked"],
+    ids=[
+        "broken-json",
+        "not-an-object",
+        "not-utf8",
+        "deeply-nested",
+        "not-a-batch",
+        "lone-surrogate",
+        "huge-number",
+        "unknown-version",
+        "a-string",
+        "chunked",
+    ],
 )
 def test_malformed_input_is_refused_with_4xx_and_the_service_keeps_serving(  # type: ignore[no-untyped-def]
     probe_db, collector, body: bytes, headers: dict[str, str] | None, status: int
