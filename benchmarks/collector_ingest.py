@@ -114,7 +114,9 @@ def build_probe(records: int, batch: int) -> tuple[Identity, list[bytes], int]:
     ctx = Context(Config(), run_id, utc_now_iso())
     experiment = _Synthetic()
     for number in range(records):
-        db.save(experiment.run(f"http://guljan.test/{number}", ctx), run_id)
+        measurement = experiment.run(f"http://guljan.test/{number}", ctx)
+        # As long as the transaction it records (a synthetic one takes microseconds, which no real one does).
+        db.save(measurement.model_copy(update={"test_runtime": 0.2 + number % 1000 / 1e4}), run_id)
     db.finish_run(run_id, finished_at=utc_now_iso(), status="finished", measurements=records)
     bodies = []
     while (pending := next_batch(db, identity, "bench", batch_size=batch, max_bytes=4 << 20)) is not None:

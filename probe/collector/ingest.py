@@ -40,7 +40,7 @@ from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import head_signature_ok
 from probe.model import utc_now_iso
-from probe.storage.chain import GENESIS, record_hash
+from probe.storage.chain import GENESIS, record_hash_matches
 from probe.storage.columns import VERDICT_ROW_COLUMNS, verdict_update
 from probe.storage.db import row_to_measurement
 from probe.upload.protocol import (
@@ -195,7 +195,7 @@ def _check_chain(batch: Batch, public_key: str, stored: dict[str, Stored]) -> li
         if seq == 1 and record.chain_prev != GENESIS:
             raise IngestError(422, "record 1 does not start the chain")
         row = record.model_dump()
-        if record_hash(seq, record.chain_prev, row) != record.chain_hash:
+        if not record_hash_matches(seq, record.chain_prev, row, record.chain_hash):
             raise IngestError(422, f"record {seq} (id {record.id}): its hash does not match its content")
         try:
             if stored.get(record.id) != (batch.probe_id, record.chain_hash):

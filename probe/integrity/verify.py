@@ -32,7 +32,7 @@ from typing import Any
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint
 from probe.integrity.signing import head_signature_ok, withheld_signature_ok
-from probe.storage.chain import GENESIS, record_hash
+from probe.storage.chain import GENESIS, record_hash, record_hash_matches
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.readonly import connect_read_only
 
@@ -150,10 +150,10 @@ class ChainWalk:
             gap = f"record {expected_seq}" if seq == expected_seq + 1 else f"records {expected_seq}-{seq - 1}"
             return self._fail("missing", f"{gap} missing before {_label(row, where)}")
         try:
-            computed = record_hash(seq, prev, row)
+            matches = record_hash_matches(seq, prev, row, hash_)
         except (KeyError, ValueError, TypeError):
             return self._fail("altered", f"{_label(row, where)} is not a complete measurement")
-        if computed != hash_:
+        if not matches:
             moved = next(
                 (
                     other
