@@ -39,17 +39,23 @@ VERDICT_ROW_COLUMNS = (*VERDICT_COLUMNS, *VERDICT_STAGE_COLUMNS)
 """Every column a verdict fills: the keys of ``probe.verdict``'s ``Verdict.as_row()``, which ``set_verdict`` takes."""
 
 
-def verdict_update(measurement_id: str, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
+def verdict_update(
+    measurement_id: str, row: Mapping[str, Any], *, only_if_changed: bool = False
+) -> tuple[str, list[Any]]:
     """The ``update`` that replaces a measurement's verdict with ``row`` (every column of ``VERDICT_ROW_COLUMNS``).
 
     ``?`` placeholders (both engines' connections take them). A row that is not a whole verdict is a bug in
-    the caller, refused rather than half-written."""
+    the caller, refused rather than half-written. ``only_if_changed``: a row whose verdict already is ``row``
+    is left alone (the statement's row count then says whether the verdict changed; SQLite's ``is not``)."""
     if set(row) != set(VERDICT_ROW_COLUMNS):
         wrong = sorted(set(row) ^ set(VERDICT_ROW_COLUMNS))
         raise ValueError(f"a verdict row has exactly the columns {VERDICT_ROW_COLUMNS}; these differ: {wrong}")
     assignments = ", ".join(f"{column} = ?" for column in VERDICT_ROW_COLUMNS)
     values = [row[column] for column in VERDICT_ROW_COLUMNS]
-    return f"update measurements set {assignments} where id = ?", [*values, measurement_id]
+    if not only_if_changed:
+        return f"update measurements set {assignments} where id = ?", [*values, measurement_id]
+    differs = " or ".join(f"{column} is not ?" for column in VERDICT_ROW_COLUMNS)
+    return f"update measurements set {assignments} where id = ? and ({differs})", [*values, measurement_id, *values]
 
 
 INITIAL_SCHEMA: dict[str, type] = {

@@ -23,7 +23,7 @@ import sqlite_utils
 
 from probe.errors import StorageError
 from probe.limits import fit_measurement_row
-from probe.model import Measurement, TestKeys, ooni_time
+from probe.model import Measurement, TestKeys, ooni_time, utc_now_iso
 from probe.storage.busy import BUSY_TIMEOUT_MS, when_free
 from probe.storage.chain import record_hash
 from probe.storage.columns import (
@@ -36,6 +36,7 @@ from probe.storage.columns import (
 from probe.storage.migrations import current_version, migrate, pending
 from probe.storage.private import create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
+from probe.storage.schema_rejudged import note_verdict_change
 from probe.storage.schema_runs import RUNNING, close_dead_runs, this_process
 from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
@@ -182,12 +183,16 @@ class Database:
     def set_verdict(self, measurement_id: str, row: Mapping[str, Any]) -> None:
         """Replace a measurement's verdict (judged again: new fingerprints, new rules, a network that went dark).
 
-        ``row``: the verdict's columns, all of them (``Verdict.as_row()``; ``columns.VERDICT_ROW_COLUMNS``)."""
-        sql, params = verdict_update(measurement_id, row)
+        ``row``: the verdict's columns, all of them (``Verdict.as_row()``; ``columns.VERDICT_ROW_COLUMNS``).
+        A verdict that changes a record of this probe's own chain is noted (``verdict_changes``), in the same
+        transaction, so the uploader sends it again to collectors that have the old one; the same verdict
+        again changes nothing and is not sent again."""
+        sql, params = verdict_update(measurement_id, row, only_if_changed=True)
 
         def write() -> None:
             with self.db.conn:
-                self.db.execute(sql, params)
+                if self.db.conn.execute(sql, params).rowcount:
+                    note_verdict_change(self.db.conn, measurement_id, utc_now_iso())
 
         try:
             when_free(write, what=f"the verdict of {measurement_id}")

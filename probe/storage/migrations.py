@@ -25,6 +25,7 @@ from probe.storage.columns import INITIAL_SCHEMA
 from probe.storage.schema_network_identity import network_identity_columns
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_queue import queue_tables
+from probe.storage.schema_rejudged import verdict_changes
 from probe.storage.schema_rules import rule_columns
 from probe.storage.schema_runs import run_owners
 from probe.storage.schema_secrets import mask_stored_passwords
@@ -75,6 +76,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "verdict rule ids, rules version and suspected method", rule_columns),
     (9, "run owners: runs left running by a dead process are closed as interrupted", run_owners),
     (10, "passwords in stored collector and helper URLs masked", mask_stored_passwords),
+    (11, "verdicts changed after saving, to send again to collectors that have the old one", verdict_changes),
 ]
 
 

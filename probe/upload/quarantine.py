@@ -4,7 +4,9 @@ A record a collector will never take as it is (too large, invalid, contradicting
 must not stay at the head of the queue, where it would stop every later batch and heartbeat.
 The uploader finds it by splitting the refused batch, then records it here (``upload_quarantine``):
 it stays in the database, is counted in every heartbeat and in ``probe upload --status``, and is
-sent again only on request (``probe upload --retry-quarantined``), after a fix.
+sent again only on request (``probe upload --retry-quarantined``), after a fix. A record sent again
+for its changed verdict and refused is quarantined as that verdict (kind ``verdict``, its generation
+as state): the record stays acknowledged, and a later change of its verdict is tried again.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from probe.upload.queue import (
     ROUND,
     ROUND_STATE,
     RUN_STATE,
+    VERDICT,
     Pending,
     mark_acked,
-    measurement_records,
+    measurement_pending,
     round_record,
     run_record,
     select_rows,
@@ -67,9 +70,11 @@ class Quarantined:
     measurement_id: str | None = None
 
     def describe(self) -> str:
-        what = (
-            f"record {self.key} (id {self.measurement_id})" if self.kind == MEASUREMENT else f"{self.kind} {self.key}"
-        )
+        if self.kind in (MEASUREMENT, VERDICT):
+            record = f"record {self.key} (id {self.measurement_id})"
+            what = f"the changed verdict of {record}" if self.kind == VERDICT else record
+        else:
+            what = f"{self.kind} {self.key}"
         status = f"{self.status}: " if self.status is not None else ""
         tries = f", {self.attempts} attempts" if self.attempts > 1 else ""
         return f"{what}, since {self.quarantined_at}{tries}: {status}{self.error}"
@@ -79,9 +84,10 @@ def quarantined(db: Database, collector: str) -> list[Quarantined]:
     """What ``collector`` refused for good, measurements in chain order first."""
     rows = db.db.conn.execute(
         "select q.kind, q.key, q.status, q.error, q.quarantined_at, q.attempts, m.id from upload_quarantine q "
-        f"left join measurements m on q.kind = '{MEASUREMENT}' and {LOCAL_ROWS.replace('probe_id', 'm.probe_id')} "
+        f"left join measurements m on q.kind in ('{MEASUREMENT}', '{VERDICT}') "
+        f"and {LOCAL_ROWS.replace('probe_id', 'm.probe_id')} "
         "and m.chain_seq = cast(q.key as integer) where q.collector = ? "
-        "order by q.kind != 'measurement', cast(q.key as integer), q.key",
+        "order by q.kind not in ('measurement', 'verdict'), cast(q.key as integer), q.kind, q.key",
         (collector,),
     )
     return [Quarantined(*row) for row in rows]
@@ -89,9 +95,11 @@ def quarantined(db: Database, collector: str) -> list[Quarantined]:
 
 def quarantined_pending(db: Database, collector: str, item: Quarantined) -> Pending | None:
     """A one-item batch of a quarantined item as it is stored now; None when it is gone."""
-    if item.kind == MEASUREMENT:
-        records = measurement_records(db, after_seq=int(item.key) - 1, limit=1, max_bytes=0)
-        return Pending(records) if records and records[0]["chain_seq"] == int(item.key) else None
+    if item.kind in (MEASUREMENT, VERDICT):
+        pending = measurement_pending(db, after_seq=int(item.key) - 1, limit=1, max_bytes=0)
+        pending.resend = item.kind == VERDICT
+        found = pending.measurements and pending.measurements[0]["chain_seq"] == int(item.key)
+        return pending if found else None
     table, state, convert = (
         ("rounds", ROUND_STATE, round_record) if item.kind == ROUND else ("runs", RUN_STATE, run_record)
     )

@@ -5,7 +5,9 @@ acknowledged (``upload_acks``, kind ``chain``). Runs and rounds (the heartbeats)
 they are first sent (a run finishes, a round is closed), so each is re-sent until the collector
 has acknowledged its latest state; they travel in their own batches, sent before any batch of
 measurements. An acknowledgement is recorded only after the collector answered that it stored
-the batch; a batch whose answer was lost is sent again and stored once.
+the batch; a batch whose answer was lost is sent again and stored once. Records whose verdicts
+changed after a collector acknowledged them are sent to it again (``probe.upload.rejudged``); a
+batch acknowledges the verdict generation each of its records carried (kind ``verdict``).
 
 What a collector refuses for good is quarantined (``probe.upload.quarantine``) and the queue
 moves past it.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -44,7 +46,7 @@ ROUND_STATE = (
     "r.status || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.run_id, '') || '|' || r.measured "
     "|| '|' || r.failed || '|' || coalesce(r.quarantined, '')"
 )
-MEASUREMENT, RUN, ROUND = "measurement", "run", "round"
+MEASUREMENT, RUN, ROUND, VERDICT = "measurement", "run", "round", "verdict"
 
 
 @dataclass
@@ -60,6 +62,11 @@ class Pending:
     rounds: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     batch: dict[str, Any] = field(default_factory=dict)
     """The signed batch, once ``next_batch`` signed it."""
+    generations: dict[int, int] = field(default_factory=dict)
+    """The verdict generation (``verdict_changes``) each judged-again record carries, by chain seq, read with
+    the records: acknowledged with them, so a verdict changed while they travel is sent again."""
+    resend: bool = False
+    """Records the collector acknowledged already, sent again for their changed verdicts (``probe.upload.rejudged``)."""
 
     @property
     def items(self) -> int:
@@ -69,18 +76,28 @@ class Pending:
     def last_seq(self) -> int | None:
         return int(self.measurements[-1]["chain_seq"]) if self.measurements else None
 
+    def part(self, measurements: list[dict[str, Any]]) -> Pending:
+        """A batch of some of these records, as this one would send them."""
+        seqs = {int(record["chain_seq"]) for record in measurements}
+        generations = {seq: generation for seq, generation in self.generations.items() if seq in seqs}
+        return Pending(measurements, generations=generations, resend=self.resend)
+
     def halves(self) -> tuple[Pending, Pending]:
         if self.measurements:
             middle = len(self.measurements) // 2
-            return Pending(self.measurements[:middle]), Pending(self.measurements[middle:])
+            return self.part(self.measurements[:middle]), self.part(self.measurements[middle:])
         both = [(ROUND, item) for item in self.rounds] + [(RUN, item) for item in self.runs]
         first, second = both[: len(both) // 2], both[len(both) // 2 :]
         return _of(first), _of(second)
 
     def only(self) -> tuple[str, str, str]:
-        """The kind, key and state of a one-item batch (what quarantine records)."""
+        """The kind, key and state of a one-item batch (what quarantine records). A record sent again for its
+        verdict is quarantined as that verdict (kind ``verdict``, state its generation), not as the record."""
         if self.measurements:
-            return MEASUREMENT, str(self.measurements[0]["chain_seq"]), str(self.measurements[0]["chain_hash"])
+            seq = int(self.measurements[0]["chain_seq"])
+            if self.resend:
+                return VERDICT, str(seq), str(self.generations.get(seq, 0))
+            return MEASUREMENT, str(seq), str(self.measurements[0]["chain_hash"])
         kind, (item, state) = (ROUND, self.rounds[0]) if self.rounds else (RUN, self.runs[0])
         return kind, str(item["id"]), state
 
@@ -95,31 +112,54 @@ def _size(item: dict[str, Any]) -> int:
     return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()) + 1
 
 
-def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: int) -> list[dict[str, Any]]:
-    """This probe's chained records after ``after_seq``, in chain order, within ``limit`` and ``max_bytes``.
+RECORD_FIELDS = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
+"""What a measurement record of a batch carries, in this order."""
 
-    The first record is always returned, even alone over ``max_bytes``: a collector with a
+
+def records_within(rows: Iterable[Sequence[Any]], *, max_bytes: int) -> Pending:
+    """Records (``RECORD_FIELDS``, then the verdict generation) while they fit in ``max_bytes``.
+
+    The first record is always taken, even alone over ``max_bytes``: a collector with a
     smaller cap then refuses it, and it is quarantined, rather than the queue silently stalling.
     """
-    columns = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
-    rows = db.db.conn.execute(
-        f"select {', '.join(columns)} from measurements where {LOCAL_ROWS} and chain_seq > ? "
-        "order by chain_seq limit ?",
-        (after_seq, limit),
-    )
-    records: list[dict[str, Any]] = []
+    pending = Pending()
     total = 0
-    for values in rows:
-        record = dict(zip(columns, values, strict=True))
+    for *values, generation in rows:
+        record = dict(zip(RECORD_FIELDS, values, strict=True))
         for name in VERDICT_FIELDS:  # not chained: cut to the limits here, rather than refuse the record
             if isinstance(record[name], str):
                 record[name] = clip(record[name], TEXT_CHARS if name == "reason" else SHORT_CHARS)
         size = _size(record)
-        if records and total + size > max_bytes:
+        if pending.measurements and total + size > max_bytes:
             break
-        records.append(record)
+        pending.measurements.append(record)
+        if generation is not None:
+            pending.generations[int(record["chain_seq"])] = int(generation)
         total += size
-    return records
+    return pending
+
+
+RECORDS_SELECT = (
+    f"select {', '.join('m.' + name for name in RECORD_FIELDS)}, v.generation from measurements m "
+    "left join verdict_changes v on v.chain_seq = m.chain_seq"
+)
+"""A record and the generation of its verdict (NULL: never changed), read in one statement: one snapshot."""
+
+
+def measurement_pending(db: Database, *, after_seq: int, limit: int, max_bytes: int) -> Pending:
+    """This probe's chained records after ``after_seq``, in chain order, within ``limit`` and ``max_bytes``
+    (see ``records_within``), with their verdicts' generations."""
+    rows = db.db.conn.execute(
+        f"{RECORDS_SELECT} where {LOCAL_ROWS.replace('probe_id', 'm.probe_id')} and m.chain_seq > ? "
+        "order by m.chain_seq limit ?",
+        (after_seq, limit),
+    )
+    return records_within(rows, max_bytes=max_bytes)
+
+
+def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: int) -> list[dict[str, Any]]:
+    """The records of ``measurement_pending``."""
+    return measurement_pending(db, after_seq=after_seq, limit=limit, max_bytes=max_bytes).measurements
 
 
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -257,12 +297,14 @@ def next_heartbeats(db: Database, collector: str, *, max_bytes: int) -> Pending 
 def next_records(db: Database, collector: str, *, batch_size: int, max_bytes: int) -> Pending | None:
     """The next batch of measurements for ``collector``; None when it has acknowledged them all."""
     after = acked_seq(db, collector)
-    records = measurement_records(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - ENVELOPE_BYTES)
-    return Pending(records) if records else None
+    pending = measurement_pending(db, after_seq=after, limit=batch_size, max_bytes=max_bytes - ENVELOPE_BYTES)
+    return pending if pending.measurements else None
 
 
 def next_batch(db: Database, identity: Identity, collector: str, *, batch_size: int, max_bytes: int) -> Pending | None:
-    """The next batch for ``collector``, heartbeats first, signed into ``batch``; None when all is acknowledged."""
+    """The next batch for ``collector``, heartbeats first, signed into ``batch``; None when all is acknowledged
+    (records to send again for their changed verdicts aside: ``probe.upload.rejudged``, which the uploader
+    interleaves with these)."""
     pending = next_heartbeats(db, collector, max_bytes=max_bytes) or next_records(
         db, collector, batch_size=batch_size, max_bytes=max_bytes
     )
@@ -282,7 +324,7 @@ def write_rows(db: Database, sql: str, rows: Sequence[Sequence[Any]]) -> None:
 _ACK = (
     "insert into upload_acks (collector, kind, key, state, acked_at) values (?, ?, ?, ?, ?) "
     "on conflict(collector, kind, key) do update set acked_at = excluded.acked_at, state = case "
-    "when upload_acks.kind != 'chain' then excluded.state "
+    "when upload_acks.kind not in ('chain', 'verdict') then excluded.state "
     "when cast(excluded.state as integer) > cast(upload_acks.state as integer) then excluded.state "
     "else upload_acks.state end"
 )
@@ -293,8 +335,11 @@ def mark_acked(db: Database, collector: str, pending: Pending) -> None:
     now = utc_now_iso()
     marks = [(RUN, str(item["id"]), state) for item, state in pending.runs]
     marks += [(ROUND, str(item["id"]), state) for item, state in pending.rounds]
-    if pending.last_seq is not None:
+    if pending.last_seq is not None and not pending.resend:
         marks.append(("chain", "", str(pending.last_seq)))
+    # The verdicts the collector now has: a chain seq and a generation only ever grow (``_ACK``).
+    seqs = {int(record["chain_seq"]) for record in pending.measurements}
+    marks += [(VERDICT, str(seq), str(generation)) for seq, generation in pending.generations.items() if seq in seqs]
     write_rows(db, _ACK, [(collector, kind, key, state, now) for kind, key, state in marks])
 
 
@@ -310,12 +355,20 @@ def bundle_batches(
     db: Database, identity: Identity, *, since: str | None, batch_size: int, max_bytes: int
 ) -> Iterator[dict[str, Any]]:
     """Signed batches of this probe's chain, from the first record started at or after ``since``
-    (all of it when None) to its head; then batches of their runs and of the rounds since."""
+    (all of it when None) to its head; then batches of their runs and of the rounds since.
+
+    Each record carries its verdict as it is now. A record judged again at or after ``since``
+    (``verdict_changes``) but started before it moves the start back to it: the bundle carries
+    its new verdict, and stays one contiguous part of the chain (``probe verify`` checks it so)."""
     conn = db.db.conn
     start = 1
     if since is not None:
         row = conn.execute(f"select min(chain_seq) from measurements where {LOCAL_ROWS} and started_at >= ?", (since,))
         start = row.fetchone()[0] or 0
+        changed = conn.execute("select min(chain_seq) from verdict_changes where changed_at >= ?", (since,))
+        first_changed = changed.fetchone()[0]
+        if first_changed is not None:
+            start = min(start, int(first_changed)) if start else int(first_changed)
     run_ids: set[str] = set()
     after = start - 1
     while start:

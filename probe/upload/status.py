@@ -8,6 +8,7 @@ from probe.limits import CUT_ANNOTATION, MAX_ITEMS
 from probe.storage import Database
 from probe.upload.quarantine import Quarantined, quarantined
 from probe.upload.queue import acked_seq, changed_rounds, changed_runs, queued
+from probe.upload.rejudged import rejudged_waiting
 
 
 @dataclass
@@ -16,6 +17,8 @@ class QueueStatus:
     acknowledged: int
     queued: int
     heartbeats: int
+    verdicts: int = 0
+    """Records to send again for their changed verdicts."""
     quarantine: list[Quarantined] = field(default_factory=list)
     cut: int = 0
 
@@ -23,7 +26,8 @@ class QueueStatus:
         lines = [
             f"collector {self.collector}",
             f"  acknowledged: records up to {self.acknowledged} (quarantined ones excepted)",
-            f"  queued: {self.queued} measurements, {self.heartbeats} runs and rounds",
+            f"  queued: {self.queued} measurements, {self.heartbeats} runs and rounds, "
+            f"{self.verdicts} changed verdicts of measurements it has",
             f"  quarantined: {len(self.quarantine)}"
             + (" (refused for good; after a fix: probe upload --retry-quarantined)" if self.quarantine else ""),
         ]
@@ -40,5 +44,11 @@ def queue_status(db: Database, collector: str) -> QueueStatus:
         (f'%"{CUT_ANNOTATION}"%',),
     ).fetchone()[0]
     return QueueStatus(
-        collector, acked_seq(db, collector), queued(db, collector), changed, quarantined(db, collector), int(cut)
+        collector,
+        acked_seq(db, collector),
+        queued(db, collector),
+        changed,
+        rejudged_waiting(db, collector),
+        quarantined(db, collector),
+        int(cut),
     )

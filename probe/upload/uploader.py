@@ -37,6 +37,7 @@ from probe.upload.queue import (
     sign,
     withheld_batch,
 )
+from probe.upload.rejudged import next_rejudged, rejudged_waiting
 
 ENDPOINT = "/v1/batches"
 MAX_ANSWER_BYTES = 65536
@@ -118,6 +119,9 @@ class UploadReport:
     quarantined: int = 0
     released: int = 0
     left: int = 0
+    verdicts: int = 0
+    """Records sent again for their changed verdicts, and stored."""
+    verdicts_left: int = 0
     in_quarantine: int = 0
     error: str | None = None
     status: int | None = None
@@ -127,6 +131,8 @@ class UploadReport:
         batches = f"{self.batches} batch{'es' * (self.batches != 1)}"
         text = f"upload: {batches}, {self.stored} measurements stored, {self.duplicates} already there"
         text += f", {self.heartbeats} runs and rounds, {self.left} left"
+        if self.verdicts or self.verdicts_left:
+            text += f", {self.verdicts} changed verdicts sent again ({self.verdicts_left} left)"
         if self.released:
             text += f", {self.released} taken out of quarantine"
         if self.quarantined:
@@ -186,6 +192,8 @@ class _Pass:
         self.report.stored += int(answer.get("stored", 0))
         self.report.duplicates += int(answer.get("duplicates", 0))
         self.report.heartbeats += len(pending.runs) + len(pending.rounds)
+        if pending.resend:
+            self.report.verdicts += len(pending.measurements)
         return True
 
     def deliver_checked(self, pending: Pending) -> bool:
@@ -196,8 +204,9 @@ class _Pass:
             if problem is None:
                 continue
             if index:
-                return self.deliver(Pending(pending.measurements[:index]))  # the records before it, first
-            self._quarantine(Pending([record]), status=None, error=f"not sent: a collector would refuse it: {problem}")
+                return self.deliver(pending.part(pending.measurements[:index]))  # the records before it, first
+            refused = f"not sent: a collector would refuse it: {problem}"
+            self._quarantine(pending.part([record]), status=None, error=refused)
             return True
         return self.deliver(pending)
 
@@ -215,7 +224,7 @@ class _Pass:
         self.report.quarantined += 1
         kind, key, _ = pending.only()
         self.report.refusals.append(f"{kind} {key}: {error}")
-        if pending.measurements and self.can_go_on():
+        if pending.measurements and not pending.resend and self.can_go_on():
             # Name it to the collector, so its chain links through (best effort: a refusal changes nothing).
             try:
                 self._post(withheld_batch(self.db, self.identity, pending.measurements[0], error))
@@ -234,6 +243,7 @@ class _Pass:
 
     def finish(self) -> UploadReport:
         self.report.left = queued(self.db, self.collector)
+        self.report.verdicts_left = rejudged_waiting(self.db, self.collector)
         self.report.in_quarantine = quarantine_count(self.db, self.collector)
         return self.report
 
@@ -248,17 +258,24 @@ def upload_pending(
     max_batches: int = MAX_BATCHES_PER_PASS,
 ) -> UploadReport:
     """Send what the collector has not acknowledged: heartbeats (rounds and runs) first, then
-    measurements in chain order, until done, ``max_batches`` requests were made, or an attempt
-    failed. A refused batch is split until the refused items are found; they are quarantined and
-    the rest goes on."""
+    measurements in chain order, each batch of them followed by at most one batch of records sent
+    again for their changed verdicts (``probe.upload.rejudged``), so new measurements wait behind
+    one such batch at most; until done, ``max_batches`` requests were made, or an attempt failed.
+    A refused batch is split until the refused items are found; they are quarantined and the rest
+    goes on."""
     one = _Pass(db, identity, settings, session, stop=stop, budget=max_batches)
     while one.can_go_on() and (heartbeats := next_heartbeats(db, one.collector, max_bytes=settings.max_batch_bytes)):
         if not one.deliver(heartbeats):
             break
-    while one.can_go_on() and (
-        records := next_records(db, one.collector, batch_size=settings.batch_size, max_bytes=settings.max_batch_bytes)
-    ):
-        if not one.deliver_checked(records):
+    limits = {"batch_size": settings.batch_size, "max_bytes": settings.max_batch_bytes}
+    while one.can_go_on():
+        records = next_records(db, one.collector, **limits)
+        if records is not None and not one.deliver_checked(records):
+            break
+        rejudged = next_rejudged(db, one.collector, **limits) if one.can_go_on() else None
+        if rejudged is not None and not one.deliver_checked(rejudged):
+            break
+        if records is None and rejudged is None:
             break
     return one.finish()
 
