@@ -45,16 +45,19 @@ def _params(db: Database, collector: str) -> tuple[str, int, str]:
     return collector, acked_seq(db, collector), collector
 
 
-def next_rejudged(db: Database, collector: str, *, batch_size: int, max_bytes: int) -> Pending | None:
+def next_rejudged(
+    db: Database, collector: str, *, batch_size: int, max_bytes: int, after_seq: int = 0
+) -> Pending | None:
     """The next batch of records to send ``collector`` again for their changed verdicts: the first one waiting
-    and those waiting right after it in the chain (consecutive: a batch's records link to each other), within
-    ``batch_size`` and ``max_bytes``; None when none waits."""
+    after ``after_seq`` and those waiting right after it in the chain (consecutive: a batch's records link to
+    each other), within ``batch_size`` and ``max_bytes``; None when none waits. A pass gives the record before
+    its last batch as ``after_seq``, so it does not look through all it has done again at every batch."""
     local = LOCAL_ROWS.replace("probe_id", "m.probe_id")
     rows = list(
         db.db.conn.execute(
             f"{RECORDS_SELECT} where {local} and m.chain_seq in (select w.chain_seq {_WAITING} "
-            "order by w.chain_seq limit ?) order by m.chain_seq",
-            (*_params(db, collector), batch_size),
+            "and w.chain_seq > ? order by w.chain_seq limit ?) order by m.chain_seq",
+            (*_params(db, collector), after_seq, batch_size),
         )
     )
     seq = RECORD_FIELDS.index("chain_seq")

@@ -268,13 +268,18 @@ def upload_pending(
         if not one.deliver(heartbeats):
             break
     limits = {"batch_size": settings.batch_size, "max_bytes": settings.max_batch_bytes}
+    rejudged_after = 0
     while one.can_go_on():
         records = next_records(db, one.collector, **limits)
         if records is not None and not one.deliver_checked(records):
             break
-        rejudged = next_rejudged(db, one.collector, **limits) if one.can_go_on() else None
-        if rejudged is not None and not one.deliver_checked(rejudged):
-            break
+        rejudged = next_rejudged(db, one.collector, **limits, after_seq=rejudged_after) if one.can_go_on() else None
+        if rejudged is not None:
+            if not one.deliver_checked(rejudged):
+                break
+            # Whatever of it was not handled (``deliver_checked`` may send the records before a bad one only)
+            # comes again; what was is acknowledged or quarantined, and skipped.
+            rejudged_after = int(rejudged.measurements[0]["chain_seq"]) - 1
         if records is None and rejudged is None:
             break
     return one.finish()
