@@ -34,7 +34,7 @@ from probe.storage.columns import (
     verdict_update,
 )
 from probe.storage.migrations import current_version, migrate, pending
-from probe.storage.private import create_private, tighten_database
+from probe.storage.private import create_new_private, create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
 from probe.storage.schema_rejudged import note_verdict_change
 from probe.storage.schema_runs import RUNNING, close_dead_runs, this_process
@@ -303,11 +303,14 @@ def open_database(path: Path | str, *, read_only_ok: bool = False) -> Database:
     if read_only_ok and path.exists() and not writable(path):
         return _open_read_only(path)
     try:
-        create_private(path)  # before SQLite makes it: -wal and -shm take the database's mode
-        tighten_database(path)
+        create_new_private(path)  # before SQLite makes it: -wal and -shm take the database's mode
         db = sqlite_utils.Database(path)
         # Wait for other writers before anything else: switching to WAL needs the lock too.
         db.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Whether it is a database at all is SQLite's to say: reading its header here would take a second
+        # descriptor, and closing it would drop this process's locks (``tighten_database``).
+        db.execute("select count(*) from sqlite_master").fetchone()
+        tighten_database(path)
         with _migration_lock(path):
             _prepare(db)
         tighten_database(path)

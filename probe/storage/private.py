@@ -53,32 +53,36 @@ def tighten(path: Path) -> None:
 
 def create_private(path: Path) -> None:
     """Make sure ``path`` exists as a 0600 file (an empty one is made if missing); an existing one is tightened."""
+    if not create_new_private(path):
+        tighten(path)
+
+
+def create_new_private(path: Path) -> bool:
+    """Create ``path`` as an empty 0600 file if it is missing; whether it was made. An existing file is not touched.
+
+    For a database: the descriptor closed here is of a file that did not exist, so no lock SQLite holds in
+    this process can be on it (closing any descriptor of a file drops every POSIX lock the process holds
+    on that file; see ``tighten_database``)."""
     private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
     except FileExistsError:
-        tighten(path)
-        return
+        return False
     try:
         os.fchmod(fd, FILE_MODE)
     finally:
         os.close(fd)
-
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
+    return True
 
 
 def tighten_database(path: Path) -> None:
     """The database file and the files SQLite keeps beside it, 0600 (those that exist).
 
-    Only a database (or an empty file): ``--db`` naming some other file by mistake leaves it as it is."""
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(len(SQLITE_MAGIC))
-    except OSError:
-        return
-    if head not in (b"", SQLITE_MAGIC):
-        return
+    By path only (``stat`` and ``chmod``), never through a descriptor: SQLite's locks are POSIX locks,
+    which belong to the process, and closing *any* descriptor of the file drops every lock the process's
+    connections hold on it; another process would then take itself for the last connection, checkpoint
+    and delete the ``-wal`` under a live writer, and a crash would lose every commit since. The caller
+    checks that ``path`` is a database (through SQLite) before tightening it."""
     tighten(path)
     for suffix in DATABASE_SIDE_FILES:
         tighten(path.with_name(path.name + suffix))
