@@ -42,7 +42,7 @@ WITH_OONI_FINGERPRINTS = {
     ),
     "wc_accessible_MY_religioustolerance.org_2018.json": ("accessible", None, None, True),
     "wc_accessible_US_collegehumor.com_2019.json": ("accessible", None, None, True),
-    "wc_dns_CN_efindlove.com_2017.json": ("site_down", None, None, False),
+    "wc_dns_CN_efindlove.com_2017.json": ("blocked", "dns", "dns_ghost", True),
     "wc_dns_IR_fa.wikipedia.org_2020.json": ("blocked", "dns", "dns_blockpage_ip", True),
     "wc_dns_IR_facebook.com_2022.json": ("blocked", "dns", "dns_blockpage_ip", True),
     "wc_dns_SK_wikispaces.com_2021.json": ("site_down", None, None, False),

@@ -118,10 +118,10 @@ def test_a_captcha_fingerprint_over_plain_http_leaves_no_blocking_method() -> No
     assert as_ooni_blocking(verdict) is None
 
 
-# --- 5. one censorship, one verdict ------------------------------------------------------------------------
+# --- 5. ghost DNS: one censorship, one verdict -------------------------------------------------------------
 
 
-def test_a_dns_lie_for_a_name_that_exists_nowhere_gets_one_verdict_whatever_the_scheme() -> None:
+def test_ghost_dns_is_a_dns_block_over_http_and_https_confirmed_by_its_blockpage() -> None:
     lie = "198.18.3.1"  # the censor's blockpage server
     nowhere = control(addresses=(), dns_failure="dns_nxdomain_error", http_failure="dns_lookup_error")
     over_http = keys(queries=[query((lie,))], tcp=[connect(lie)], requests=[request(body=BLOCKPAGE)], ctrl=nowhere)
@@ -134,10 +134,12 @@ def test_a_dns_lie_for_a_name_that_exists_nowhere_gets_one_verdict_whatever_the_
     )
     http_verdict = judge(over_http, fingerprints=SHIPPED)
     https_verdict = judge(over_https, HTTPS_URL, fingerprints=SHIPPED)
-    assert (http_verdict.rule, *outcome(http_verdict)) == ("nxdomain_at_control", "site_down", None, None)
-    assert (https_verdict.rule, *outcome(https_verdict)) == ("nxdomain_at_control", "site_down", None, None)
-    assert http_verdict.suspected == https_verdict.suspected == "dns"
-    assert "zp.kz_blocked_marker" in http_verdict.reason and lie in https_verdict.reason
+    assert (http_verdict.rule, *outcome(http_verdict)) == ("ghost_dns", "blocked", "dns", "dns_blockpage_ip")
+    assert (https_verdict.rule, *outcome(https_verdict)) == ("ghost_dns", "blocked", "dns", "dns_ghost")
+    assert http_verdict.confirmed and "zp.kz_blocked_marker" in http_verdict.fingerprints
+    assert not https_verdict.confirmed and lie in https_verdict.reason
+    assert "exists only inside this network" in https_verdict.reason
+    assert as_ooni_blocking(http_verdict) == as_ooni_blocking(https_verdict) == "dns"
 
 
 # --- 6. only blocked carries a method ----------------------------------------------------------------------

@@ -192,13 +192,20 @@ def test_rule_control_unavailable() -> None:
     assert "connection_refused" in verdict.reason
 
 
-def test_rule_nxdomain_at_control() -> None:
-    # The ISP answers for a name that does not exist, with a redirect to its search page.
+def test_rule_ghost_dns() -> None:
+    # An answer for a name that does not exist: here a redirect to a search page, no blockpage to confirm it.
     hijack = request(code=302, body="", headers={"Location": "http://search.isp.example/?q=guljan.org"})
     ctrl = control(addresses=(), dns_failure="dns_name_error", http_failure="dns_lookup_error")
     verdict = judge(keys(queries=[query(("203.0.113.9",))], tcp=[connect("203.0.113.9")], requests=[hijack], ctrl=ctrl))
+    assert (verdict.rule, *outcome(verdict)) == ("ghost_dns", "blocked", "dns", "dns_ghost")
+    assert not verdict.confirmed and "search.isp.example" in verdict.reason and "inside this network" in verdict.reason
+
+
+def test_rule_nxdomain_at_control() -> None:
+    ctrl = control(addresses=(), dns_failure="dns_name_error", http_failure="dns_lookup_error")
+    verdict = judge(keys(queries=[query((), failure="dns_nxdomain_error")], tcp=[], requests=[], ctrl=ctrl))
     assert (verdict.rule, *outcome(verdict)) == ("nxdomain_at_control", "site_down", None, None)
-    assert "search.isp.example" in verdict.reason
+    assert "no such name" in verdict.reason
 
 
 def test_rule_site_down() -> None:

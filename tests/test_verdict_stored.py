@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from test_verdict_rules import HTTPS_URL, URL, connect, handshake, keys, request
+from click.testing import CliRunner
+from test_verdict_rules import HTTPS_URL, URL, connect, control, handshake, keys, query, request
 
+from probe.cli.main import cli
 from probe.config import Config
 from probe.experiments.base import Context, Outcome, measure
 from probe.export import export
@@ -45,10 +48,10 @@ class _Recorded:
         return measure(self, value, ctx, lambda trace: Outcome(test_keys, None, None))
 
 
-def judged_db(*cases: tuple[str, dict[str, Any]]) -> tuple[Database, list[str]]:
+def judged_db(*cases: tuple[str, dict[str, Any]], path: Path | str = ":memory:") -> tuple[Database, list[str]]:
     """A database with the measurements of ``cases`` judged and stored as the runner stores them, and their ids."""
     config = Config()
-    db = open_database(":memory:")
+    db = open_database(path)
     db.start_run({"id": "run1", "started_at": utc_now_iso(), "experiment": "web"})
     stage = VerdictStage.start(config, measure_controls=False)
     ids = []
@@ -121,3 +124,24 @@ def test_a_verdict_judged_again_replaces_every_verdict_column_and_a_partial_row_
     with pytest.raises(ValueError, match="rule"):
         db.set_verdict(measurement_id, {k: v for k, v in again.as_row().items() if k != "rule"})
     assert db.get_row(measurement_id) == stored
+
+
+def test_probe_verdict_judges_a_ghost_dns_answer_stored_under_the_old_rules_again(tmp_path: Path) -> None:
+    lie = "198.18.3.1"
+    nowhere = control(addresses=(), dns_failure="dns_nxdomain_error", http_failure="dns_lookup_error")
+    ghost = keys(queries=[query((lie,))], tcp=[connect(lie)], requests=[PARKED], ctrl=nowhere)
+    db, (measurement_id,) = judged_db((URL, ghost), path=tmp_path / "probe.db")
+    old = Verdict("site_down", reason="the control gets NXDOMAIN", rule="nxdomain_at_control", suspected="dns")
+    db.set_verdict(measurement_id, {**old.as_row(), "rules_version": "3"})
+    db.close()
+    result = CliRunner().invoke(cli, ["verdict", "--db", str(tmp_path / "probe.db")])
+    assert result.exit_code == 0, result.output
+    stored = open_database(tmp_path / "probe.db").get_row(measurement_id)
+    assert stored is not None
+    assert (stored["verdict"], stored["blocking"], stored["blocking_detail"], stored["rule"]) == (
+        "blocked",
+        "dns",
+        "dns_ghost",
+        "ghost_dns",
+    )
+    assert stored["rules_version"] == RULES_VERSION != "3" and stored["suspected"] is None

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from probe.verdict.rules.blockpage import blockpage_fingerprint
 from probe.verdict.rules.context import control_unavailable, degraded_network, network_down, site_down
-from probe.verdict.rules.dns import dns_failure, dns_inconsistent, dns_injection, encrypted_dns, nxdomain_at_control
+from probe.verdict.rules.dns import (
+    dns_failure,
+    dns_inconsistent,
+    dns_injection,
+    encrypted_dns,
+    ghost_dns,
+    nxdomain_at_control,
+)
 from probe.verdict.rules.evidence import Evidence, Rule
 from probe.verdict.rules.fallbacks import accessible, probe_error, unexplained
 from probe.verdict.rules.http import http_diff, http_failure, redirect_to_private, server_refusal, throttled
@@ -35,6 +42,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("dns_injection", dns_injection),
     ("network_down", network_down),
     ("degraded_network", degraded_network),
+    ("ghost_dns", ghost_dns),
     ("nxdomain_at_control", nxdomain_at_control),
     ("blockpage_fingerprint", blockpage_fingerprint),
     ("encrypted_dns", encrypted_dns),

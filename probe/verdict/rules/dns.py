@@ -35,39 +35,70 @@ def dns_injection(e: Evidence) -> Verdict | None:
     return None
 
 
-def nxdomain_at_control(e: Evidence) -> Verdict | None:
-    """The control finds no such name. Whatever answers here (an ISP's NXDOMAIN rewriting, a censor's
-    blockpage address) leads to no site: ``site_down``, the same over http and https (the blockpage
-    is seen over http only, so it cannot decide), with the lie as ``suspected`` and named in the reason."""
+def _nowhere(e: Evidence) -> bool:
+    """The control finds no such name (NXDOMAIN), and the URL names a host, not an address."""
     control_dns = e.control.dns if e.control is not None else None
-    if control_dns is None or not control_dns.nxdomain or is_ip(e.obs.host):
-        return None
+    return control_dns is not None and control_dns.nxdomain and not is_ip(e.obs.host)
+
+
+def _verified_page(e: Evidence) -> bool:
+    """An https page over verified TLS with no blockpage: the name exists inside this network (an intranet)."""
+    return e.attempt.fetched and https_final(e) and not (e.dns_matches or e.http_matches)
+
+
+def ghost_dns(e: Evidence) -> Verdict | None:
+    """Ghost DNS (ooni/probe#2308): the control gets NXDOMAIN, yet this network's resolver answers an address.
+    A censor lists the name, whether or not it exists: ``blocked``, ``dns``, over http and https alike,
+    confirmed when what the answer leads to matches a blockpage fingerprint.
+
+    Known false positives: a name that exists only inside this network (an intranet, split horizon: the
+    reason says so when no fingerprint confirms), and an ISP that answers every NXDOMAIN with its own
+    search page (NXDOMAIN rewriting) makes every dead name of a list look blocked this way."""
     addresses = e.attempt.dns.addresses
-    if not addresses:
-        mine = e.attempt.dns.failure or e.attempt.dns_failure or "no address"
-        return Verdict(
-            "site_down",
-            reason=f"no such name: this network's resolver answers {mine}, the control's NXDOMAIN",
-            rule="nxdomain_at_control",
-        )
+    if not _nowhere(e) or not addresses or _verified_page(e):
+        return None
     matches = e.dns_matches + e.http_matches
-    if e.attempt.fetched and https_final(e) and not matches:
+    answered = (
+        f"the control gets NXDOMAIN (the name exists nowhere outside), yet this network's resolver answers "
+        f"{', '.join(addresses)}"
+    )
+    if matches:
+        return blocked(
+            "dns",
+            "dns_blockpage_ip",
+            f"{answered}, and {matches[0].where} matches the blockpage fingerprint {matches[0].name}: "
+            "a censor lists the name (ghost DNS)",
+            "ghost_dns",
+            confirmed=True,
+            fingerprints=tuple(dict.fromkeys(m.name for m in matches)),
+        )
+    return blocked(
+        "dns",
+        "dns_ghost",
+        f"{answered}, and {_led_to(e)}: ghost DNS, a censor listing the name; the other explanation is a name "
+        "that exists only inside this network (an intranet)",
+        "ghost_dns",
+    )
+
+
+def nxdomain_at_control(e: Evidence) -> Verdict | None:
+    """The control finds no such name, and neither does this network (``site_down``: there is no site), or
+    this network serves it over verified TLS with no blockpage (``accessible``: an intranet's name)."""
+    if not _nowhere(e):
+        return None
+    if _verified_page(e):
         return Verdict(
             "accessible",
             reason="fetched over verified TLS, though the name exists only inside this network",
             rule="nxdomain_at_control",
         )
-    if matches:
-        how = f"{matches[0].where} matches the blockpage fingerprint {matches[0].name}: a censor lists the name"
-    else:
-        how = f"{_led_to(e)} (NXDOMAIN rewriting by the ISP, a censor, or a name that exists only inside this network)"
+    if e.attempt.dns.addresses:
+        return None  # ghost_dns decides
+    mine = e.attempt.dns.failure or e.attempt.dns_failure or "no address"
     return Verdict(
         "site_down",
-        reason=f"the control gets NXDOMAIN: the name does not exist outside, there is no site to block; "
-        f"this network's resolver answered {', '.join(addresses)} instead, and {how}",
+        reason=f"no such name: this network's resolver answers {mine}, the control's NXDOMAIN",
         rule="nxdomain_at_control",
-        fingerprints=tuple(dict.fromkeys(m.name for m in matches)),
-        suspected="dns",
     )
 
 

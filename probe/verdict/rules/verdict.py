@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 """Bumped whenever a rule's order, scope or outcome changes; stored with every verdict."""
 
 VerdictName = Literal["accessible", "blocked", "site_down", "network_down", "inconclusive"]
