@@ -2,244 +2,143 @@
 
 Every command opens what it needs and makes one library call; the probe's own errors
 (``ProbeError``) become one line on stderr and exit status 2, never a traceback.
+
+A command's module is imported only when that command runs (``COMMANDS``), so that ``probe --help`` or
+``probe results`` does not load the collector, PostgreSQL, the lab or packet capture: on a Raspberry Pi
+importing everything took most of a second. ``tests/test_cli.py`` holds each summary below to its command's
+docstring, and ``tests/test_lazy_imports.py`` holds what importing this module may load.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
 from probe import __version__
-from probe.cli.collector import collector
-from probe.cli.common import (
-    accept_option,
-    config_option,
-    database_path,
-    db_option,
-    registry_option,
-    store_target,
-)
-from probe.cli.consent import consent_command, consent_gate
-from probe.cli.daemon import daemon, identity
-from probe.cli.helper import helper
-from probe.cli.lab import lab
-from probe.cli.lists import lists
-from probe.cli.outages import outages
-from probe.cli.output import Progress, outcome_text, summary_table, table, verdict_text
-from probe.cli.paths import init_command, paths_command
-from probe.cli.report import report
-from probe.cli.trace import trace_command
-from probe.cli.upload import bundle, upload
-from probe.cli.verdict import verdict
-from probe.cli.verify import verify
-from probe.config import Config, load_config
 from probe.errors import ProbeError
-from probe.experiments import EXPERIMENTS, get_experiment
-from probe.export import FORMATS, export, export_directory, writes_directory
-from probe.listcache import add_cached_lists, cached_lists
-from probe.report.run_summary import group_verdicts
-from probe.report.run_summary import render as render_verdicts
-from probe.runner import run_targets
-from probe.storage import Database, open_database
-from probe.storage.columns import VERDICT_COLUMNS, VERDICT_STAGE_COLUMNS
-from probe.storage.db import row_to_measurement
-from probe.storage.private import write_private_text
-from probe.storage.store import open_store
-from probe.testlist import StreamedTestList, Target, TestList, load_test_list, stream_test_list
-
-if TYPE_CHECKING:
-    from probe.storage.store import AnyDatabase
 
 
-def _open(config: Config, db_path: Path | None) -> Database:
-    return open_database(database_path(config, db_path))
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a command is defined (``module:attribute``) and its one-line summary for ``probe --help``."""
+
+    target: str
+    summary: str
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), self.target
+        return command
 
 
-def _read(config: Config, db_path: Path | str | None) -> AnyDatabase:
-    """A database for a command that only reads it: one that cannot be written here is opened read-only."""
-    return open_store(store_target(config, db_path), read_only_ok=True)
+COMMANDS: dict[str, LazyCommand] = {
+    "bundle": LazyCommand(
+        "probe.cli.upload:bundle",
+        "Write signed batches to a file, for a collector to import (`probe collector import`) when nothing gets out.",
+    ),
+    "collector": LazyCommand(
+        "probe.cli.collector:collector", "A collector: receives signed batches from probes into one database."
+    ),
+    "consent": LazyCommand(
+        "probe.cli.consent:consent_command",
+        "Show what the probe measures, stores and sends, and the risks; --accept records your consent.",
+    ),
+    "daemon": LazyCommand(
+        "probe.cli.daemon:daemon",
+        "Run the experiment groups of [schedule] until SIGTERM or Ctrl-C, uploading if [upload] says so.",
+    ),
+    "export": LazyCommand(
+        "probe.cli.export:export_command", "Export measurements in one of the formats below (--format)."
+    ),
+    "helper": LazyCommand(
+        "probe.cli.helper:helper", "The test helper: the control vantage point for web measurements."
+    ),
+    "identity": LazyCommand(
+        "probe.cli.daemon:identity",
+        "Print the probe's id and public key (made on first use), for a collector's operator to register.",
+    ),
+    "init": LazyCommand(
+        "probe.cli.paths:init_command",
+        "Write a commented config to your config file (never overwriting one) and say where data will go.",
+    ),
+    "lab": LazyCommand(
+        "probe.cli.lab:lab",
+        "A censored network on this machine (needs root): namespaces, servers, censorship scenarios.",
+    ),
+    "lists": LazyCommand("probe.cli.lists:lists", "Test lists kept current (Citizen Lab's CSV lists)."),
+    "outages": LazyCommand(
+        "probe.cli.outages:outages",
+        "List outage windows: what was cut (a target, or the whole network), how, and when, with bounds.",
+    ),
+    "paths": LazyCommand(
+        "probe.cli.paths:paths_command",
+        "Which config and data directory are in use and why, and where the shipped files are.",
+    ),
+    "report": LazyCommand(
+        "probe.cli.report:report",
+        "Write an HTML report: timelines, outage windows, the method in plain words, probes, verification.",
+    ),
+    "results": LazyCommand("probe.cli.results:results", "List measurements with the step that failed and how."),
+    "run": LazyCommand("probe.cli.run:run", "Measure a test list (or --url inputs) and store every measurement."),
+    "show": LazyCommand(
+        "probe.cli.results:show", "Print one measurement (OONI format plus the probe's own fields) as JSON."
+    ),
+    "trace": LazyCommand(
+        "probe.cli.trace:trace_command",
+        "TTL-limited test and control requests: name the censoring hop (CenTrace's method).",
+    ),
+    "upload": LazyCommand(
+        "probe.cli.upload:upload",
+        "Send every measurement the collector has not acknowledged, now (the daemon does this by itself).",
+    ),
+    "verdict": LazyCommand("probe.cli.verdict:verdict", "Judge measurements: verdict, blocking method and reason."),
+    "verify": LazyCommand(
+        "probe.cli.verify:verify",
+        (
+            "Check a database, a bundle, or a collector's PostgreSQL database (a postgresql:// URI): "
+            'report the first altered, missing or reordered record, or "verified".'
+        ),
+    ),
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name when they are looked up, not when the group is."""
+
+    def __init__(self, *args: Any, lazy: dict[str, LazyCommand], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.add_command(self.lazy[cmd_name].load(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the summaries, without importing a single command."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            # A command not loaded yet is shortened as click shortens a loaded one's help.
+            command = self.commands.get(name) or click.Command(name, help=self.lazy[name].summary)
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(__version__, prog_name="probe")
 def cli() -> None:
     """A network censorship measurement probe: DNS, TCP, TLS and HTTP reachability, stored in SQLite."""
-
-
-@cli.command()
-@config_option
-@db_option
-@click.option("--list", "list_path", type=click.Path(path_type=Path, dir_okay=False), help="Test list.")
-@click.option("--url", "inputs", multiple=True, help="An input to measure (repeatable); replaces the list.")
-@registry_option(
-    "-e",
-    "--experiment",
-    registry=EXPERIMENTS,
-    describe=lambda e: f"{e.name}: {e.inputs}",
-    default="web",
-    show_default=True,
-)
-@accept_option
-def run(
-    config_path: Path | None,
-    db_path: Path | None,
-    list_path: Path | None,
-    inputs: tuple[str, ...],
-    experiment: str,
-    accept: bool,
-) -> None:
-    """Measure a test list (or --url inputs) and store every measurement."""
-    config = load_config(config_path)
-    chosen = get_experiment(experiment)
-    test_list: TestList | StreamedTestList
-    if inputs and not list_path:
-        test_list = TestList("command line", [Target(value) for value in inputs])
-    elif list_path is not None:
-        test_list = stream_test_list(list_path, chosen.check_input)  # read while it is measured
-        test_list.targets.extend(Target(value) for value in inputs)
-    else:
-        path = config.probe.test_list
-        if path is None:
-            raise ProbeError("nothing to measure: give --list, --url, or set [probe] test_list in the config")
-        test_list = load_test_list(path, chosen.check_input)
-        if chosen.name == "web" and config.lists.use_cached:
-            add_cached_lists(test_list, cached_lists(config))
-        test_list.targets.extend(Target(value) for value in inputs)
-    db = _open(config, db_path)
-    progress = Progress(sys.stderr)
-    try:
-        consent_gate(db, config, accept=accept, strict=True)
-        summary = run_targets(
-            chosen,
-            test_list if isinstance(test_list, StreamedTestList) else test_list.targets,
-            config,
-            db,
-            test_list=test_list.source,
-            problems=test_list.problems,
-            on_measurement=progress,
-        )
-        states = [context.get("state") for context in db.network_contexts(summary.run_id)]
-        verdicts = group_verdicts(
-            db.measurement_rows(summary.run_id), helpers=config.control.url, network_states=states
-        )
-    finally:
-        progress.end()
-        db.close()
-    for problem in test_list.problems:
-        click.echo(f"warning: {test_list.source}: {problem} (skipped)", err=True)
-    for line in summary.refused:
-        click.echo(f"warning: {line} (not measured)", err=True)
-    if summary.cut:
-        click.echo(
-            f"warning: {summary.cut} measurement(s) saved with a field cut to the limits a collector accepts "
-            "(their annotations name it: limits.cut)",
-            err=True,
-        )
-    click.echo(summary_table(summary))
-    if verdicts.groups:
-        click.echo(render_verdicts(verdicts))
-    if summary.network is not None:
-        click.echo(summary.network.line())
-    if summary.refused and not summary.total:
-        raise ProbeError(f"nothing measured: every input was refused ({len(summary.refused)}, named above)")
-    if summary.probe_errors:
-        sys.exit(1)
-
-
-@cli.command()
-@config_option
-@db_option
-@click.option("--run", "run_id", help="Only this run (default: all).")
-def results(config_path: Path | None, db_path: Path | None, run_id: str | None) -> None:
-    """List measurements with the step that failed and how."""
-    db = _read(load_config(config_path), db_path)
-    rows = [
-        (
-            r["id"],
-            r["started_at"][:19] + "Z",
-            r["experiment"],
-            r["input"],
-            outcome_text(r["failure"], r["failed_step"]),
-            verdict_text(r["verdict"], r["blocking_detail"]),
-        )
-        for r in db.measurement_rows(run_id)
-    ]
-    click.echo(table(("id", "started_at", "experiment", "input", "outcome", "verdict"), rows))
-
-
-@cli.command()
-@config_option
-@db_option
-@click.argument("measurement_id")
-def show(config_path: Path | None, db_path: Path | None, measurement_id: str) -> None:
-    """Print one measurement (OONI format plus the probe's own fields) as JSON."""
-    db = _read(load_config(config_path), db_path)
-    row = db.get_row(measurement_id)
-    if row is None:
-        raise ProbeError(f"no measurement with id {measurement_id!r}")
-    data = row_to_measurement(row).model_dump(mode="json")
-    for column in (*VERDICT_COLUMNS, *VERDICT_STAGE_COLUMNS):
-        data[column] = row.get(column)
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-@cli.command(name="export")
-@config_option
-@db_option
-@registry_option(
-    "--format",
-    "fmt",
-    registry=FORMATS,
-    describe=lambda f: f"{f.name}: {f.description}",
-    default="ooni-jsonl",
-    show_default=True,
-)
-@click.option("--run", "run_id", help="Only this run (default: all).")
-@click.option(
-    "--out", "out_path", type=click.Path(path_type=Path), help="File (default: stdout); parquet: a new directory."
-)
-def export_command(
-    config_path: Path | None, db_path: Path | None, fmt: str, run_id: str | None, out_path: Path | None
-) -> None:
-    """Export measurements in one of the formats below (--format)."""
-    db = _read(load_config(config_path), db_path)
-    if writes_directory(fmt):
-        if out_path is None:
-            raise ProbeError(f"--format {fmt} writes a directory (one file a day): give --out DIR")
-        count = export_directory(db, out_path, fmt=fmt, run_id=run_id)
-        click.echo(f"{count} measurements written to {out_path}", err=True)
-        return
-    if out_path is None:
-        export(db, sys.stdout, fmt=fmt, run_id=run_id)
-        return
-    try:
-        with write_private_text(out_path) as out:
-            count = export(db, out, fmt=fmt, run_id=run_id)
-    except OSError as exc:
-        raise ProbeError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-    click.echo(f"{count} measurements written to {out_path}", err=True)
-
-
-cli.add_command(lab)
-cli.add_command(daemon)
-cli.add_command(identity)
-cli.add_command(consent_command)
-cli.add_command(upload)
-cli.add_command(bundle)
-cli.add_command(verify)
-cli.add_command(collector)
-cli.add_command(verdict)
-cli.add_command(helper)
-cli.add_command(lists)
-cli.add_command(trace_command)
-cli.add_command(outages)
-cli.add_command(report)
-cli.add_command(init_command)
-cli.add_command(paths_command)
 
 
 def main() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tabulate import tabulate
 
-from probe.model import Measurement
-from probe.runner import RunSummary
+if TYPE_CHECKING:
+    from probe.model import Measurement
+    from probe.runner import RunSummary
 
 
 def outcome_text(failure: str | None, failed_step: str | None) -> str:

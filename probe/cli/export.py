@@ -1,0 +1,52 @@
+"""``probe export``: measurements in one of the export formats, to stdout, a file or a directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from probe.cli.common import config_option, db_option, registry_option
+from probe.cli.results import read_store
+from probe.config import load_config
+from probe.errors import ProbeError
+from probe.export import FORMATS, export, export_directory, writes_directory
+from probe.storage.private import write_private_text
+
+
+@click.command(name="export")
+@config_option
+@db_option
+@registry_option(
+    "--format",
+    "fmt",
+    registry=FORMATS,
+    describe=lambda f: f"{f.name}: {f.description}",
+    default="ooni-jsonl",
+    show_default=True,
+)
+@click.option("--run", "run_id", help="Only this run (default: all).")
+@click.option(
+    "--out", "out_path", type=click.Path(path_type=Path), help="File (default: stdout); parquet: a new directory."
+)
+def export_command(
+    config_path: Path | None, db_path: Path | None, fmt: str, run_id: str | None, out_path: Path | None
+) -> None:
+    """Export measurements in one of the formats below (--format)."""
+    db = read_store(load_config(config_path), db_path)
+    if writes_directory(fmt):
+        if out_path is None:
+            raise ProbeError(f"--format {fmt} writes a directory (one file a day): give --out DIR")
+        count = export_directory(db, out_path, fmt=fmt, run_id=run_id)
+        click.echo(f"{count} measurements written to {out_path}", err=True)
+        return
+    if out_path is None:
+        export(db, sys.stdout, fmt=fmt, run_id=run_id)
+        return
+    try:
+        with write_private_text(out_path) as out:
+            count = export(db, out, fmt=fmt, run_id=run_id)
+    except OSError as exc:
+        raise ProbeError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    click.echo(f"{count} measurements written to {out_path}", err=True)

@@ -1,0 +1,72 @@
+"""The command line loads a command's modules only when that command runs (``probe.cli.main.COMMANDS``).
+
+On a Raspberry Pi Zero importing everything took a second and 78 MB before ``probe --help`` printed a line; these
+tests fail when an eager import comes back. Each check runs in a fresh interpreter, as a command would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from probe.cli.main import COMMANDS, cli
+
+HEAVY = ("scapy", "pyarrow", "psycopg", "probe.collector", "probe.lab", "probe.forensics", "probe.export")
+"""Modules no command below needs: packet capture, Parquet, PostgreSQL, the collector, the lab, the exports."""
+
+RUNNER_SIDE = ("probe.runner", "probe.experiments", "probe.daemon", "probe.helper", "probe.upload", "dns.resolver")
+"""Modules that measure or serve: ``probe --help`` and ``probe results`` read a database at most."""
+
+SUBPROCESS_LIMIT = 60.0
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules in ``sys.modules`` after a fresh interpreter runs ``code``."""
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=SUBPROCESS_LIMIT, check=True
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def heavy(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(name for name in loaded if name in names or name.startswith(tuple(f"{n}." for n in names)))
+
+
+def test_importing_the_command_line_loads_no_command() -> None:
+    loaded = loaded_after("import probe.cli.main")
+    assert heavy(loaded, HEAVY + RUNNER_SIDE) == []
+    assert not [name for name in loaded if name.startswith("probe.cli.") and name != "probe.cli.main"]
+
+
+def test_help_lists_every_command_without_loading_one() -> None:
+    loaded = loaded_after(
+        "from probe.cli.main import cli\ntry:\n    cli(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass"
+    )
+    assert heavy(loaded, HEAVY + RUNNER_SIDE) == []
+
+
+@pytest.mark.parametrize("command", ["results", "show"])
+def test_reading_commands_load_neither_measuring_nor_heavy_modules(command: str) -> None:
+    loaded = loaded_after(f"from probe.cli.main import cli, COMMANDS\nCOMMANDS[{command!r}].load()")
+    assert heavy(loaded, HEAVY + RUNNER_SIDE) == []
+
+
+def test_run_loads_no_packet_capture_collector_or_lab() -> None:
+    loaded = loaded_after("from probe.cli.main import COMMANDS\nCOMMANDS['run'].load()")
+    assert heavy(loaded, ("scapy", "pyarrow", "psycopg", "probe.collector", "probe.lab")) == []
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_summary_is_its_commands_first_sentence(name: str) -> None:
+    command = COMMANDS[name].load()
+    assert COMMANDS[name].summary == command.get_short_help_str(limit=1000)
+
+
+def test_every_command_of_the_group_is_in_the_table() -> None:
+    context = click.Context(cli)
+    assert cli.list_commands(context) == sorted(COMMANDS)
