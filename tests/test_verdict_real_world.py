@@ -142,6 +142,25 @@ def test_ghost_dns_is_a_dns_block_over_http_and_https_confirmed_by_its_blockpage
     assert as_ooni_blocking(http_verdict) == as_ooni_blocking(https_verdict) == "dns"
 
 
+def test_an_nxdomain_for_a_redirect_target_is_a_dns_block_in_oonis_shape_and_the_probes() -> None:
+    moved = request(code=301, body="", headers={"Location": "http://www.guljan.org/"})
+    nxdomain = query((), failure="dns_nxdomain_error")
+    nxdomain["hostname"] = "www.guljan.org"
+    final_page = control()
+    # OONI's shape: only the 3xx in requests, the failure at the top level, the redirect host's NXDOMAIN a query.
+    oonis = keys(
+        queries=[query(), nxdomain], requests=[moved], ctrl=final_page, http_experiment_failure="dns_nxdomain_error"
+    )
+    # The probe's: the round trip to the redirect's target, with its failure, first (df-001: most recent first).
+    failed_hop = {"request": {"url": "http://www.guljan.org/"}, "response": None, "failure": "dns_nxdomain_error"}
+    probes = keys(requests=[failed_hop, moved], ctrl=final_page, http_experiment_failure="dns_nxdomain_error")
+    compared = compare_ooni("ooni", ooni(URL, {**oonis, "blocking": "dns"}), None)
+    assert compared.verdict is not None and compared.agrees
+    for verdict in (compared.verdict, judge(probes)):
+        assert (verdict.rule, *outcome(verdict)) == ("dns_failure", "blocked", "dns", "dns_nxdomain")
+        assert "redirects to www.guljan.org" in verdict.reason
+
+
 # --- 6. only blocked carries a method ----------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from probe import failures
 from probe.addresses import is_ip, url_port
@@ -219,6 +219,22 @@ def _hops(requests: list[Any]) -> list[HTTPHop]:
     return hops
 
 
+def _with_unfollowed_redirect(hops: list[HTTPHop], http_failure: str | None) -> list[HTTPHop]:
+    """The chain with the round trip to a redirect's target that failed before it began, as the probe records it.
+
+    OONI's probe keeps no entry for a redirect it could not follow (its target's name did not resolve, say):
+    ``requests`` ends with the 3xx and the failure is only ``http_experiment_failure``. The probe records that
+    round trip with its failure; both shapes are read as the probe's."""
+    last = hops[-1] if hops else None
+    if last is None or http_failure is None or last.failure is not None or last.code is None:
+        return hops
+    location = last.header("location")
+    if not 300 <= last.code < 400 or not location:
+        return hops
+    target = urljoin(last.url, location.strip())
+    return [*hops, HTTPHop(target, http_failure, None, {}, None, None, False, None, None)]
+
+
 def _attempt(keys: Mapping[str, Any], host: str, port: int, source: str) -> Attempt:
     queries = [_dict(q) for q in _list(keys.get("queries"))]
     dns_view, others = _dns_views(queries, host, source)
@@ -243,8 +259,8 @@ def _attempt(keys: Mapping[str, Any], host: str, port: int, source: str) -> Atte
         )
         for entry in _list(keys.get("tls_handshakes"))
     ]
-    hops = _hops(_list(keys.get("requests")))
     http_failure = _failure(keys.get("http_experiment_failure"))
+    hops = _with_unfollowed_redirect(_hops(_list(keys.get("requests"))), http_failure)
     failure = _failure(keys.get("x_failure")) if "x_failure" in keys else None
     failed_step = keys.get("x_failed_step") if isinstance(keys.get("x_failed_step"), str) else None
     if "x_failure" not in keys:

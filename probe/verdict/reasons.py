@@ -80,8 +80,8 @@ def explain_difference(ooni: str | bool | None, verdict: Verdict, keys: Mapping[
     evidence = _ooni_evidence(ooni, keys)
     if rule == "nxdomain_at_control":
         return (
-            f"OONI says {ooni} ({evidence}); but the control finds no such name, so there is no site to block: "
-            "the local answer is NXDOMAIN rewriting (or a censor's lie about a name that exists nowhere)"
+            f"OONI says {ooni} ({evidence}); but the control finds no such name, and neither does this network: "
+            "there is no site to block"
         )
     if rule == "site_down":
         return (
