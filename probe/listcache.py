@@ -3,15 +3,21 @@
 ``update`` fetches ``<source>global.csv`` and ``<source><cc>.csv`` (``[lists] source``; lower-case country
 code, as Citizen Lab names them). A download that fails, is larger than ``max_bytes``, is not a Citizen
 Lab CSV list, or holds no measurable URL leaves the last good copy in place, untouched: the new copy is
-written beside it and renamed over it only once it has been checked. Each copy has a ``<name>.json``
-beside it recording where it came from, when, its licence, its SHA-256 and its number of URLs.
+written beside it and renamed over it only once it has been checked. So does a list that is not whole,
+even in a complete HTTP answer (a source or a proxy that served part of the file): its last row cut (no
+line end after it, or fewer columns than the header), a row without the header's columns, or fewer than
+two thirds of the last good copy's URLs at once (``MAX_SHRINK``; ``allow_shrink`` takes it all the same).
+Each copy has a ``<name>.json`` beside it recording where it came from, when, its licence, its SHA-256 and
+its number of URLs.
 
 ``cached_lists`` returns the copies that ``probe run`` measures besides the shipped list.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import urllib.error
@@ -27,6 +33,8 @@ from probe.testlist import Problem, TestList, load_test_list, parse_test_list
 
 LISTS_DIRNAME = "lists"
 GLOBAL = "global"
+MAX_SHRINK = 1 / 3
+"""The share of the last good copy's URLs a new copy may lose at once; more looks like a list cut short."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ def _check(data: bytes, url: str) -> int:
         raise ValueError("not UTF-8 text") from None
     if not text.lstrip("\ufeff").startswith("url,"):
         raise ValueError("not a Citizen Lab CSV list (no 'url,...' header)")
+    _check_whole(text)
     parsed = parse_test_list(text, url)
     if not parsed.targets:
         raise ValueError("no measurable URL in it")
@@ -74,7 +83,40 @@ def _check(data: bytes, url: str) -> int:
     return len(parsed.targets)
 
 
-def update_one(config: Config, name: str) -> ListUpdate:
+def _check_whole(text: str) -> None:
+    """ValueError when the list is not whole: its last row cut, or a row without the header's columns."""
+    if not text.endswith("\n"):
+        raise ValueError("its last row is cut (no line end after it): a download cut short")
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    width = len(next(reader))
+    rows: list[tuple[int, int]] = []
+    try:
+        rows = [(reader.line_num, len(row)) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ValueError(f"an unreadable row near line {reader.line_num} ({exc}): a download cut short?") from None
+    for index, (line, found) in enumerate(rows):
+        if found == width:
+            continue
+        if index == len(rows) - 1:
+            raise ValueError(f"its last row is cut ({found} of the header's {width} columns): a download cut short")
+        raise ValueError(f"row {line} has {found} columns where the header has {width}")
+
+
+def _shrunk(count: int, record: Path) -> str | None:
+    """Why ``count`` URLs cannot replace the last good copy recorded in ``record``, if they lose too many."""
+    try:
+        previous = json.loads(record.read_text(encoding="utf-8")).get("urls")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(previous, int) or count >= previous * (1 - MAX_SHRINK):
+        return None
+    return (
+        f"{count} URLs where the last good copy has {previous}: it shrank by more than a third at once, "
+        "as a list cut short does (--allow-shrink takes it)"
+    )
+
+
+def update_one(config: Config, name: str, *, allow_shrink: bool = False) -> ListUpdate:
     """Fetch one list (``global`` or a country code) into the cache, or keep the last good copy."""
     settings = config.lists
     url = f"{settings.source}{name.lower()}.csv"
@@ -85,8 +127,11 @@ def update_one(config: Config, name: str) -> ListUpdate:
         reason = getattr(exc, "reason", None) or exc
         return ListUpdate(name.lower(), url, False, f"{url}: {reason}")
     directory = lists_dir(config)
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name.lower()}.csv"
+    shrunk = None if allow_shrink else _shrunk(count, target.with_suffix(".json"))
+    if shrunk is not None:
+        return ListUpdate(name.lower(), url, False, f"{url}: {shrunk}")
+    directory.mkdir(parents=True, exist_ok=True)
     record = {
         "source": url,
         "fetched_at": utc_now_iso(),
@@ -101,9 +146,12 @@ def update_one(config: Config, name: str) -> ListUpdate:
     return ListUpdate(name.lower(), url, True, f"{count} URLs from {url}")
 
 
-def update(config: Config, country: str) -> list[ListUpdate]:
-    """The global list and ``country``'s."""
-    return [update_one(config, GLOBAL), update_one(config, country)]
+def update(config: Config, country: str, *, allow_shrink: bool = False) -> list[ListUpdate]:
+    """The global list and ``country``'s (``allow_shrink``: even if one loses more than ``MAX_SHRINK`` of its URLs)."""
+    return [
+        update_one(config, GLOBAL, allow_shrink=allow_shrink),
+        update_one(config, country, allow_shrink=allow_shrink),
+    ]
 
 
 def cached_lists(config: Config) -> list[Path]:

@@ -1,5 +1,6 @@
 """``probe lists update``: Citizen Lab's lists from a loopback server into <data_dir>/lists/, the last good copy
-kept when a download fails or is malformed, and ``probe run`` measuring the shipped list plus the cached ones."""
+kept when a download fails, is malformed, cut short or suddenly shrunk, and ``probe run`` measuring the shipped list
+plus the cached ones."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from support.servers import Handler, http_server, page, raw
 
 from probe.cli.main import cli
 from probe.config import Config
-from probe.listcache import cached_lists, update
+from probe.listcache import cached_lists, update, update_one
 from probe.storage import open_database
 
 HEADER = "url,category_code,category_description,date_added,source,notes\n"
@@ -59,6 +60,76 @@ def test_a_failed_or_malformed_download_keeps_the_last_good_copy(tmp_path: Path)
     assert (tmp_path / "lists" / "global.csv").read_text(encoding="utf-8") == GLOBAL_CSV
     assert (tmp_path / "lists" / "kz.json").read_text(encoding="utf-8") == before
     assert not list((tmp_path / "lists").glob("*.partial"))
+
+
+def country_list(count: int) -> str:
+    """A list of ``count`` rows in Citizen Lab's six columns."""
+    rows = (
+        f"http://site{i}.guljan.test/news/{i},NEWS,News Media,2011-12-20,field,kept since 2011\n" for i in range(count)
+    )
+    return HEADER + "".join(rows)
+
+
+def good_copy(tmp_path: Path, text: str) -> str:
+    """Cache ``text`` as the kz list's last good copy; its record as written."""
+    with http_server({"/lists/kz.csv": csv_page(text)}) as web:
+        assert update_one(config_for(tmp_path, web.url("/lists/")), "KZ").updated
+    return (tmp_path / "lists" / "kz.json").read_text(encoding="utf-8")
+
+
+def kept(tmp_path: Path, text: str, record: str, served: str) -> str:
+    """Serve ``served`` as the kz list (a complete HTTP answer); assert the last good copy stayed; the reason."""
+    with http_server({"/lists/kz.csv": csv_page(served)}) as web:
+        result = update_one(config_for(tmp_path, web.url("/lists/")), "KZ")
+    assert not result.updated and "kept the last good copy" in str(result)
+    assert (tmp_path / "lists" / "kz.csv").read_text(encoding="utf-8") == text
+    assert (tmp_path / "lists" / "kz.json").read_text(encoding="utf-8") == record
+    assert not list((tmp_path / "lists").glob("*.partial"))
+    return result.detail
+
+
+def test_a_list_cut_in_the_middle_of_a_row_keeps_the_last_good_copy(tmp_path: Path) -> None:
+    text = country_list(553)
+    record = good_copy(tmp_path, text)
+    half = len(text) // 2 + (5 if text[len(text) // 2 - 1] == "\n" else 0)  # inside a row
+    middle_cell = text.index(",", half)
+    # Half the bytes; a row cut between two cells; a row cut between two cells with a line end after it.
+    for cut in (text[:half], text[:middle_cell], text[:middle_cell] + "\n"):
+        detail = kept(tmp_path, text, record, cut)
+        assert "its last row is cut" in detail and "a download cut short" in detail, detail
+
+
+def test_rows_that_lose_the_headers_columns_keep_the_last_good_copy(tmp_path: Path) -> None:
+    text = country_list(30)
+    record = good_copy(tmp_path, text)
+    lines = text.splitlines(keepends=True)
+    lines[10] = "http://site9.guljan.test/news/9,NEWS\n"
+    detail = kept(tmp_path, text, record, "".join(lines))
+    assert "row 11 has 2 columns where the header has 6" in detail
+
+
+def test_a_list_that_shrinks_by_more_than_a_third_keeps_the_last_good_copy_unless_asked(tmp_path: Path) -> None:
+    text = country_list(553)
+    record = good_copy(tmp_path, text)
+    shorter = country_list(355)  # whole rows: only the count gives it away
+    detail = kept(tmp_path, text, record, shorter)
+    assert "355 URLs where the last good copy has 553" in detail and "--allow-shrink" in detail
+    with http_server({"/lists/kz.csv": csv_page(shorter)}) as web:
+        taken = update_one(config_for(tmp_path, web.url("/lists/")), "KZ", allow_shrink=True)
+    assert taken.updated and (tmp_path / "lists" / "kz.csv").read_text(encoding="utf-8") == shorter
+    with http_server({"/lists/kz.csv": csv_page(country_list(237))}) as web:
+        assert update_one(config_for(tmp_path, web.url("/lists/")), "KZ").updated  # a third less: an update
+
+
+def test_the_command_takes_a_shrunk_list_when_asked(tmp_path: Path) -> None:
+    good_copy(tmp_path, country_list(90))
+    with http_server({"/l/global.csv": csv_page(GLOBAL_CSV), "/l/kz.csv": csv_page(country_list(10))}) as web:
+        config = tmp_path / "probe.toml"
+        config.write_text(f'[probe]\ndata_dir = "{tmp_path}"\n[lists]\nsource = "{web.url("/l/")}"\n', encoding="utf-8")
+        refused = CliRunner().invoke(cli, ["lists", "update", "--config", str(config), "--cc", "KZ"])
+        taken = CliRunner().invoke(cli, ["lists", "update", "--config", str(config), "--cc", "KZ", "--allow-shrink"])
+    assert refused.exit_code == 1 and "kz: kept the last good copy" in refused.output and "shrank" in refused.output
+    assert taken.exit_code == 0 and "kz: updated (10 URLs" in taken.output
 
 
 def test_the_command_says_what_it_kept_and_exits_1(tmp_path: Path) -> None:
