@@ -1,4 +1,4 @@
-"""The layering is real: imports follow the contract, and the README and package docstring describe it."""
+"""The layering is real: imports follow the contract, and the development docs and package docstring describe it."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ def test_imports_follow_the_layers_contract() -> None:
     assert "0 broken" in done.stdout
 
 
-def test_readme_development_names_every_layer_member() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    development = readme[readme.index("## Development") :]
+def test_the_development_docs_name_every_layer_member() -> None:
+    page = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    development = page[page.index("\n## Layout\n") :].split("\n## ", 2)[1]
     missing = [
         name
         for name in _layer_members()

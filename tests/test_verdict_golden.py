@@ -1,4 +1,4 @@
-"""The golden corpus of verdicts (``tests/data/verdicts/<case>/``) and the README's rule table.
+"""The golden corpus of verdicts (``tests/data/verdicts/<case>/``) and the rule table in ``docs/method.md``.
 
 Each case is a measurement written for this project (OONI's web_connectivity shape, never a copy of OONI's
 corpora): ``measurement.json``, the verdict it must get in ``expected.json`` (verdict, blocking, mechanism,
@@ -72,13 +72,13 @@ def test_only_blocked_cases_name_a_blocking_method() -> None:
             assert (expected["blocking"], expected["blocking_detail"], expected["confirmed"]) == (None, None, False)
 
 
-def readme_rule_table() -> list[tuple[int, str]]:
-    """``(number, rule id)`` for each row of the README's rule table, in order."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Verdicts", 1)[1].split("\n## ", 1)[0]
+def docs_rule_table() -> list[tuple[int, str]]:
+    """``(number, rule id)`` for each row of the rule table in ``docs/method.md``, "The rules in order"."""
+    method = (ROOT / "docs" / "method.md").read_text(encoding="utf-8")
+    section = method.split("\n### The rules in order\n", 1)[1].split("\n#", 1)[0]
     return [(int(number), rule) for number, rule in re.findall(r"^\| (\d+) \| `([a-z_]+)` \|", section, re.M)]
 
 
-def test_the_readmes_rule_table_is_the_rules_in_code() -> None:
+def test_the_docs_rule_table_is_the_rules_in_code() -> None:
     names = [name for name, _ in RULES]
-    assert readme_rule_table() == list(enumerate(names, start=1))
+    assert docs_rule_table() == list(enumerate(names, start=1))

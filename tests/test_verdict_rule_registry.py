@@ -1,9 +1,10 @@
 """The verdict rules' registry: ``RULES`` in ``probe/verdict/rules/__init__.py`` is the one ordered list of rules.
 
 A rule is a function named after its id in a module of ``probe.verdict.rules``; adding one is writing it, one
-line in the registry, its tests (a golden case) and its README row. These tests hold the code to that: an
-unregistered rule, a registered function from elsewhere, an id that is not its function's name, or a rule
-giving another rule's id fails here, and the README's table (``test_verdict_golden``) fails without its row.
+line in the registry, its tests (a golden case) and its row in the method's rule table. These tests hold the code
+to that: an unregistered rule, a registered function from elsewhere, an id that is not its function's name, or a
+rule giving another rule's id fails here, and the rule table in ``docs/method.md`` (``test_verdict_golden``) fails
+without its row.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_verdict_golden import CASES, judged, readme_rule_table
+from test_verdict_golden import CASES, docs_rule_table, judged
 
 import probe.verdict.rules as rules
 from probe.verdict import judge_test_keys
@@ -77,7 +78,7 @@ def _first_try_failed(e: Evidence) -> Verdict | None:
     return None
 
 
-def test_an_added_rule_is_one_registry_line_and_the_readme_table_asks_for_its_row(
+def test_an_added_rule_is_one_registry_line_and_the_docs_rule_table_asks_for_its_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case = Path(__file__).parent / "data" / "verdicts" / "a_failure_that_does_not_repeat_is_not_a_block"
@@ -88,5 +89,5 @@ def test_an_added_rule_is_one_registry_line_and_the_readme_table_asks_for_its_ro
     monkeypatch.setattr(rules, "RULES", added)
     verdict = judge_test_keys(measurement["input"], measurement["test_keys"])
     assert (verdict.rule, verdict.verdict, verdict.reason) == ("first_try_failed", "inconclusive", "a try failed")
-    # Without its README row, the rule table no longer matches the registry.
-    assert readme_rule_table() != list(enumerate((rule_id for rule_id, _ in added), start=1))
+    # Without its row in docs/method.md, the rule table no longer matches the registry.
+    assert docs_rule_table() != list(enumerate((rule_id for rule_id, _ in added), start=1))

@@ -15,7 +15,7 @@ def run(args: Sequence[str], *, stdin: str | None = None, timeout: float = COMMA
     try:
         done = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
-        raise LabError(f"lab: {args[0]} not found (install it: see README)") from None
+        raise LabError(f"lab: {args[0]} not found (install it: see 'Censorship lab' in docs/user-guide.md)") from None
     except subprocess.TimeoutExpired:
         raise LabError(f"lab: {' '.join(args[:4])} took longer than {timeout:g} s") from None
     if done.returncode != 0:

@@ -225,7 +225,7 @@ create index measurements_network on measurements (probe_asn, input, started_at)
 # in-process. Led by the network, these are one range each, read from the index alone (a quarter of the server's
 # time per input). Without the included columns it costs a visit to the table per row, twice as long, and the
 # planner keeps the filtered scan of the old index. Its price: about 5 µs of the server's time per measurement
-# written, and 30% more WAL for the benchmark's small rows (README, "Speed").
+# written, and 30% more WAL for the benchmark's small rows (docs/performance.md, "Collector ingest").
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "collector tables; measurements partitioned by month; the chain ledger", _INITIAL),

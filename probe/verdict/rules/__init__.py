@@ -1,8 +1,9 @@
 """The decision rules, in order: the first rule that applies gives the verdict. This is their one registry.
 
 The order, ``RULES`` below, starts from OONI web_connectivity's (v0.4) and departs from it where that is
-known to fail (``../shared/docs/methodology.md``, "Control: the view from outside"). The README's rule table
-("Verdicts") says what each rule sees, row by row in the same order (a test holds the two together).
+known to fail (``../shared/docs/methodology.md``, "Control: the view from outside"). The rule table in
+``docs/method.md`` ("The rules in order") says what each rule sees, row by row in the same order (a test holds
+the two together).
 
 The attempt judged is the first that fetched the page, else the first one: a failure that does
 not repeat is not a block. Only ``blocked`` names a blocking method (``blocking``,
@@ -14,7 +15,7 @@ The rules live one concept to a module, each a function ``(Evidence) -> Verdict 
 page) and ``fallbacks`` (the probe's own errors, access, nothing fits); what they share is in ``verdict`` (the
 record, ``RULES_VERSION``), ``evidence`` (what they look at) and ``common`` (constructors, phrases). A new rule
 is its function in one of them (or a new module), one line in ``RULES`` below at its place in the order, and
-its row in the README's table (README, "Development").
+its row in that table (``docs/development.md``, "Adding a verdict rule").
 """
 
 from __future__ import annotations

@@ -1,0 +1,61 @@
+"""The CLI reference (``docs/cli.md``) is the commands' own help: every command has its section, and the page is
+what cog makes from the help now (``.venv/bin/cog -r docs/cli.md`` after changing a command)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from cogapp import Cog
+
+from probe.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "cli.md"
+
+
+def command_paths(command: click.Command, path: tuple[str, ...] = ("probe",)) -> list[str]:
+    """Every visible command and group under ``command``, as typed: ``probe collector serve``."""
+    found = [] if command.hidden else [" ".join(path)]
+    if isinstance(command, click.Group):
+        ctx = click.Context(command, info_name=path[-1])
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                found += command_paths(sub, (*path, name))
+    return found
+
+
+def documented(text: str) -> set[str]:
+    return set(re.findall(r"^#{2,4} (probe(?: [a-z-]+)*)$", text, re.M))
+
+
+def stale(page: Path) -> bool:
+    """Whether cog would change ``page``: its generated part no longer matches the commands' help."""
+    return Cog().main(["cog", "--check", str(page)]) != 0
+
+
+def test_every_command_has_its_section_in_the_reference() -> None:
+    assert sorted(set(command_paths(cli)) - documented(PAGE.read_text(encoding="utf-8"))) == []
+
+
+def test_the_reference_is_the_commands_help_as_it_is_now() -> None:
+    assert not stale(PAGE), "docs/cli.md is stale: run .venv/bin/cog -r docs/cli.md"
+
+
+def test_a_new_command_makes_the_reference_stale_and_undocumented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @click.command("frobnicate")
+    def frobnicate() -> None:
+        """A command nobody documented."""
+
+    monkeypatch.setitem(cli.commands, "frobnicate", frobnicate)
+    copy = tmp_path / "cli.md"
+    copy.write_text(PAGE.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "probe frobnicate" not in documented(copy.read_text(encoding="utf-8"))
+    assert "probe frobnicate" in command_paths(cli)
+    assert stale(copy)
+    capsys.readouterr()
