@@ -54,10 +54,12 @@ def test_no_helper_configured_says_to_set_one() -> None:
     assert advice is not None and "[control] url" in advice and "no test helper is configured" in advice
 
 
-def test_a_local_fault_says_the_fault_is_on_this_side() -> None:
-    rows = [row("http://a.kz/", "network_down", failure="generic_timeout_error")]
-    advice = group_verdicts(rows, helpers=HELPERS, network_states=["local_fault"]).advice
-    assert advice is not None and "this side" in advice
+def test_a_local_fault_is_one_line_saying_this_machine_is_not_connected() -> None:
+    rows = [row(f"http://s{i}.kz/", "network_down", failure="network_unreachable") for i in range(3)]
+    groups = group_verdicts(rows, helpers=HELPERS, network_states=["local_fault", "local_fault"])
+    text = render(groups)
+    assert groups.local_fault and len(text.splitlines()) == 1
+    assert text.startswith("this machine is not connected") and "http://s0.kz/" not in text
 
 
 def test_a_run_whose_helper_is_unreachable_ends_with_one_line_saying_so(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Each case is a measurement written for this project (OONI's web_connectivity shape, never a copy of OONI's
 corpora): ``measurement.json``, the verdict it must get in ``expected.json`` (verdict, blocking, mechanism,
 confirmed, suspected, the deciding rule and the reason, word for word), and optionally ``context.json``
-(``fingerprints``: ``shipped`` or ``fingerprints.csv`` beside it; ``network_state``). A change of the rules
+(``fingerprints``: ``shipped`` or ``fingerprints.csv`` beside it; ``network_state``, and ``way_out``: whether the
+machine had a route out). A change of the rules
 that changes a verdict or a reason shows here, case by case; every rule is exercised by at least one case.
 """
 
@@ -49,7 +50,7 @@ def judged(case: Path) -> dict[str, Any]:
         measurement["input"],
         measurement["test_keys"],
         fingerprints=_fingerprints(case, context),
-        network=NetworkContext(state) if state else None,
+        network=NetworkContext(state, way_out=context.get("way_out")) if state else None,
     )
     assert verdict.rules_version == RULES_VERSION
     return {key: getattr(verdict, key) for key in EXPECTED_KEYS}

@@ -8,7 +8,7 @@ import pytest
 from conftest import loopback_config
 from support.servers import http_server, page, tcp_refusing_port
 
-from probe.stage.network import default_gateway, measure_network
+from probe.stage.network import default_gateway, has_way_out, measure_network
 from probe.verdict.network import ControlResult, classify
 
 PAGE = page("<title>control</title>")
@@ -76,10 +76,64 @@ def test_when_every_control_fails_the_gateway_decides_between_shutdown_and_local
             "system", network={"international_controls": [f"http://{down.address}/"], "gateway": "127.0.0.1"}
         )
         asked: list[str] = []
-        shutdown = measure_network(config, ask_gateway=lambda ip: asked.append(ip) or True)
-        fault = measure_network(config, ask_gateway=lambda ip: False)
+        shutdown = measure_network(config, ask_gateway=lambda ip: asked.append(ip) or True, way_out=lambda: True)
+        fault = measure_network(config, ask_gateway=lambda ip: False, way_out=lambda: True)
     assert (shutdown.state, shutdown.gateway, asked) == ("shutdown", "127.0.0.1", ["127.0.0.1"])
     assert fault.state == "local_fault" and fault.gateway_answers is False
+    assert "not connected" not in fault.summary()  # a gateway that is silent: the link, not "no route out"
+
+
+def test_every_control_failing_on_a_machine_with_no_route_out_is_a_local_fault_not_a_shutdown() -> None:
+    with tcp_refusing_port() as down:
+        config = loopback_config("system", network={"international_controls": [f"http://{down.address}/"]})
+        context = measure_network(config, ask_gateway=lambda ip: True, way_out=lambda: False)
+    assert (context.state, context.way_out, context.not_connected) == ("local_fault", False, True)
+    assert "this machine is not connected" in context.summary() and "shutdown" not in context.summary()
+
+
+def test_with_a_control_up_the_routing_tables_are_not_read() -> None:
+    with http_server({"/": PAGE}) as up:
+        config = loopback_config("system", network={"domestic_controls": [up.url("/")]})
+        context = measure_network(config, way_out=lambda: pytest.fail("read"))
+    assert (context.state, context.way_out) == ("ok", None)
+
+
+IPV4_HEADER = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+IPV6_LOOPBACK_ONLY = (
+    # What a namespace with only loopback up shows: an unreachable default (a reject route) and ::1, both on lo.
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 "
+    "ffffffff 00000001 00000000 00200200 lo\n"
+    "00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 "
+    "00000000 00000002 00000000 80200001 lo\n"
+)
+IPV6_LINK_ONLY = (  # an interface up with its link-local prefix and address, no router
+    "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 "
+    "00000100 00000002 00000000 00000001 wlan0\n"
+)
+IPV6_DEFAULT = (
+    "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 "
+    "00000400 00000003 00000000 00000003 wlan0\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("ipv4", "ipv6", "way_out"),
+    [
+        ("", IPV6_LOOPBACK_ONLY, False),
+        ("docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\n", IPV6_LINK_ONLY, False),  # a bridge, no way out
+        ("isp0\t000012C6\t010112C6\t0003\t0\t0\t0\t0000FEFF\n", IPV6_LOOPBACK_ONLY, True),  # the lab: via a gateway
+        ("ppp0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\n", "", True),  # a default route with no gateway
+        ("", IPV6_DEFAULT, True),
+    ],
+)
+def test_the_way_out_is_read_from_both_routing_tables(tmp_path: Path, ipv4: str, ipv6: str, way_out: bool) -> None:
+    (tmp_path / "route").write_text(IPV4_HEADER + ipv4, encoding="ascii")
+    (tmp_path / "ipv6_route").write_text(ipv6, encoding="ascii")
+    assert has_way_out(tmp_path / "route", tmp_path / "ipv6_route") is way_out
+
+
+def test_without_routing_tables_the_way_out_is_unknown(tmp_path: Path) -> None:
+    assert has_way_out(tmp_path / "none", tmp_path / "none6") is None
 
 
 def test_no_controls_no_state_and_no_traffic() -> None:

@@ -77,7 +77,7 @@ def run(
             problems=test_list.problems,
             on_measurement=progress,
         )
-        states = [context.get("state") for context in db.network_contexts(summary.run_id)]
+        states = [context.get("network_state") for context in db.network_contexts(summary.run_id)]
         verdicts = group_verdicts(
             db.measurement_rows(summary.run_id), helpers=config.control.url, network_states=states
         )
@@ -97,7 +97,7 @@ def run(
     click.echo(summary_table(summary))
     if verdicts.groups:
         click.echo(render_verdicts(verdicts))
-    if summary.network is not None:
+    if summary.network is not None and not verdicts.local_fault:  # not connected: no network to name
         click.echo(summary.network.line())
     if summary.refused and not summary.total:
         raise ProbeError(f"nothing measured: every input was refused ({len(summary.refused)}, named above)")

@@ -4,8 +4,9 @@ Groups: accessible; blocked (and how: ``blocking_detail``); down everywhere (``s
 inconclusive (and why: the verdict's reason); measurements without a verdict (experiments other than web)
 are listed by outcome. When no target has a conclusive verdict, one line says what to fix, from the evidence in the
 stored rows: no network at all (nothing reached: no target, control site or helper), no helper configured,
-no helper reachable (every control ask failed), or else where to look; and when every target is
-``network_down`` with a ``local_fault``, that the fault is on the volunteer's side.
+no helper reachable (every control ask failed), or else where to look. When every target is ``network_down``
+with a ``local_fault`` (this machine not connected, or its gateway silent), that one line is all: the
+targets' failures say nothing about them or the network, so they are not listed one by one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class VerdictGroups:
 
     groups: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     advice: str | None = None
+    local_fault: bool = False
+    """Every target failed on this machine's own fault: the advice is the one line to show."""
 
 
 def _control_failure(row: Mapping[str, Any]) -> str | None:
@@ -67,9 +70,11 @@ def group_verdicts(
         result.groups.setdefault(row.get("verdict") or "", []).append((str(row["input"]), _detail(row)))
     judged = [row for row in rows if row.get("verdict")]
     if judged and "local_fault" in network_states and all(row["verdict"] == "network_down" for row in judged):
+        result.local_fault = True
         result.advice = (
-            "the fault is on this side: no control site and not even the gateway answered; check this computer's "
-            "connection (Wi-Fi, mobile data, cable), then run again"
+            f"this machine is not connected (no route out, or its gateway is silent): the {len(judged)} targets, "
+            "the control sites and the test helper all failed here, which says nothing about them or the network; "
+            "connect it (Wi-Fi, mobile data, cable), then run again"
         )
         return result
     if not judged or any(row["verdict"] in CONCLUSIVE for row in judged):
@@ -99,7 +104,10 @@ def group_verdicts(
 
 
 def render(groups: VerdictGroups) -> str:
-    """The groups as text: a heading per verdict with its count, one indented line per target."""
+    """The groups as text: a heading per verdict with its count, one indented line per target; a local fault
+    as its one line."""
+    if groups.local_fault and groups.advice:
+        return groups.advice
     lines: list[str] = []
     for verdict, title in GROUPS:
         members = groups.groups.get(verdict, [])

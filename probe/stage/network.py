@@ -1,9 +1,10 @@
 """Measuring the network context: this round's controls, and the gateway when every control fails.
 
 The controls are ``[network] domestic_controls`` and ``international_controls``, measured with the
-web experiment without a test helper, all at once. The gateway is asked only when every control
-has failed: a TCP connect to its port 53, where an accepted or refused connection both prove it is
-up. What the results mean is ``probe.verdict.network.classify``'s to say.
+web experiment without a test helper, all at once. When every control has failed, the routing tables
+say whether this machine has a way out at all (``has_way_out``: read, no packet sent), and the gateway
+is asked: a TCP connect to its port 53, where an accepted or refused connection both prove it is up.
+What the results mean is ``probe.verdict.network.classify``'s to say.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ GATEWAY_PORT = 53
 GATEWAY_TIMEOUT = 2.0
 MAX_CONTROLS = 16
 ROUTE_TABLE = Path("/proc/net/route")
+IPV6_ROUTE_TABLE = Path("/proc/net/ipv6_route")
 _RTF_GATEWAY = 0x2
+_RTF_REJECT = 0x200
+_LOOPBACK = "lo"
 
 
 def default_gateway(route_table: Path = ROUTE_TABLE) -> str | None:
@@ -53,6 +57,46 @@ def default_gateway(route_table: Path = ROUTE_TABLE) -> str | None:
     return found[0] if found else None
 
 
+def has_way_out(route_table: Path = ROUTE_TABLE, ipv6_route_table: Path = IPV6_ROUTE_TABLE) -> bool | None:
+    """Whether this machine has a route out of its own links, IPv4 or IPv6: a default route, or a route through a
+    gateway (the lab's probe has only the latter). None when neither table can be read (not Linux).
+
+    Wi-Fi off, cable out, no lease: only loopback is left, every connection fails with ``network_unreachable``,
+    and no control failing says anything about the network. Known limit: a shutdown that takes the link itself
+    away (a mobile data session torn down, no address given) reads as this machine not being connected."""
+    found: bool | None = None
+    for table, fields_of in ((route_table, _ipv4_route), (ipv6_route_table, _ipv6_route)):
+        try:
+            lines = table.read_text(encoding="ascii").splitlines()
+        except OSError:
+            continue
+        found = found or any(fields_of(line.split()) for line in lines)
+    return found
+
+
+def _ipv4_route(fields: list[str]) -> bool:
+    """A /proc/net/route line (Iface Destination Gateway Flags ...) that leads out: default, or via a gateway."""
+    if len(fields) < 4 or fields[0] == _LOOPBACK:
+        return False
+    try:
+        destination, gateway, flags = int(fields[1], 16), int(fields[2], 16), int(fields[3], 16)
+    except ValueError:
+        return False  # the header
+    return not flags & _RTF_REJECT and (destination == 0 or bool(flags & _RTF_GATEWAY and gateway))
+
+
+def _ipv6_route(fields: list[str]) -> bool:
+    """A /proc/net/ipv6_route line (destination, prefix length, source, its length, next hop, metric, counts,
+    flags, device) that leads out: ::/0, or via a next hop."""
+    if len(fields) < 10 or fields[9] == _LOOPBACK:
+        return False
+    try:
+        prefix, next_hop, flags = int(fields[1], 16), int(fields[4], 16), int(fields[8], 16)
+    except ValueError:
+        return False
+    return not flags & _RTF_REJECT and (prefix == 0 or next_hop != 0)
+
+
 def gateway_answers(address: str, *, timeout: float = GATEWAY_TIMEOUT) -> bool:
     """Whether ``address`` answers a TCP connect to port 53 (accepting or refusing it)."""
     sock, observation = tcp.connect(address, GATEWAY_PORT, Trace(), timeout=timeout)
@@ -70,10 +114,12 @@ def measure_network(
     *,
     measure: Measure | None = None,
     ask_gateway: Callable[[str], bool] = gateway_answers,
+    way_out: Callable[[], bool | None] = has_way_out,
 ) -> NetworkContext:
     """Measure this round's controls, at once, and classify the network.
 
-    ``measure`` (a URL to a measurement) defaults to the web experiment without test helper.
+    ``measure`` (a URL to a measurement) defaults to the web experiment without test helper; ``way_out`` reads
+    whether this machine has a route out (``has_way_out``).
     """
     groups = [("domestic", url) for url in config.network.domestic_controls]
     groups += [("international", url) for url in config.network.international_controls]
@@ -88,11 +134,13 @@ def measure_network(
         for (group, url), m in zip(groups, measurements, strict=True)
     ]
     context = NetworkContext(None, controls)
+    if not any(c.ok for c in controls):
+        context.way_out = way_out()
     if not any(c.ok for c in controls) and config.network.gateway:
         context.gateway = default_gateway() if config.network.gateway == "auto" else config.network.gateway
         if context.gateway is not None:
             context.gateway_answers = ask_gateway(context.gateway)
-    context.state = classify(controls, context.gateway_answers)
+    context.state = classify(controls, context.gateway_answers, context.way_out)
     return context
 
 

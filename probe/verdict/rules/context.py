@@ -10,13 +10,18 @@ from probe.verdict.rules.verdict import Verdict
 
 
 def network_down(e: Evidence) -> Verdict | None:
-    if e.failed and e.network_state in DOWN_STATES:
+    if not e.failed or e.network_state not in DOWN_STATES:
+        return None
+    summary = e.network_summary or e.network_state
+    if e.network_state == "local_fault":  # this machine's own link: never a shutdown
         return Verdict(
             "network_down",
-            reason=f"{failure_text(e)} while the network is down ({e.network_summary})",
+            reason=f"{failure_text(e)}: a fault of this machine's own, which says nothing of the network ({summary})",
             rule="network_down",
         )
-    return None
+    return Verdict(
+        "network_down", reason=f"{failure_text(e)} while the network is down ({summary})", rule="network_down"
+    )
 
 
 def degraded_network(e: Evidence) -> Verdict | None:
