@@ -76,8 +76,9 @@ def test_when_every_control_fails_the_gateway_decides_between_shutdown_and_local
             "system", network={"international_controls": [f"http://{down.address}/"], "gateway": "127.0.0.1"}
         )
         asked: list[str] = []
-        shutdown = measure_network(config, ask_gateway=lambda ip: asked.append(ip) or True, way_out=lambda: True)
-        fault = measure_network(config, ask_gateway=lambda ip: False, way_out=lambda: True)
+        unread = lambda: pytest.fail("a gateway named in the config: the routing tables are not read")  # noqa: E731
+        shutdown = measure_network(config, ask_gateway=lambda ip: asked.append(ip) or True, way_out=unread)
+        fault = measure_network(config, ask_gateway=lambda ip: False, way_out=unread)
     assert (shutdown.state, shutdown.gateway, asked) == ("shutdown", "127.0.0.1", ["127.0.0.1"])
     assert fault.state == "local_fault" and fault.gateway_answers is False
     assert "not connected" not in fault.summary()  # a gateway that is silent: the link, not "no route out"
@@ -85,7 +86,9 @@ def test_when_every_control_fails_the_gateway_decides_between_shutdown_and_local
 
 def test_every_control_failing_on_a_machine_with_no_route_out_is_a_local_fault_not_a_shutdown() -> None:
     with tcp_refusing_port() as down:
-        config = loopback_config("system", network={"international_controls": [f"http://{down.address}/"]})
+        config = loopback_config(
+            "system", network={"international_controls": [f"http://{down.address}/"], "gateway": "auto"}
+        )
         context = measure_network(config, ask_gateway=lambda ip: True, way_out=lambda: False)
     assert (context.state, context.way_out, context.not_connected) == ("local_fault", False, True)
     assert "this machine is not connected" in context.summary() and "shutdown" not in context.summary()

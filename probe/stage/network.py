@@ -2,8 +2,9 @@
 
 The controls are ``[network] domestic_controls`` and ``international_controls``, measured with the
 web experiment without a test helper, all at once. When every control has failed, the routing tables
-say whether this machine has a way out at all (``has_way_out``: read, no packet sent), and the gateway
-is asked: a TCP connect to its port 53, where an accepted or refused connection both prove it is up.
+say (``[network] gateway = "auto"``) whether this machine has a way out at all (``has_way_out``: read, no
+packet sent) and which gateway to ask; the gateway (theirs, or the one the config names) is asked: a TCP
+connect to its port 53, where an accepted or refused connection both prove it is up.
 What the results mean is ``probe.verdict.network.classify``'s to say.
 """
 
@@ -134,10 +135,12 @@ def measure_network(
         for (group, url), m in zip(groups, measurements, strict=True)
     ]
     context = NetworkContext(None, controls)
-    if not any(c.ok for c in controls):
-        context.way_out = way_out()
     if not any(c.ok for c in controls) and config.network.gateway:
-        context.gateway = default_gateway() if config.network.gateway == "auto" else config.network.gateway
+        if config.network.gateway == "auto":  # the routing tables say whether there is a way out, and the gateway
+            context.way_out = way_out()
+            context.gateway = default_gateway()
+        else:  # a gateway named in the config: with no route to it, it does not answer (a local fault too)
+            context.gateway = config.network.gateway
         if context.gateway is not None:
             context.gateway_answers = ask_gateway(context.gateway)
     context.state = classify(controls, context.gateway_answers, context.way_out)
