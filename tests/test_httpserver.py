@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from support.timing import SLACK
 
 from probe.net.httpserver import Handler, HTTPServer, Request, Response, ServerLimits
@@ -93,3 +95,65 @@ def test_pipelined_requests_get_one_answer_and_a_close() -> None:
     with serving() as server:
         answer = exchange(server, post(b"one", close=False) + post(b"two"))
     assert answer.count(b"HTTP/1.1 200") == 1 and b"Connection: close" in answer and answer.endswith(b"one")
+
+
+def drip(server: HTTPServer, start: bytes, size: int, interval: float, *, bound: float = 30.0) -> tuple[bytes, float]:
+    """Send ``start``, then ``size`` bytes every ``interval`` until the server answers or closes (at most
+    ``bound`` seconds); what it answered, and how many seconds that took."""
+    begin = time.monotonic()
+    received = b""
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(start)
+        while time.monotonic() - begin < bound:
+            if select.select([sock], [], [], interval)[0]:
+                while chunk := sock.recv(65536):
+                    received += chunk
+                break
+            sock.sendall(b"a" * size)
+    return received, time.monotonic() - begin
+
+
+SLOW_STARTS = {
+    "head": b"POST / HTTP/1.1\r\nHost: x\r\nX-Padding: ",
+    "body": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("part", SLOW_STARTS)
+def test_a_head_or_body_dripped_under_the_minimum_rate_is_cut_with_408_once_the_grace_is_over(part: str) -> None:
+    log: list[str] = []
+    with serving(log, min_rate=1024, rate_grace=0.5, request_timeout=60) as server:
+        answer, elapsed = drip(server, SLOW_STARTS[part], 1, 0.1)  # 10 bytes a second
+        assert answer.startswith(b"HTTP/1.1 408") and b"too slowly" in answer, answer
+        assert 0.5 <= elapsed < 0.5 + SLACK
+        assert exchange(server, post(b"still here")).endswith(b"still here")
+    assert (server.stats.too_slow, server.stats.timed_out) == (1, 0)
+    assert log == ["echo: cut 1 request(s) slower than 1024 bytes/s after 0.5 s"]
+
+
+def test_a_client_sending_twice_the_minimum_rate_is_not_cut() -> None:
+    body = b"a" * 6144
+    with serving(min_rate=1024, rate_grace=0.5, request_timeout=60) as server:
+        head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        answer, elapsed = drip(server, head.encode(), 256, 0.125)  # 2 KiB a second, for 3 s
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(body), answer[:200]
+    assert elapsed > 2.0  # well past the grace: the minimum rate was in force
+    assert server.stats.too_slow == 0
+
+
+def test_the_minimum_rate_of_a_kept_alive_connections_next_request_counts_from_its_first_byte() -> None:
+    with serving(min_rate=1024, rate_grace=1.0) as server:
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(post(b"one", close=False))
+            received = b""
+            while not received.endswith(b"one"):
+                received += sock.recv(65536)
+            time.sleep(1.5)  # idle, answered: longer than the grace, shorter than keep_alive
+            second = post(b"two")
+            sock.sendall(second[:-3])
+            time.sleep(0.3)  # the request in two parts: the loop looks at its pace in between
+            sock.sendall(second[-3:])
+            while chunk := sock.recv(65536):
+                received += chunk
+    assert received.count(b"HTTP/1.1 200") == 2 and received.endswith(b"two")
+    assert server.stats.too_slow == 0

@@ -8,22 +8,20 @@ must be answered; the numbers are modest so that the suite stays fast on two sha
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.hostile import CLIENT, Server, connect, free_port, process, status_of
 from support.unattended import fill, probe_identity
 
 from probe.collector import registry
@@ -32,9 +30,6 @@ from probe.storage import open_database
 from probe.upload.protocol import encode_batch, upload_headers
 from probe.upload.queue import mark_acked, next_batch
 
-ROOT = Path(__file__).resolve().parent.parent
-CLIENT = "127.0.0.9"
-"""Where every client of these tests connects from: the address no server may write down."""
 ATTACKERS = 40
 IDLE_FLOOD = 600
 """More idle connections than a server reads at once (512): the oldest are pushed out."""
@@ -46,68 +41,6 @@ ATTACK_SECONDS = 20.0
 """No attack runs longer, whatever happens."""
 COLLECTOR_READ_TIMEOUT = 3.0
 HELPER_READ_TIMEOUT = 5.0  # the helper's default
-
-
-def connect(port: int, timeout: float = 5.0) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(CLIENT, 0))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    output: Path
-    """What the process wrote, stdout and stderr together."""
-    path: str
-    """Where its requests go."""
-
-    def written(self) -> str:
-        return self.output.read_text(encoding="utf-8", errors="replace")
-
-    def rss_kib(self, field: str = "VmRSS") -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise AssertionError(f"no {field} in /proc/{self.process.pid}/status")
-
-
-def status_of(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> int | None:
-    """One request from ``CLIENT``; its status, or None when it got no answer."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(CLIENT, 0))
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-
-
-@contextmanager
-def process(args: list[str], tmp_path: Path, name: str, path: str, port: int) -> Iterator[Server]:
-    output = tmp_path / f"{name}.out"
-    with output.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "probe", *args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
-        )
-    server = Server(proc, port, output, path)
-    try:
-        deadline = time.monotonic() + 30
-        while "listening on" not in server.written() and "serving" not in server.written():
-            assert proc.poll() is None and time.monotonic() < deadline, server.written()
-            time.sleep(0.05)
-        yield server
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # --- the servers --------------------------------------------------------------------------------

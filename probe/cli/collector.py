@@ -70,6 +70,21 @@ def alert_paths(config: Config, db_path: Path | str) -> tuple[Path, Path]:
     help="Seconds a client may take to send a whole request, head and body.",
 )
 @click.option(
+    "--min-rate",
+    default=Limits.min_rate,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Bytes a second a request must keep up with after --rate-grace; a slower one is cut with 408 and frees "
+    "its probe's upload slot (0: no minimum).",
+)
+@click.option(
+    "--rate-grace",
+    default=Limits.rate_grace,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a request has before --min-rate applies.",
+)
+@click.option(
     "--alerts/--no-alerts",
     "send_alerts",
     default=True,
@@ -98,6 +113,8 @@ def serve(
     port: int,
     max_batch_bytes: int,
     read_timeout: float,
+    min_rate: float,
+    rate_grace: float,
     send_alerts: bool,
     workers: int,
     stop_timeout: float,
@@ -105,7 +122,7 @@ def serve(
     """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet);
     with [collector.alerts] webhooks, alert them when outage windows open or close."""
     config = load_config(config_path)
-    limits = Limits(max_body_bytes=max_batch_bytes, read_timeout=read_timeout)
+    limits = Limits(max_body_bytes=max_batch_bytes, read_timeout=read_timeout, min_rate=min_rate, rate_grace=rate_grace)
     if workers > 1:
         _serve_workers(config, db_path, host, port, limits, send_alerts, workers, stop_timeout)
         return

@@ -1,8 +1,9 @@
 """The collector's HTTP service: ``POST /v1/batches`` (one signed batch), ``GET /v1/health``.
 
 Served by the shared server core (``probe.net.httpserver``): a client dripping its request holds
-no worker, one deadline (``read_timeout``) bounds the whole request, bodies over
-``max_body_bytes`` are refused from their Content-Length, unread. Bad input gets a 4xx with
+no worker, one deadline (``read_timeout``) bounds the whole request, a request arriving under
+``min_rate`` bytes a second once ``rate_grace`` has passed is cut (408) and gives up its probe's
+slot, bodies over ``max_body_bytes`` are refused from their Content-Length, unread. Bad input gets a 4xx with
 ``{"error": ...}`` and the service goes on serving.
 
 Who is sending is checked from the head, before a byte of the body is read: ``X-Probe-Id`` must
@@ -61,6 +62,11 @@ class Limits:
     """Batches waiting for the writer; more get 503."""
     read_timeout: float = 120.0
     """Seconds a client may take to send its whole request, head and body."""
+    min_rate: float = ServerLimits.min_rate
+    """Bytes a second a request must keep up with once ``rate_grace`` has passed; a slower one is cut
+    with 408 and frees its slot (one of ``per_probe``, or of ``legacy_clients``). 0: no minimum."""
+    rate_grace: float = ServerLimits.rate_grace
+    """Seconds a request has before ``min_rate`` applies."""
     store_timeout: float = 60.0
     """Seconds a request waits for the writer before answering 503."""
     per_probe: int = 4
@@ -243,6 +249,8 @@ class CollectorServer(HTTPServer):
         server_limits = ServerLimits(
             workers=limits.max_clients,
             request_timeout=limits.read_timeout,
+            min_rate=limits.min_rate,
+            rate_grace=limits.rate_grace,
             max_head_bytes=16 * 1024,
             max_body_bytes=limits.max_body_bytes,
             max_buffered_bytes=limits.max_buffered_bytes,

@@ -8,6 +8,12 @@ h11 parses (sans-IO); the sockets, deadlines and caps are ours:
   or sends nothing at all, holds nothing that other clients need.
 - One deadline, ``request_timeout``, from accept to the last byte of the body, however slowly the
   bytes drip (408 then).
+- A minimum rate, ``min_rate`` bytes a second, once ``rate_grace`` seconds have passed: a request
+  whose head or body arrives slower than any real client sends is cut (408) long before its
+  deadline, and gives up what it held (its connection, the service's admission, its body budget).
+  A request must then have sent ``min_rate`` bytes for every second past the grace, so a small
+  request delayed by a lost packet or two is not cut, and a client dripping a byte now and then
+  is cut within a ``TICK`` of the grace's end.
 - Caps: the head (``max_head_bytes``, 431), the body (``max_body_bytes``, from Content-Length,
   413 unread; a chunked body is 411), bodies held in memory across all connections
   (``max_buffered_bytes``, 503), connections being read (``max_connections``: a new one pushes
@@ -21,7 +27,8 @@ h11 parses (sans-IO); the sockets, deadlines and caps are ours:
 - A connection whose request a handler answered may carry another (HTTP/1.1 keep-alive) if it
   starts within ``keep_alive`` seconds; a refused request closes its connection.
 - A client's address is never kept: ``accept``'s peer address is dropped on the spot, and the
-  core writes no log at all. ``log`` gets one line when a handler fails, without the request. A
+  core logs nothing about a request. ``log`` gets one line when a handler fails, without the
+  request, and one line a pass of the loop that cut slow requests (how many, never who). A
   server made with ``peer=True`` hands the address to its handler in ``Request.peer`` (the test
   helper looks up the client's network), and nowhere else.
 """
@@ -69,6 +76,12 @@ class ServerLimits:
     linger: float = 1.0
     keep_alive: float = 5.0
     """Seconds an answered connection may wait, idle, for its next request (0: one request per connection)."""
+    min_rate: float = 1024.0
+    """Bytes a second a request must keep up with once ``rate_grace`` has passed (head and body
+    together); a slower one is cut with 408 (0: no minimum, only ``request_timeout``)."""
+    rate_grace: float = 10.0
+    """Seconds from a request's start (accept, or its first byte on a kept-alive connection) before
+    ``min_rate`` applies: at ``rate_grace + n`` seconds it must have sent ``n * min_rate`` bytes."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,8 @@ class ServerStats:
     """503s because every worker was busy or the body budget was spent."""
     timed_out: int = 0
     """408s: the request did not arrive within ``request_timeout``."""
+    too_slow: int = 0
+    """408s: the request fell behind ``min_rate`` after ``rate_grace``."""
     evicted: int = 0
     """Incomplete connections dropped to make room for new ones."""
     refused: int = 0
@@ -164,6 +179,10 @@ class _Conn:
     sock: socket.socket
     deadline: float
     parser: h11.Connection
+    began: float = 0.0
+    """When the request being read started: accept, or its first byte on a kept-alive connection."""
+    behind_at: float = float("inf")
+    """While it is read: when the request falls behind ``min_rate``, at the bytes it has sent so far."""
     state: str = "read"  # read -> (work ->) write -> linger, or -> idle -> read again (keep-alive)
     eof: bool = False
     head: RequestHead | None = None
@@ -292,8 +311,13 @@ class HTTPServer:
 
     def _sleep(self) -> float:
         now = time.monotonic()
-        deadlines = [conn.deadline for conn in self._conns if conn.state != "work"]
+        deadlines = [self._due(conn) for conn in self._conns if conn.state != "work"]
         return max(0.0, min([TICK, *(deadline - now for deadline in deadlines)]))
+
+    @staticmethod
+    def _due(conn: _Conn) -> float:
+        """When the loop must next look at a connection that is not with a worker."""
+        return min(conn.deadline, conn.behind_at) if conn.state == "read" else conn.deadline
 
     def _event(self, key: selectors.SelectorKey, mask: int) -> None:
         if key.fileobj is self._listener:
@@ -329,7 +353,9 @@ class HTTPServer:
                 self.stats.evicted += 1
                 self._drop(reading[0])
             parser = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head_bytes)
-            conn = _Conn(sock, time.monotonic() + self.limits.request_timeout, parser)
+            now = time.monotonic()
+            conn = _Conn(sock, now + self.limits.request_timeout, parser, began=now)
+            self._pace(conn)
             self._conns[conn] = None
             self._selector.register(sock, selectors.EVENT_READ, conn)
 
@@ -350,10 +376,17 @@ class HTTPServer:
                 self._drop(conn)
                 return
             conn.state = "read"
-            conn.deadline = time.monotonic() + self.limits.request_timeout
+            conn.began = time.monotonic()
+            conn.deadline = conn.began + self.limits.request_timeout
         conn.fed += len(data)
+        self._pace(conn)
         conn.parser.receive_data(data)
         self._advance(conn)
+
+    def _pace(self, conn: _Conn) -> None:
+        """Move the time the request falls behind ``min_rate`` by the bytes it has sent."""
+        if self.limits.min_rate > 0:
+            conn.behind_at = conn.began + self.limits.rate_grace + conn.fed / self.limits.min_rate
 
     def _advance(self, conn: _Conn) -> None:
         while conn.state == "read":
@@ -524,12 +557,20 @@ class HTTPServer:
             self._drop(conn)
 
     def _expire(self, now: float) -> None:
-        for conn in [conn for conn in self._conns if conn.state != "work" and conn.deadline <= now]:
-            if conn.state == "read":
+        slow = 0
+        for conn in [conn for conn in self._conns if conn.state != "work" and self._due(conn) <= now]:
+            if conn.state != "read":
+                self._drop(conn)
+            elif conn.deadline <= now:
                 self.stats.timed_out += 1
                 self._answer(conn, Response.error(408, "the request took too long to arrive"))
             else:
-                self._drop(conn)
+                slow += 1
+                self._answer(conn, Response.error(408, "the request is arriving too slowly"))
+        if slow:  # one line for all those cut at once: a slow flood must not become a flood of lines
+            self.stats.too_slow += slow
+            rate, grace = self.limits.min_rate, self.limits.rate_grace
+            self.log(f"{self.name or 'server'}: cut {slow} request(s) slower than {rate:g} bytes/s after {grace:g} s")
 
     def _release(self, conn: _Conn) -> None:
         self._buffered -= conn.reserved
