@@ -39,6 +39,7 @@ def stale(page: Path) -> bool:
     done = subprocess.run(
         [sys.executable, "-m", "cogapp", "--check", str(page)], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
+    assert "No module named cogapp" not in done.stderr, "cog is missing: pip install -e '.[dev]'"
     return done.returncode != 0
 
 
