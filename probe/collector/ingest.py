@@ -12,6 +12,11 @@ Checks, in order, each refusal with the HTTP status it is answered with:
          probe, another record at the same place of the probe's chain, a link to a stored
          neighbour that does not match (a rewritten chain), a run or round of another probe
 
+A 409 about the chain also says what is stored of it (``chain``: the epoch, the seq at fault, and
+the newest head the probe signed for that epoch, as it signed it): a probe whose database lost
+records this collector holds (an old crash, a restored backup) sees its own signature on a chain
+it no longer has, and goes on under a new epoch (``probe.upload.epochs``) instead of quarantining.
+
 A record the probe holds in quarantine may be named instead of sent (``withheld``): its place,
 link and hash, signed; the record itself, when it comes, must match.
 
@@ -61,9 +66,14 @@ if TYPE_CHECKING:
 class IngestError(ProbeError):
     """A batch refused; ``status`` is the HTTP status the service answers with."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, detail: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail or {}
+        """More of the answer, beside ``error`` (``chain`` on a conflict with the stored chain)."""
+
+    def answer(self) -> dict[str, Any]:
+        return {"error": str(self), **self.detail}
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,9 @@ def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestRes
         withheld.arrived(db, batch.probe_id, epoch, [batch.measurements[index] for index in fresh])
         result.withheld = withheld.store_withheld(db, batch, public_key)
     except withheld.WithheldError as exc:
-        raise IngestError(exc.status, str(exc)) from None
+        if exc.seq is None:
+            raise IngestError(exc.status, str(exc)) from None
+        raise _conflict(db, batch.probe_id, epoch or batch.epoch, exc.seq, str(exc), status=exc.status) from None
     store.insert_records(batch.probe_id, epoch, [rows[index] for index in fresh])
     result.stored = len(fresh)
     result.runs = _upsert(store, "runs", RUN_FIELDS, [run.model_dump() for run in batch.runs], batch.probe_id)
@@ -260,18 +272,36 @@ def _check_against_stored(
                 rejudged.append(record)
             continue
         if record.chain_seq in by_seq:
-            raise IngestError(409, f"another record is stored at seq {record.chain_seq} of this probe's chain")
+            message = f"another record is stored at seq {record.chain_seq} of this probe's chain"
+            raise _conflict(db, probe_id, epoch, record.chain_seq, message)
         fresh.append(index)
     _update_verdicts(db, rejudged)
     if records:
         first, last = records[0], records[-1]
         before = by_seq.get(first.chain_seq - 1)
         if before is not None and before[2] != first.chain_prev:
-            raise IngestError(409, f"record {first.chain_seq} does not continue the chain stored for this probe")
+            message = f"record {first.chain_seq} does not continue the chain stored for this probe"
+            raise _conflict(db, probe_id, epoch, first.chain_seq, message)
         after = by_seq.get(last.chain_seq + 1)
         if after is not None and after[1] != last.chain_hash:
-            raise IngestError(409, f"the stored record {last.chain_seq + 1} does not follow this batch's last")
+            message = f"the stored record {last.chain_seq + 1} does not follow this batch's last"
+            raise _conflict(db, probe_id, epoch, last.chain_seq, message)
     return fresh
+
+
+def _conflict(
+    db: AnyDatabase, probe_id: str, epoch: str | None, seq: int | None, message: str, *, status: int = 409
+) -> IngestError:
+    """A refusal that says what is stored of the chain: ``chain`` = its epoch, the seq at fault and the
+    newest head the probe signed for it (None when none is held), so the probe can tell a database
+    that lost records from a record at fault."""
+    row = db.conn.execute(
+        "select seq, hash, signed_at, signature from chain_heads where probe_id = ? and epoch = ? "
+        "order by seq desc limit 1",
+        (probe_id, epoch or ""),
+    ).fetchone()
+    head = dict(zip(("seq", "hash", "signed_at", "signature"), row, strict=True)) if row else None
+    return IngestError(status, message, detail={"chain": {"epoch": epoch, "seq": seq, "head": head}})
 
 
 def _update_verdicts(db: AnyDatabase, records: list[MeasurementRecord]) -> None:

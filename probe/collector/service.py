@@ -210,7 +210,7 @@ class _BatchHandler(Handler):
             result = self._store(request)
         except IngestError as exc:
             self.server.log(f"collector: refused a batch ({exc.status}): {str(exc)[:200]}")
-            return Response.error(exc.status, str(exc))
+            return Response.json(exc.status, exc.answer())
         except Exception:  # logged by the writer
             return Response.error(500, "the collector could not store the batch; retry later")
         self.server.log(f"collector: stored {result.stored} measurements ({result.duplicates} already there)")

@@ -25,9 +25,11 @@ _AT = "probe_id = ? and coalesce(chain_epoch, '') = ? and chain_seq = ?"
 class WithheldError(ProbeError):
     """A withheld record refused; ``status`` is the HTTP status (the ingest turns it into its own error)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, seq: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.seq = seq
+        """The place in the chain a 409 is about."""
 
 
 def store_withheld(db: AnyDatabase, batch: Batch, public_key: str) -> int:
@@ -46,21 +48,24 @@ def store_withheld(db: AnyDatabase, batch: Batch, public_key: str) -> int:
         row = stored.fetchone()
         if row is not None:
             if row[0] != stub.hash:
-                raise WithheldError(409, f"another record is stored at seq {stub.seq} of this probe's chain")
+                message = f"another record is stored at seq {stub.seq} of this probe's chain"
+                raise WithheldError(409, message, seq=stub.seq)
             continue  # the record itself is here already
         before = conn.execute(f"select chain_hash from measurements where {_AT}", (probe_id, epoch, stub.seq - 1))
         after = conn.execute(f"select chain_prev from measurements where {_AT}", (probe_id, epoch, stub.seq + 1))
         if (found := before.fetchone()) is not None and found[0] != stub.prev:
-            raise WithheldError(409, f"withheld record {stub.seq} does not continue the chain stored for this probe")
+            message = f"withheld record {stub.seq} does not continue the chain stored for this probe"
+            raise WithheldError(409, message, seq=stub.seq)
         if (found := after.fetchone()) is not None and found[0] != stub.hash:
-            raise WithheldError(409, f"the stored record {stub.seq + 1} does not follow withheld record {stub.seq}")
+            message = f"the stored record {stub.seq + 1} does not follow withheld record {stub.seq}"
+            raise WithheldError(409, message, seq=stub.seq)
         existing = conn.execute(
             "select hash from withheld_records where probe_id = ? and epoch = ? and seq = ?",
             (probe_id, epoch, stub.seq),
         ).fetchone()
         if existing is not None:
             if existing[0] != stub.hash:
-                raise WithheldError(409, f"another record was named as withheld at seq {stub.seq}")
+                raise WithheldError(409, f"another record was named as withheld at seq {stub.seq}", seq=stub.seq)
             continue
         conn.execute(
             "insert into withheld_records (probe_id, epoch, seq, prev, hash, reason, signature, received_at) "
@@ -89,5 +94,6 @@ def arrived(db: AnyDatabase, probe_id: str, epoch: str | None, records: list[Mea
         if found is None:
             continue
         if found != record.chain_hash:
-            raise WithheldError(409, f"record {record.chain_seq} is not the one this probe named as withheld")
+            message = f"record {record.chain_seq} is not the one this probe named as withheld"
+            raise WithheldError(409, message, seq=record.chain_seq)
         conn.execute("delete from withheld_records where probe_id = ? and epoch = ? and seq = ?", where)

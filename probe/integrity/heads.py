@@ -15,7 +15,7 @@ from probe.identity import Identity
 from probe.integrity.signing import sign_head
 from probe.model import utc_now_iso
 from probe.storage import Database
-from probe.storage.schema_unattended import local_chain_tail
+from probe.storage.schema_unattended import local_chain_tail, own_chain
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def head_at(db: Database, identity: Identity, seq: int) -> SignedHead:
     if row:
         return SignedHead(*row)
     found = conn.execute(
-        "select chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq = ?", (seq,)
+        f"select chain_hash from measurements where {own_chain()} and chain_seq = ?", (seq,)
     ).fetchone()
     if found is None:
         raise StorageError(f"no record {seq} in this database's chain")
@@ -69,10 +69,9 @@ def head_at(db: Database, identity: Identity, seq: int) -> SignedHead:
 
 def local_epoch(db: Database) -> str:
     """This database's chain's epoch: the hash of its record 1. A database made again with the
-    same key starts a new chain, hence a new epoch, which a collector keeps apart from the old."""
-    row = db.db.conn.execute(
-        "select chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq = 1"
-    ).fetchone()
+    same key starts a new chain, hence a new epoch, which a collector keeps apart from the old; so does
+    one that lost records a collector holds (``probe.upload.epochs``), keeping its old chain archived."""
+    row = db.db.conn.execute(f"select chain_hash from measurements where {own_chain()} and chain_seq = 1").fetchone()
     if row is None:
         raise StorageError(f"record 1 of the chain is missing from {db.path or 'memory'}: run `probe verify`")
     return str(row[0])

@@ -106,21 +106,20 @@ def chain_rows(conn: Connection, verification: Verification) -> list[ChainRow]:
     rows = []
     for chain in verification.chains:
         head = None
-        # A collector holds one chain per probe and epoch (a probe's database made again starts one).
-        epoch: tuple[str, ...] = (chain.epoch,) if chain.epoch else ()
+        # One chain per probe and epoch: a collector's, for a probe's database made again; a probe's own, for
+        # the chain it archived when a collector showed it had lost records (its current chain's epoch is '').
         if chain.last_seq is not None:
             found = conn.execute(
                 "select chain_hash from measurements where coalesce(probe_id, '') in ('', ?) and chain_seq = ?"
-                f"{' and chain_epoch = ?' if epoch else ''} order by probe_id is null limit 1",
-                (chain.probe_id, chain.last_seq, *epoch),
+                " and coalesce(chain_epoch, '') = ? order by probe_id is null limit 1",
+                (chain.probe_id, chain.last_seq, chain.epoch),
             ).fetchone()
             head = found[0] if found else None
         signed = None
         if chain.last_signed is not None:
             signed = conn.execute(
-                "select hash, signed_at from chain_heads where probe_id = ? and seq = ?"
-                f"{' and epoch = ?' if epoch else ''}",
-                (chain.probe_id, chain.last_signed, *epoch),
+                "select hash, signed_at from chain_heads where probe_id = ? and seq = ? and epoch = ?",
+                (chain.probe_id, chain.last_signed, chain.epoch),
             ).fetchone()
         rows.append(
             ChainRow(

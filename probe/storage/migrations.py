@@ -22,6 +22,7 @@ import sqlite_utils
 
 from probe.errors import StorageError
 from probe.storage.columns import INITIAL_SCHEMA
+from probe.storage.schema_epochs import chain_epochs
 from probe.storage.schema_network_identity import network_identity_columns
 from probe.storage.schema_outages import outage_tables
 from probe.storage.schema_queue import queue_tables
@@ -77,6 +78,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "run owners: runs left running by a dead process are closed as interrupted", run_owners),
     (10, "passwords in stored collector and helper URLs masked", mask_stored_passwords),
     (11, "verdicts changed after saving, to send again to collectors that have the old one", verdict_changes),
+    (12, "chains archived when a collector showed the database had lost records", chain_epochs),
 ]
 
 

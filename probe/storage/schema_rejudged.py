@@ -17,6 +17,8 @@ import sqlite3
 
 import sqlite_utils
 
+from probe.storage.schema_unattended import own_chain
+
 VERDICT_CHANGES = """
 create table if not exists verdict_changes (
     chain_seq integer primary key,
@@ -38,7 +40,7 @@ def verdict_changes(db: sqlite_utils.Database) -> None:
 _NOTE = (
     "insert into verdict_changes (chain_seq, generation, changed_at) "
     "select m.chain_seq, (select coalesce(max(generation), 0) + 1 from verdict_changes), ? from measurements m "
-    "where m.id = ? and coalesce(m.probe_id, '') = '' and m.chain_seq is not null "
+    "where m.id = ? and " + own_chain("m") + " and m.chain_seq is not null "
     "on conflict(chain_seq) do update set generation = excluded.generation, changed_at = excluded.changed_at"
 )
 

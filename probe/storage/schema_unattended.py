@@ -79,14 +79,25 @@ create table if not exists consent (
 _CHAIN_INDEX = (
     "create unique index if not exists measurements_chain on measurements (coalesce(probe_id, ''), chain_seq)"
 )
+
+
+def own_chain(alias: str = "") -> str:
+    """The SQL condition for this database's own current chain: its own rows (``probe_id`` NULL) not of an
+    archived epoch (``chain_epoch`` NULL; set on the records of a chain that goes on under a new epoch,
+    ``probe.upload.epochs``). Written as the unique index's expressions, so the index serves it."""
+    prefix = f"{alias}." if alias else ""
+    return f"coalesce({prefix}probe_id, '') = '' and coalesce({prefix}chain_epoch, '') = ''"
+
+
 _LOCAL_TAIL = (
-    "select chain_seq, chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq is not null "
+    "select chain_seq, chain_hash from measurements where " + own_chain() + " and chain_seq is not null "
     "order by chain_seq desc limit 1"
 )
 
 
 def local_chain_tail(conn: sqlite3.Connection) -> tuple[int, str]:
-    """The seq and hash of this database's own last chained record: ``(0, GENESIS)`` when there is none."""
+    """The seq and hash of this database's own last chained record (of its current epoch): ``(0, GENESIS)``
+    when there is none."""
     row = conn.execute(_LOCAL_TAIL).fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
@@ -98,8 +109,16 @@ def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]
             db.table(table).add_column(name, kind)
 
 
+_TAIL_BEFORE_EPOCHS = (
+    "select chain_seq, chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq is not null "
+    "order by chain_seq desc limit 1"
+)
+"""The tail as this migration found it: ``chain_epoch`` comes later (migration 6)."""
+
+
 def _chain_existing(conn: sqlite3.Connection) -> None:
-    seq, prev = local_chain_tail(conn)
+    row = conn.execute(_TAIL_BEFORE_EPOCHS).fetchone()
+    seq, prev = (int(row[0]), str(row[1])) if row else (0, GENESIS)
     columns = ", ".join(CHAINED_COLUMNS)
     unchained = conn.execute(
         f"select rowid, {columns} from measurements where chain_seq is null and probe_id is null order by rowid"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from probe.model import utc_now_iso
 from probe.storage import Database
+from probe.storage.schema_unattended import own_chain
 from probe.upload.queue import (
-    LOCAL_ROWS,
     MEASUREMENT,
     ROUND,
     ROUND_STATE,
@@ -85,7 +85,7 @@ def quarantined(db: Database, collector: str) -> list[Quarantined]:
     rows = db.db.conn.execute(
         "select q.kind, q.key, q.status, q.error, q.quarantined_at, q.attempts, m.id from upload_quarantine q "
         f"left join measurements m on q.kind in ('{MEASUREMENT}', '{VERDICT}') "
-        f"and {LOCAL_ROWS.replace('probe_id', 'm.probe_id')} "
+        f"and {own_chain('m')} "
         "and m.chain_seq = cast(q.key as integer) where q.collector = ? "
         "order by q.kind not in ('measurement', 'verdict'), cast(q.key as integer), q.kind, q.key",
         (collector,),

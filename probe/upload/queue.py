@@ -30,6 +30,7 @@ from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS, cli
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
+from probe.storage.schema_unattended import own_chain
 from probe.upload.protocol import (
     BATCH_FORMAT,
     NETWORK_CONTEXT_FIELDS,
@@ -40,7 +41,7 @@ from probe.upload.protocol import (
     sign_batch,
 )
 
-LOCAL_ROWS = "coalesce(probe_id, '') = ''"
+LOCAL_ROWS = own_chain()
 RUN_STATE = "coalesce(r.status, '') || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.measurements, '')"
 ROUND_STATE = (
     "r.status || '|' || coalesce(r.finished_at, '') || '|' || coalesce(r.run_id, '') || '|' || r.measured "
@@ -150,8 +151,7 @@ def measurement_pending(db: Database, *, after_seq: int, limit: int, max_bytes: 
     """This probe's chained records after ``after_seq``, in chain order, within ``limit`` and ``max_bytes``
     (see ``records_within``), with their verdicts' generations."""
     rows = db.db.conn.execute(
-        f"{RECORDS_SELECT} where {LOCAL_ROWS.replace('probe_id', 'm.probe_id')} and m.chain_seq > ? "
-        "order by m.chain_seq limit ?",
+        f"{RECORDS_SELECT} where {own_chain('m')} and m.chain_seq > ? order by m.chain_seq limit ?",
         (after_seq, limit),
     )
     return records_within(rows, max_bytes=max_bytes)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from probe.limits import ENVELOPE_BYTES
 from probe.storage import Database
+from probe.storage.schema_unattended import own_chain
 from probe.upload.queue import (
-    LOCAL_ROWS,
     MEASUREMENT,
     RECORD_FIELDS,
     RECORDS_SELECT,
@@ -52,7 +52,7 @@ def next_rejudged(
     after ``after_seq`` and those waiting right after it in the chain (consecutive: a batch's records link to
     each other), within ``batch_size`` and ``max_bytes``; None when none waits. A pass gives the record before
     its last batch as ``after_seq``, so it does not look through all it has done again at every batch."""
-    local = LOCAL_ROWS.replace("probe_id", "m.probe_id")
+    local = own_chain("m")
     rows = list(
         db.db.conn.execute(
             f"{RECORDS_SELECT} where {local} and m.chain_seq in (select w.chain_seq {_WAITING} "

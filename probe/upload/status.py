@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from probe.limits import CUT_ANNOTATION, MAX_ITEMS
 from probe.storage import Database
 from probe.upload.quarantine import Quarantined, quarantined
-from probe.upload.queue import acked_seq, changed_rounds, changed_runs, queued
+from probe.upload.queue import LOCAL_ROWS, acked_seq, changed_rounds, changed_runs, queued
 from probe.upload.rejudged import rejudged_waiting
 
 
@@ -40,7 +40,7 @@ class QueueStatus:
 def queue_status(db: Database, collector: str) -> QueueStatus:
     changed = len(changed_rounds(db, collector, MAX_ITEMS)) + len(changed_runs(db, collector, MAX_ITEMS))
     cut = db.db.conn.execute(
-        "select count(*) from measurements where coalesce(probe_id, '') = '' and annotations like ?",
+        f"select count(*) from measurements where {LOCAL_ROWS} and annotations like ?",
         (f'%"{CUT_ANNOTATION}"%',),
     ).fetchone()[0]
     return QueueStatus(

@@ -7,7 +7,9 @@ the collector's name, which matters when the collector's name is what the censor
 Errors: ``UploadError`` carries the HTTP status when there was one. 5xx, 408, 429, no answer at
 all, and refusals of the probe itself (401 bad signature, 403 not registered yet) are retried
 after the backoff, the queue as it was. Refusals of what a batch holds (``CONTENT_REFUSALS``)
-split the batch until the refused items are found; those are quarantined, the rest goes on.
+split the batch until the refused items are found; those are quarantined, the rest goes on. A record
+refused because this database lost records the collector holds (its answer shows a chain head the probe
+signed and no longer has) is not quarantined: the chain goes on under a new epoch (``probe.upload.epochs``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from probe.config import UploadSection, without_password
 from probe.errors import ProbeError
 from probe.identity import Identity
 from probe.storage import Database
+from probe.upload.epochs import go_on_under_new_epoch
 from probe.upload.protocol import encode_batch, measurement_problem, upload_headers
 from probe.upload.quarantine import quarantine, quarantine_count, quarantined, quarantined_pending, release
 from probe.upload.queue import (
@@ -47,9 +50,11 @@ MAX_BATCHES_PER_PASS = 1000
 class UploadError(ProbeError):
     """A batch did not reach the collector, or the collector refused it."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, answer: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.answer = answer
+        """The collector's answer, when it was a JSON object."""
 
 
 def collector_key(url: str) -> str:
@@ -97,7 +102,9 @@ def send(
     if response.status_code != 200:
         message = answer.get("error") if isinstance(answer, dict) else content[:200].decode("utf-8", "replace")
         raise UploadError(
-            f"collector refused the batch ({response.status_code}): {message}", status=response.status_code
+            f"collector refused the batch ({response.status_code}): {message}",
+            status=response.status_code,
+            answer=answer if isinstance(answer, dict) else None,
         )
     if not isinstance(answer, dict):
         raise UploadError("collector's answer is not a JSON object", status=response.status_code)
@@ -126,6 +133,8 @@ class UploadReport:
     error: str | None = None
     status: int | None = None
     refusals: list[str] = field(default_factory=list)
+    new_epochs: list[str] = field(default_factory=list)
+    """What each new chain epoch started in this pass says (``probe.upload.epochs``)."""
 
     def describe(self) -> str:
         batches = f"{self.batches} batch{'es' * (self.batches != 1)}"
@@ -139,7 +148,8 @@ class UploadReport:
             text += f", {self.quarantined} quarantined now (refused for good: {self.refusals[0]})"
         if self.in_quarantine:
             text += f", {self.in_quarantine} in quarantine (probe upload --status)"
-        return f"{text}; {self.error}" if self.error else text
+        text = f"{text}; {self.error}" if self.error else text
+        return "\n".join([*(f"upload: {said}" for said in self.new_epochs), text])
 
 
 class _Pass:
@@ -185,7 +195,9 @@ class _Pass:
                 return False
             if pending.items > 1 and split:
                 first, second = pending.halves()
-                return self.deliver(first) and self.deliver(second)
+                epochs = len(self.report.new_epochs)
+                # After a new epoch the second half is of the old chain: the queue reads the new one instead.
+                return self.deliver(first) and (len(self.report.new_epochs) > epochs or self.deliver(second))
             return self._refused_alone(pending, exc)
         mark_acked(self.db, self.collector, pending)
         self.report.batches += 1
@@ -211,6 +223,11 @@ class _Pass:
         return self.deliver(pending)
 
     def _refused_alone(self, pending: Pending, exc: UploadError) -> bool:
+        if exc.status == 409:
+            new = go_on_under_new_epoch(self.db, self.identity, self.collector, pending, exc.answer)
+            if new is not None:
+                self.report.new_epochs.append(new.describe())
+                return True
         # Quarantine only what this collector takes nothing like: if it refuses an empty batch too,
         # the fault is not the item's (another protocol version, a broken proxy) and nothing moves.
         if not self.collector_takes_an_empty_batch():
@@ -268,11 +285,13 @@ def upload_pending(
         if not one.deliver(heartbeats):
             break
     limits = {"batch_size": settings.batch_size, "max_bytes": settings.max_batch_bytes}
-    rejudged_after = 0
+    rejudged_after = epochs = 0
     while one.can_go_on():
         records = next_records(db, one.collector, **limits)
         if records is not None and not one.deliver_checked(records):
             break
+        if len(one.report.new_epochs) > epochs:
+            rejudged_after, epochs = 0, len(one.report.new_epochs)  # a new chain: its seqs start again
         rejudged = next_rejudged(db, one.collector, **limits, after_seq=rejudged_after) if one.can_go_on() else None
         if rejudged is not None:
             if not one.deliver_checked(rejudged):
@@ -302,6 +321,8 @@ def retry_quarantined(
         before = one.report.batches
         if not (one.deliver(pending, split=False) if item.status is not None else one.deliver_checked(pending)):
             break
+        if one.report.new_epochs:
+            break  # the chain's records were chained again, and their quarantine marks dropped: these are stale
         if one.report.batches > before:
             release(db, one.collector, pending)
             one.report.released += 1

@@ -82,7 +82,7 @@ class UploadWorker:
             self.log(traceback.format_exc())
             report = UploadReport(error=f"probe error: {type(exc).__name__}: {exc}")
         self.last = report
-        if report.batches or report.error or report.quarantined:
+        if report.batches or report.error or report.quarantined or report.new_epochs:
             self.log(report.describe())
         if report.error:
             delay = self.backoff.failed()
