@@ -17,6 +17,7 @@ from probe.storage import open_database
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAINED_COLUMNS as CHAINED_FIELDS
 from probe.storage.migrations import MIGRATIONS
+from probe.storage.schema_unattended import local_chain_tail
 
 
 def chained_db(tmp_path: Path, count: int = 6) -> Path:
@@ -171,3 +172,17 @@ def test_probe_verify_says_verified_with_counts_and_exits_1_on_an_altered_row(tm
     bad = runner.invoke(cli, ["verify", str(path)])
     assert bad.exit_code == 1
     assert "ALTERED" in bad.output and "record 2 " in bad.output
+
+
+def test_the_chains_tail_is_found_through_its_index_not_by_reading_every_row(tmp_path: Path) -> None:
+    # Each save reads the tail: a scan of the probe's rows (bodies and all) made saves slower as a run grew.
+    db = open_database(chained_db(tmp_path, count=3))
+    statements: list[str] = []
+    db.db.conn.set_trace_callback(statements.append)
+    try:
+        assert local_chain_tail(db.db.conn)[0] == 3
+        plan = " ".join(str(row[-1]) for row in db.db.conn.execute(f"explain query plan {statements[-1]}"))
+    finally:
+        db.db.conn.set_trace_callback(None)
+        db.close()
+    assert "USING INDEX measurements_chain_epoch" in plan and "TEMP B-TREE" not in plan, plan
