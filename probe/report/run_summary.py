@@ -60,16 +60,31 @@ def _detail(row: Mapping[str, Any]) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """What the advice needs of a judged row, without the row: its test keys may hold a 1 MB body."""
+
+    verdict: str
+    control_failure: str | None
+
+
 def group_verdicts(
     rows: Iterable[Mapping[str, Any]], *, helpers: Sequence[str], network_states: Sequence[str | None] = ()
 ) -> VerdictGroups:
-    """Group a run's stored rows; ``helpers`` the configured ``[control] url``, ``network_states`` the round's."""
+    """Group a run's stored rows; ``helpers`` the configured ``[control] url``, ``network_states`` the round's.
+
+    ``rows`` is read once, one row at a time (a run's rows, bodies and all, can be hundreds of MB)."""
     result = VerdictGroups()
-    rows = list(rows)
+    judged: list[_Judged] = []
+    reached = False
     for row in rows:
-        result.groups.setdefault(row.get("verdict") or "", []).append((str(row["input"]), _detail(row)))
-    judged = [row for row in rows if row.get("verdict")]
-    if judged and "local_fault" in network_states and all(row["verdict"] == "network_down" for row in judged):
+        verdict = row.get("verdict") or ""
+        result.groups.setdefault(verdict, []).append((str(row["input"]), _detail(row)))
+        reached = reached or not row.get("failure")
+        if verdict:
+            # A conclusive verdict ends the advice before control failures count: no need to parse its keys.
+            judged.append(_Judged(verdict, None if verdict in CONCLUSIVE else _control_failure(row)))
+    if judged and "local_fault" in network_states and all(j.verdict == "network_down" for j in judged):
         result.local_fault = True
         result.advice = (
             f"this machine is not connected (no route out, or its gateway is silent): the {len(judged)} targets, "
@@ -77,10 +92,10 @@ def group_verdicts(
             "connect it (Wi-Fi, mobile data, cable), then run again"
         )
         return result
-    if not judged or any(row["verdict"] in CONCLUSIVE for row in judged):
+    if not judged or any(j.verdict in CONCLUSIVE for j in judged):
         return result
-    helper_answered = any(row.get("verdict") and not _control_failure(row) for row in judged) and bool(helpers)
-    online = helper_answered or any(not row.get("failure") for row in rows)
+    helper_answered = any(not j.control_failure for j in judged) and bool(helpers)
+    online = helper_answered or reached
     online = online or any(state in ("ok", "degraded") for state in network_states)
     if not online:
         result.advice = (
@@ -92,8 +107,8 @@ def group_verdicts(
             "nothing could be concluded: no test helper is configured; set [control] url (OONI's public helpers "
             "or your own `probe helper serve`)"
         )
-    elif all(_control_failure(row) for row in judged):
-        failures = sorted({_control_failure(row) or "" for row in judged})
+    elif all(j.control_failure for j in judged):
+        failures = sorted({j.control_failure or "" for j in judged})
         result.advice = (
             f"nothing could be concluded: no test helper answered ({', '.join(failures)}); check [control] url "
             "and its CA, or list another helper (the helpers themselves may be blocked here)"
