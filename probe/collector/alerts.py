@@ -89,6 +89,7 @@ class AlertState:
             create_private(path)  # 0600 before SQLite makes it: its -wal and -shm take the file's mode
             self.conn = sqlite3.connect(path, isolation_level=None)
             self.conn.execute("pragma journal_mode = wal")
+            self.conn.execute("pragma synchronous = full")  # a sent alert stays recorded through a power cut
             self.conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the alert state {path}: {exc}") from None

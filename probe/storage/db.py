@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from probe.storage.columns import (
     VERDICT_STAGE_COLUMNS,
     verdict_update,
 )
+from probe.storage.filesystem import network_filesystem
 from probe.storage.migrations import current_version, migrate, pending
 from probe.storage.private import create_new_private, create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
@@ -42,6 +44,7 @@ from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
 
 DB_FILENAME = "probe.db"
+log = logging.getLogger("probe.storage")
 
 
 class Database:
@@ -289,6 +292,22 @@ def _prepare(db: sqlite_utils.Database) -> None:
     when_free(close_runs, what="interrupted runs")
 
 
+def _durable(db: sqlite_utils.Database, path: Path) -> None:
+    """Every commit on the disk before it returns, whatever this SQLite's build defaults to (a power cut keeps
+    what was committed: NORMAL in WAL mode may lose the last commits); no memory-mapped I/O (a stray write in
+    the process could reach the file); and a word when the file is on a network filesystem."""
+    db.execute("pragma synchronous = full")
+    db.execute("pragma mmap_size = 0")
+    remote = network_filesystem(path)
+    if remote is not None:
+        log.warning(
+            "%s is on a network filesystem (%s): SQLite's locks and WAL are not safe there, and two "
+            "programs writing it can corrupt it; keep the database on a local disk",
+            path,
+            remote,
+        )
+
+
 def open_database(path: Path | str, *, read_only_ok: bool = False) -> Database:
     """Open (creating and migrating as needed) the database at ``path`` (``:memory:`` works).
 
@@ -311,6 +330,7 @@ def open_database(path: Path | str, *, read_only_ok: bool = False) -> Database:
         # descriptor, and closing it would drop this process's locks (``tighten_database``).
         db.execute("select count(*) from sqlite_master").fetchone()
         tighten_database(path)
+        _durable(db, path)
         with _migration_lock(path):
             _prepare(db)
         tighten_database(path)
