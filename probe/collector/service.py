@@ -159,6 +159,7 @@ class _Senders:
         try:
             entry = self._lookup(probe_id)
         except (ProbeError, sqlite3.Error):
+            self.close()  # opened again for the next request: one fault must not answer 503 for good
             return Response.error(503, _BUSY)
         if entry is None:
             return Response.error(403, f"probe {probe_id} is not registered with this collector")

@@ -63,6 +63,8 @@ def create_new_private(path: Path) -> bool:
     For a database: the descriptor closed here is of a file that did not exist, so no lock SQLite holds in
     this process can be on it (closing any descriptor of a file drops every POSIX lock the process holds
     on that file; see ``tighten_database``)."""
+    if os.path.lexists(path):
+        return False  # not even a failing open of a database a connection may hold
     private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)

@@ -42,3 +42,19 @@ def writable(path: Path) -> bool:
     if not path.exists():
         return os.access(directory if directory.exists() else directory.parent, os.W_OK)
     return os.access(path, os.W_OK) and os.access(directory, os.W_OK)
+
+
+def is_database(path: Path) -> bool:
+    """Whether SQLite takes ``path`` for a database (an empty file is not one here).
+
+    Asked of SQLite rather than read from the file's first bytes: a second descriptor of a database,
+    closed, would drop every lock this process's connections hold on it."""
+    if path.stat().st_size == 0:
+        return False
+    try:
+        connect_read_only(path).close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            return False
+        raise
+    return True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,10 @@ from probe.integrity.signing import bundle_end_statement
 from probe.integrity.verify import ChainReport, ChainWalk, Head, Problem, Verification, key_matches, verify_database
 from probe.model import utc_now_iso
 from probe.storage import Database
+from probe.storage.readonly import is_database
 from probe.upload.protocol import Batch, encode_batch, signed_statement
 from probe.upload.queue import bundle_batches
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_LINE_BYTES = 64 << 20
 """A longer line is not a batch: it is reported, not read into memory."""
 END_KEY = "bundle_end"
@@ -217,13 +218,14 @@ def verify_bundle(path: Path) -> Verification:
 
 
 def verify_path(path: Path) -> Verification:
-    """A database or a bundle, told apart by the file's first bytes."""
+    """A database or a bundle, told apart by SQLite (never by reading the file: see ``is_database``)."""
     try:
-        with path.open("rb") as stream:
-            magic = stream.read(len(SQLITE_MAGIC))
+        database = is_database(path)
     except OSError as exc:
         raise ProbeError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return verify_database(path) if magic == SQLITE_MAGIC else verify_bundle(path)
+    except sqlite3.Error as exc:
+        raise ProbeError(f"cannot read {path}: {exc}") from None
+    return verify_database(path) if database else verify_bundle(path)
 
 
 def _end_problems(end: tuple[int, dict[str, Any]], lines: int, sha256: str, keys: dict[str, str]) -> list[Problem]:
