@@ -15,6 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.fleet import daemon_config, free_port
+from support.servers import tcp_refusing_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SCENARIO = r"""
@@ -22,7 +25,7 @@ import os, sys, traceback
 from pathlib import Path
 
 work = Path(sys.argv[1])
-port = int(sys.argv[2])
+collector_port = int(sys.argv[2])
 probe_db, collector_db = work / "probe.db", work / "collector.db"
 watched = {str(path) + suffix for path in (probe_db, collector_db) for suffix in ("", "-wal", "-shm", "-journal")}
 touched = []
@@ -62,35 +65,12 @@ def run(*args):
             raise
 
 
-with running_collector(collector_db) as server:
+with running_collector(collector_db, port=collector_port) as server:
     identity = load_or_create(key_path_for(probe_db))
     store = open_database(collector_db)  # an operator registering a probe while the collector serves
     registry.register(store, identity.public_key_b64, "hands-off")
     store.close()
     config = work / "probe.toml"
-    config.write_text(
-        f'''
-[dns]
-resolvers = ["udp://127.0.0.1:9"]
-timeout = 1.0
-[tcp]
-timeout = 1.0
-[network]
-gateway = ""
-[schedule]
-first_delay = 0.0
-[schedule.groups.reach]
-experiment = "tcp"
-every = 0.2
-jitter = 0.0
-inputs = ["127.0.0.1:{port}", "127.0.0.1:{port}"]
-[upload]
-enabled = true
-url = "{server.url}"
-every = 0.2
-''',
-        encoding="utf-8",
-    )
     where = ("--config", str(config), "--db", str(probe_db))
     run("daemon", *where, "--accept", "--rounds", "3")
     run("upload", *where)
@@ -113,11 +93,12 @@ for entry in touched:
 
 
 def test_no_command_touches_a_database_file_outside_sqlite(tmp_path: Path) -> None:
-    from support.servers import tcp_refusing_port
-
+    port = free_port()
     with tcp_refusing_port() as refusing:
+        config = daemon_config(f"http://127.0.0.1:{port}", refusing.port, targets=2, every=0.2)
+        (tmp_path / "probe.toml").write_text(config, encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-c", SCENARIO, str(tmp_path), str(refusing.port)],
+            [sys.executable, "-c", SCENARIO, str(tmp_path), str(port)],
             capture_output=True,
             text=True,
             timeout=300,

@@ -64,6 +64,35 @@ def rows(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[obje
         conn.close()
 
 
+def daemon_config(collector_url: str, target_port: int, *, targets: int = 3, every: float = 1.0) -> str:
+    """A daemon's config: rounds of ``targets`` TCP connects to a loopback port, uploads to ``collector_url``."""
+    listed = ", ".join([f'"127.0.0.1:{target_port}"'] * targets)
+    return f"""
+[dns]
+resolvers = ["udp://127.0.0.1:9"]
+timeout = 1.0
+[tcp]
+timeout = 1.0
+[network]
+gateway = ""
+[schedule]
+first_delay = 0.0
+[schedule.groups.reach]
+experiment = "tcp"
+every = {every}
+jitter = 0.0
+inputs = [{listed}]
+[upload]
+enabled = true
+url = "{collector_url}"
+every = 0.5
+backoff_min = 0.2
+backoff_max = 1.0
+timeout = 10
+batch_size = 7
+"""
+
+
 class Collector:
     """``probe collector serve`` on a fixed port, which can be killed and started again."""
 
@@ -146,34 +175,7 @@ class Probe:
         assert shown.returncode == 0, shown.stderr
         fields = dict(line.split(":", 1) for line in shown.stdout.splitlines() if ":" in line)
         self.probe_id, self.public_key = fields["probe id"].strip(), fields["public key"].strip()
-        target = f"127.0.0.1:{self.target_port}"
-        self.config.write_text(
-            f"""
-[dns]
-resolvers = ["udp://127.0.0.1:9"]
-timeout = 1.0
-[tcp]
-timeout = 1.0
-[network]
-gateway = ""
-[schedule]
-first_delay = 0.0
-[schedule.groups.reach]
-experiment = "tcp"
-every = 1.0
-jitter = 0.0
-inputs = ["{target}", "{target}", "{target}"]
-[upload]
-enabled = true
-url = "{self.collector_url}"
-every = 0.5
-backoff_min = 0.2
-backoff_max = 1.0
-timeout = 10
-batch_size = 7
-""",
-            encoding="utf-8",
-        )
+        self.config.write_text(daemon_config(self.collector_url, self.target_port), encoding="utf-8")
 
     def start(self) -> None:
         with (self.home / "daemon.log").open("ab") as out:
