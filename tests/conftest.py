@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.noskips import pytest_sessionfinish as pytest_sessionfinish
 from support.testca import PKI, make_pki
 
 from probe import paths
