@@ -23,7 +23,8 @@ from probe.collector import registry
 from probe.collector.ingest import IngestError, ingest, parse_batch
 from probe.collector.migrate import move
 from probe.collector.service import CollectorServer, running_collector
-from probe.collector.store import batch_store
+from probe.collector.store import StoredMeanwhile
+from probe.collector.stores import batch_store
 from probe.errors import StorageError
 from probe.storage import open_database
 from probe.storage.chain import GENESIS, record_hash
@@ -129,7 +130,7 @@ def test_two_writers_storing_one_record_store_it_once_by_the_unique_key(probe_db
         thread = threading.Thread(target=racing_writer)
         thread.start()
     thread.join(30)
-    assert len(outcome) == 1 and isinstance(outcome[0], IngestError) and outcome[0].status == 503
+    assert len(outcome) == 1 and isinstance(outcome[0], StoredMeanwhile)
     assert pg.conn.one("select count(*) from measurements")[0] == 5
     other.close()
 

@@ -6,7 +6,7 @@ import http.client
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,12 @@ from click.testing import CliRunner
 from support.unattended import fill, probe_identity
 
 from probe.cli.main import cli
+from probe.collector import ingest as ingest_module
 from probe.collector import registry
+from probe.collector.ingest import IngestError, ingest, parse_batch
 from probe.collector.service import CollectorServer, Limits, running_collector
+from probe.collector.store import StoredMeanwhile, UnstorableValue
+from probe.collector.store_sqlite import SqliteBatchStore
 from probe.identity import Identity, load_or_create
 from probe.integrity.verify import verify_database
 from probe.storage import Database, open_database
@@ -464,8 +468,6 @@ def test_a_batch_without_signature_headers_is_accepted_up_to_the_smaller_unsigne
 
 
 def test_sqlite_store_finds_stored_records_among_more_ids_and_places_than_one_query_takes(probe_db, collector) -> None:  # type: ignore[no-untyped-def]
-    from probe.collector.store_sqlite import SqliteBatchStore
-
     db, identity = probe_db
     server, path, _ = collector
     register(path, identity)
@@ -479,4 +481,29 @@ def test_sqlite_store_finds_stored_records_among_more_ids_and_places_than_one_qu
     epoch = collector_db.conn.execute("select chain_epoch from measurements where chain_seq = 1").fetchone()[0]
     places = store.at_seq(identity.probe_id, epoch, [*range(10, 1200), 1, 5])
     assert sorted(places) == [1, 5] and places[1][0] == ids[0]
+    collector_db.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(UnstorableValue("record 1: input holds a NUL character"), 422), (StoredMeanwhile("raced"), 503)],
+)
+def test_a_storage_error_of_the_store_is_answered_with_its_status_and_stores_nothing(  # type: ignore[no-untyped-def]
+    probe_db, tmp_path, monkeypatch, error, status
+) -> None:
+    db, identity = probe_db
+    collector_db = open_database(tmp_path / "collector.db")
+    registry.register(collector_db, identity.public_key_b64)
+
+    class FailingStore(SqliteBatchStore):
+        def insert_records(self, probe_id: str, epoch: str | None, rows: Sequence[dict[str, Any]]) -> None:
+            super().insert_records(probe_id, epoch, rows)
+            raise error
+
+    monkeypatch.setattr(ingest_module, "batch_store", FailingStore)
+    with pytest.raises(IngestError) as refused:
+        for pending in batches(db, identity):
+            ingest(collector_db, parse_batch(encode_batch(pending.batch)))
+    assert refused.value.status == status and str(refused.value) == str(error)
+    assert collector_db.conn.execute("select count(*) from measurements").fetchone()[0] == 0
     collector_db.close()

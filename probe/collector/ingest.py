@@ -40,7 +40,8 @@ from pydantic import ValidationError
 
 from probe.collector import withheld
 from probe.collector.registry import learn_key, lookup
-from probe.collector.store import BatchStore, Stored, batch_store
+from probe.collector.store import BatchStore, Stored, StoredMeanwhile, UnstorableValue
+from probe.collector.stores import batch_store
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import head_signature_ok
@@ -131,8 +132,13 @@ def parse_batch(body: bytes) -> Received:
 def ingest(db: AnyDatabase, received: Received) -> IngestResult:
     """Check and store one batch in one transaction; ``IngestError`` when it is refused."""
     store = batch_store(db)
-    with store.transaction():
-        return _ingest(db, store, received)
+    try:
+        with store.transaction():
+            return _ingest(db, store, received)
+    except UnstorableValue as exc:
+        raise IngestError(422, str(exc)) from None
+    except StoredMeanwhile as exc:
+        raise IngestError(503, str(exc)) from None
 
 
 def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestResult:

@@ -6,20 +6,25 @@
     store_sqlite    the embedded default: a probe's schema plus ``probes``, one writer at a time
     store_postgres  a server: the chain ledger's unique key makes every record stored once, even
                     with several writers; measurements go in by COPY, into month partitions
+
+``stores.batch_store`` picks one for an open database. A store raises storage errors, never an answer
+to a client; ``ingest`` turns them into the HTTP statuses the service answers with:
+
+    StorageError
+    └── BatchStoreError     the batch cannot be stored as sent
+        ├── UnstorableValue     a value this engine cannot hold (ingest: 422)
+        └── StoredMeanwhile     another writer stored some of its records meanwhile (ingest: 503)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from probe.storage import Database
+from probe.errors import StorageError
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.upload.protocol import VERDICT_FIELDS
-
-if TYPE_CHECKING:
-    from probe.storage.store import AnyDatabase
 
 STORED_COLUMNS = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
 """A record's columns as a collector stores them: its chained content and link, and its verdict (since /2)."""
@@ -34,6 +39,18 @@ Link = tuple[str, str, str]
 """A stored record found by its place in a chain: (id, chain_prev, chain_hash)."""
 
 
+class BatchStoreError(StorageError):
+    """The batch cannot be stored as it was sent; nothing of it is kept."""
+
+
+class UnstorableValue(BatchStoreError):
+    """A value this engine cannot hold (PostgreSQL's text holds no NUL): the batch is at fault."""
+
+
+class StoredMeanwhile(BatchStoreError):
+    """Another writer stored some of the batch's records meanwhile: the same batch may be sent again."""
+
+
 class BatchStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction: committed at the end, rolled back on any exception."""
@@ -46,7 +63,8 @@ class BatchStore(Protocol):
 
     def insert_records(self, probe_id: str, epoch: str | None, rows: Sequence[dict[str, Any]]) -> None:
         """Store new records (``CHAIN_RECORD_COLUMNS``) of ``probe_id``'s chain ``epoch``; a record
-        stored meanwhile by another writer raises a 503."""
+        stored meanwhile by another writer raises ``StoredMeanwhile``, a value the engine cannot hold
+        ``UnstorableValue``."""
 
     def owners(self, table: str, ids: Sequence[str]) -> dict[str, str]:
         """The probe owning each stored run or round (``table``: runs, rounds) of these ids."""
@@ -63,17 +81,6 @@ class BatchStore(Protocol):
     def claim(self, key: str) -> None:
         """Wait until no other writer's transaction holds ``key``, and hold it until this one ends: for
         rows stored after a look (a run's network contexts) that no unique key guards."""
-
-
-def batch_store(db: AnyDatabase) -> BatchStore:
-    """The ``BatchStore`` of an open database."""
-    if isinstance(db, Database):
-        from probe.collector.store_sqlite import SqliteBatchStore
-
-        return SqliteBatchStore(db)
-    from probe.collector.store_postgres import PostgresBatchStore
-
-    return PostgresBatchStore(db)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -5,7 +5,8 @@ key (probe_id, chain_seq) and unique (probe_id, id) decide, not an earlier check
 (two collector processes, or an import while serving) never store a record twice. ``ingest``
 claims the probe first, so two writers check one probe's batches one after the other; if a record
 was stored by another writer between the checks and this insert all the same (another probe's
-batch naming the same id), the batch is rolled back with a 503 and the retry is answered as such.
+batch naming the same id), the batch is rolled back with ``StoredMeanwhile`` (ingest answers it 503)
+and the retry is answered as such.
 The measurements themselves are copied (``COPY``) into their month's partition, made on demand.
 """
 
@@ -17,8 +18,15 @@ from typing import Any
 
 import psycopg
 
-from probe.collector.ingest import IngestError
-from probe.collector.store import STORED_COLUMNS, TOUCH_PROBE, Link, Stored, chunks
+from probe.collector.store import (
+    STORED_COLUMNS,
+    TOUCH_PROBE,
+    Link,
+    Stored,
+    StoredMeanwhile,
+    UnstorableValue,
+    chunks,
+)
 from probe.storage.postgres.database import PgDatabase, month_of
 
 _COLUMNS = (*STORED_COLUMNS, "probe_id", "chain_epoch")
@@ -26,14 +34,14 @@ _LOOKUP_CHUNK = 1000
 
 
 def _check_text(rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL's text holds no NUL: refuse it (422) rather than fail the COPY. One scan of each row's text
-    joined, the rare row holding one looked at value by value."""
+    """PostgreSQL's text holds no NUL: refuse it (``UnstorableValue``) rather than fail the COPY. One scan of
+    each row's text joined, the rare row holding one looked at value by value."""
     for row in rows:
         if "\x00" not in "".join([value for value in row.values() if type(value) is str]):
             continue
         for name, value in row.items():
             if isinstance(value, str) and "\x00" in value:
-                raise IngestError(422, f"record {row.get('chain_seq')}: {name} holds a NUL character")
+                raise UnstorableValue(f"record {row.get('chain_seq')}: {name} holds a NUL character")
 
 
 class PostgresBatchStore:
@@ -83,7 +91,7 @@ class PostgresBatchStore:
             ),
         ).rowcount
         if inserted != len(rows):
-            raise IngestError(503, "another writer stored some of these records meanwhile; send the batch again")
+            raise StoredMeanwhile("another writer stored some of these records meanwhile; send the batch again")
         self.db.ensure_partitions({month for row in rows if (month := month_of(row["started_at"]))})
         try:
             with (
