@@ -9,6 +9,7 @@ config (``probe init``) works anywhere.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import re
 import tomllib
@@ -156,9 +157,10 @@ class HTTPSection(_Section):
 # [sms] is generic here: which back-ends are on, and the recipients. A back-end's own table
 # ([sms.smpp], ...) is declared by its module in probe.sms, as a BackendSection, and named by its
 # entry in probe.sms.backends' registry. This module is the bottom layer and cannot import that
-# registry, so the registry hands it in (use_sms_backends, when probe.sms.backends is imported: the
-# CLI, the daemon and the runner import it through the experiments): [sms] is validated once, here,
-# with the back-ends' own models, and a bad name or field fails when the config is loaded.
+# registry statically, so it imports it by name (SMS_BACKENDS_MODULE) when a config first names a
+# back-end or holds a back-end's table: loading a config is enough, whatever was imported before.
+# [sms] is validated once, here, with the back-ends' own models, and a bad name or field fails when
+# the config is loaded.
 # Phone numbers, passwords and sender ids are SecretStr: they are used, never written out (a run
 # stores its config as JSON, where a SecretStr is "**********").
 
@@ -189,20 +191,21 @@ class BackendSection(_Section):
         return None
 
 
-BackendSections = Callable[[], Mapping[str, type[BackendSection]]]
-"""The registered back-ends' tables by back-end name, read when a config is validated."""
-_backend_sections: BackendSections = dict
 Section = TypeVar("Section", bound=BackendSection)
 
+SMS_BACKENDS_MODULE = "probe.sms.backends"
+"""The registry of SMS back-ends, whose ``sections()`` gives each one's table by name. It is layers above this
+module, so it is imported by name (never at import time: a config without SMS loads none of the back-ends)."""
 
-def use_sms_backends(sections: BackendSections) -> None:
-    """Validate ``[sms]`` with these back-ends (``probe.sms.backends`` hands in its registry when imported)."""
-    global _backend_sections
-    _backend_sections = sections
+
+def _backend_sections() -> Mapping[str, type[BackendSection]]:
+    """The registered back-ends' tables by back-end name, read from the registry each time a config is validated."""
+    sections: Callable[[], Mapping[str, type[BackendSection]]] = importlib.import_module(SMS_BACKENDS_MODULE).sections
+    return sections()
 
 
 def _names(sections: Mapping[str, type[BackendSection]]) -> str:
-    return ", ".join(sections) or "none: probe.sms.backends registers them"
+    return ", ".join(sections) or "none"
 
 
 def _invalid_at(where: tuple[str, ...], exc: ValidationError | ValueError) -> ValidationError:
@@ -236,7 +239,7 @@ class SMSSection(_Section):
     @field_validator("backends")
     @classmethod
     def _registered(cls, value: list[str]) -> list[str]:
-        known = _backend_sections()
+        known = _backend_sections() if value else {}
         for name in value:
             if name not in known:
                 raise ValueError(f"unknown SMS back-end {name!r} (known: {_names(known)})")
@@ -252,8 +255,10 @@ class SMSSection(_Section):
 
     @model_validator(mode="after")
     def _backend_tables(self) -> SMSSection:
-        known = _backend_sections()
         tables = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        if not tables and not self.backends:
+            return self  # no SMS: every back-end's settings are its defaults (section()), none loaded
+        known = _backend_sections()
         for name, table in tables.items():
             model = known.get(name)
             if model is None:

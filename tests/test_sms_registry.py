@@ -213,3 +213,30 @@ def test_a_back_end_names_the_stage_of_its_own_protocol_where_it_failed() -> Non
     stored = {"backend": "toy", "conclusion": "gateway_unreachable", "failed_stage": "toy"}
     keys = SMSTestKeys.model_validate(stored)  # as read back from a stored measurement
     assert conclusion.blocking_detail(keys.conclusion, keys.failed_stage) == "sms:gateway_unreachable:toy"
+
+
+def test_a_config_loaded_in_a_fresh_interpreter_finds_the_back_ends_without_importing_them_first(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        f'[sms]\nbackends = ["smpp"]\n\n[sms.recipients]\nself-loop = {{ number = "{NUMBER}" }}\n\n'
+        '[sms.smpp]\nsystem_id = "probe-7"\n',
+    )
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom probe.config import load_config\n"
+        "assert 'probe.sms.backends' not in sys.modules\n"
+        f"config = load_config(Path({str(path)!r}))\n"
+        "settings = config.sms.section('smpp', object)\n"
+        "print(type(settings).__name__, settings.system_id, config.sms.backends)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["SMPPSection", "probe-7", "['smpp']"]
+
+
+def test_a_config_without_sms_loads_no_back_end() -> None:
+    script = "import sys\nfrom probe.config import parse_config\nparse_config({})\nprint('probe.sms' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -9,9 +9,6 @@ from typing import Any, TypeVar
 
 import click
 
-# Registers the SMS back-ends with the config, which validates their [sms.<name>] tables on load: every
-# command that loads a config comes through here (probe.cli.main imports no command before it runs).
-import probe.sms.backends  # noqa: F401
 from probe.config import Config
 from probe.errors import ProbeError
 from probe.model import db_time

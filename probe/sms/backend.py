@@ -4,7 +4,7 @@ A back-end is a ``Backend``: its name (as listed in ``[sms] backends``), its set
 ``[sms.<name>]`` (a ``probe.config.BackendSection`` it declares itself), the explicit input forms
 that pick it (``at:LABEL``, ``smpp://HOST:PORT``, ``https://...``), a check of an input's form, how
 an input becomes an ``SMSTarget`` under the config, and ``measure``. Back-ends register in
-``probe.sms.backends``, which hands their tables to the config; neither the config nor the
+``probe.sms.backends``, where the config finds their tables; neither the config nor the
 experiment names one.
 
 A back-end does not resolve names or open connections itself: the experiment hands it an
@@ -64,7 +64,7 @@ class Backend(Generic[Section]):
     name: str
     """As listed in ``[sms] backends`` and stored in ``test_keys.backend``; its table is ``[sms.<name>]``."""
     section: type[Section]
-    """Its settings, ``[sms.<name>]``: validated with the config (``probe.config.use_sms_backends``)."""
+    """Its settings, ``[sms.<name>]``: validated with the config (found through ``probe.sms.backends.sections``)."""
     prefixes: tuple[str, ...]
     """Input prefixes that pick this back-end (``at:``, ``smpp://``)."""
     form: str

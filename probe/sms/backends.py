@@ -1,15 +1,15 @@
 """The registry of SMS back-ends: adding one is its module (with its ``BACKEND``) and one line here.
 
 The config validates ``[sms] backends`` and each ``[sms.<name>]`` table with what is registered here
-(``use_sms_backends``: the config is the bottom layer and cannot import this module), so a
-back-end's name and settings are declared in its own module only.
+(``sections``; the config is the bottom layer, so it imports this module by name, ``probe.config.SMS_BACKENDS_MODULE``,
+when a config first needs a back-end), so a back-end's name and settings are declared in its own module only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from probe.config import BackendSection, use_sms_backends
+from probe.config import BackendSection
 from probe.sms import at_modem, http_gateway, smpp
 from probe.sms.backend import Backend
 
@@ -23,11 +23,9 @@ BACKENDS: dict[str, Backend[Any]] = {
 }
 
 
-def _sections() -> dict[str, type[BackendSection]]:
+def sections() -> dict[str, type[BackendSection]]:
+    """Each registered back-end's settings table, ``[sms.<name>]``, by name: what the config validates with."""
     return {name: backend.section for name, backend in BACKENDS.items()}
-
-
-use_sms_backends(_sections)
 
 
 def input_forms() -> str:
