@@ -36,6 +36,7 @@ HELPER_PORT = 8765
 TIMEOUT = 2.0
 RUN_LIMIT = 600.0
 SAMPLE_SECONDS = 0.1
+TIMELINE_SECONDS = 2.0
 PROBE_ENTRY = os.environ.get("PROBE_ENTRY", "-m probe").split()
 """How the probe is started: ``PROBE_ENTRY=/path/to/wrapper.py`` runs a wrapper (tracemalloc, say) instead."""
 BLOCKED_SITE = "twitter.com"
@@ -94,8 +95,9 @@ def write_config(lab: Lab, directory: Path, helper: str, concurrency: int) -> Pa
     return path
 
 
-def run_probe(lab: Lab, args: list[str]) -> tuple[float, float]:
-    """Run ``probe ARGS`` in the probe namespace to its end; its wall seconds and peak RSS in MB."""
+def run_probe(lab: Lab, args: list[str], *, timeline: bool = False) -> tuple[float, float]:
+    """Run ``probe ARGS`` in the probe namespace to its end; its wall seconds and peak RSS in MB (``timeline``:
+    print its RSS every ``TIMELINE_SECONDS`` meanwhile)."""
     began = time.monotonic()
     child = subprocess.Popen(
         lab.argv([sys.executable, *PROBE_ENTRY, *args]),
@@ -106,10 +108,14 @@ def run_probe(lab: Lab, args: list[str]) -> tuple[float, float]:
     assert child.stderr is not None
     peak_kb = 0
     tail = b""
+    next_line = began + TIMELINE_SECONDS if timeline else float("inf")
     with selectors.DefaultSelector() as selector:
         selector.register(child.stderr, selectors.EVENT_READ)
         while time.monotonic() - began < RUN_LIMIT:
             peak_kb = max(peak_kb, peak_rss_kb(child.pid))
+            if time.monotonic() >= next_line:
+                print(f"  {time.monotonic() - began:5.1f} s: RSS {rss_kb(child.pid) / 1024:.0f} MB", flush=True)
+                next_line += TIMELINE_SECONDS
             if selector.select(timeout=SAMPLE_SECONDS):
                 chunk = os.read(child.stderr.fileno(), 65536)
                 if not chunk:
@@ -126,11 +132,20 @@ def run_probe(lab: Lab, args: list[str]) -> tuple[float, float]:
 
 def peak_rss_kb(pid: int) -> int:
     """The process's peak resident memory since its exec, in KiB (0 once it has been reaped)."""
+    return _status_kb(pid, "VmHWM:")
+
+
+def rss_kb(pid: int) -> int:
+    """The process's resident memory now, in KiB (0 once it has been reaped)."""
+    return _status_kb(pid, "VmRSS:")
+
+
+def _status_kb(pid: int, field: str) -> int:
     try:
         status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
     except OSError:
         return 0
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(field)), 0)
 
 
 def judge(db: Path, scenario: str, blocked: dict[str, bool]) -> tuple[int, int, Counter[str]]:
@@ -156,6 +171,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--scenario", default="http_blockpage", choices=sorted(EXPECTED))
+    parser.add_argument("--timeline", action="store_true", help=f"Print the RSS every {TIMELINE_SECONDS:g} s.")
     parser.add_argument("--blocked-every", type=int, default=4, help="Every Nth URL is on twitter.com.")
     args = parser.parse_args()
     reason = unavailable_reason()
@@ -171,7 +187,7 @@ def main() -> None:
             lab.scenario(args.scenario)
             try:
                 command = ["run", "--accept", "--config", str(config), "--list", str(listing), "--db", str(db)]
-                seconds, peak = run_probe(lab, command)
+                seconds, peak = run_probe(lab, command, timeline=args.timeline)
             finally:
                 lab.scenario("clean")
             stored, right, wrong = judge(db, args.scenario, blocked)

@@ -24,7 +24,8 @@ from test_outages import GULJAN, RIDUS, TWITTER, Series, t
 from probe.analysis import Hysteresis
 from probe.cli.main import cli
 from probe.integrity.heads import sign_local_head
-from probe.report import ReportQuery, build_report
+from probe.report.build import ReportQuery
+from probe.report.page import build_report
 from probe.report.svg import STATUS_COLORS
 from probe.storage import open_database
 

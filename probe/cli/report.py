@@ -15,7 +15,8 @@ from probe.cli.common import config_option, db_option, parse_time, store_target
 from probe.cli.outages import period_options, window_options
 from probe.config import load_config
 from probe.errors import ProbeError
-from probe.report import ReportQuery, build_report
+from probe.report.build import ReportQuery
+from probe.report.page import build_report
 from probe.storage.private import write_private_text
 from probe.storage.store import open_store
 

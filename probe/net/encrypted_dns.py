@@ -21,8 +21,6 @@ from pathlib import Path
 
 import dns.exception
 import dns.message
-import dns.query
-import httpx2
 
 from probe import failures
 from probe.resolvers import Resolver
@@ -35,6 +33,11 @@ def exchange(
     message: dns.message.Message, resolver: Resolver, *, timeout: float, ca_bundle: Path | None
 ) -> dns.message.Message:
     """``message`` to a doh or dot ``resolver``; its reply (exceptions for anything else)."""
+    # Imported here: dns.query brings httpx2 and h2, 15 MB that a probe whose resolvers are all plain
+    # (the shipped config's) would hold for nothing, on a machine with 512 MB.
+    import dns.query
+    import httpx2
+
     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle is not None else None)
     if resolver.engine == "doh":
         # Our own httpx2 session (dnspython's own transport drops why a connection failed): the DoH host is

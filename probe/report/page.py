@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 from probe.analysis import kinds, times
 from probe.analysis.windows import Window
 from probe.report import svg
-from probe.report.build import ChainRow, ReportData
+from probe.report.build import ChainRow, ReportData, ReportQuery, gather
 from probe.report.words import BASIS_WORDS, VERIFY_HTML, blocking_words, kind_words, method_html
+from probe.storage.connection import Connection
 
 CSS = """
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #1a1a1a; margin: 0; background: #fff; }
@@ -217,3 +219,9 @@ loads no script, font or image from anywhere.</footer>
 </body>
 </html>
 """
+
+
+def build_report(conn: Connection, query: ReportQuery, db_path: Path | str | None = None) -> str:
+    """The report's HTML (``db_path``: the database file, to verify its chains and name it; or a
+    PostgreSQL database's label, its chains verified on ``conn``)."""
+    return render(gather(conn, query, db_path))
