@@ -23,6 +23,7 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     sms/           SMS back-ends: AT modem, SMPP, HTTP gateway
     identity       the probe's Ed25519 key and id
     net/           network primitives (DNS, TCP, TLS, HTTP, the test helper's client), typed observations
+    server/        the HTTP/1.1 server core of the helper, the collector and the SMS report listener
     storage/       SQLite through sqlite-utils: migrations, the hash chain, the columns
     testlist       test lists (Citizen Lab CSV, plain lines)
     fingerprints   blockpage and DNS fingerprints

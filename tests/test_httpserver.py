@@ -1,4 +1,4 @@
-"""The shared server core (probe.net.httpserver) on loopback, with a small echo handler."""
+"""The shared server core (probe.server) on loopback, with a small echo handler."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from support.timing import SLACK
 
-from probe.net.httpserver import Handler, HTTPServer, Request, Response, ServerLimits
+from probe.server import Handler, HTTPServer, Request, Response, ServerLimits
 
 
 class Echo(Handler):

@@ -19,7 +19,7 @@ from probe.collector.workers import STOP_TIMEOUT, Child, Supervisor, worker
 from probe.config import Config, load_config
 from probe.errors import ProbeError
 from probe.identity import key_path_for, load_or_create
-from probe.net.httpserver import listening_socket
+from probe.server import listening_socket
 from probe.storage.postgres.connection import redact
 from probe.storage.store import is_postgres, open_store
 

@@ -1,6 +1,6 @@
 """The collector's HTTP service: ``POST /v1/batches`` (one signed batch), ``GET /v1/health``.
 
-Served by the shared server core (``probe.net.httpserver``): a client dripping its request holds
+Served by the shared server core (``probe.server``): a client dripping its request holds
 no worker, one deadline (``read_timeout``) bounds the whole request, a request arriving under
 ``min_rate`` bytes a second once ``rate_grace`` has passed is cut (408) and gives up its probe's
 slot, bodies over ``max_body_bytes`` are refused from their Content-Length, unread. Bad input gets a 4xx with
@@ -39,7 +39,7 @@ from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import upload_statement
 from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES
-from probe.net.httpserver import ADMITTED, Admission, Handler, HTTPServer, Request, RequestHead, Response, ServerLimits
+from probe.server import ADMITTED, Admission, Handler, HTTPServer, Request, RequestHead, Response, ServerLimits
 from probe.storage.store import open_store
 from probe.upload.protocol import PROBE_ID_HEADER, PROBE_KEY_HEADER, SIGNATURE_HEADER
 

@@ -3,7 +3,7 @@
     POST /          a control request (see ``probe.helper.measure``) -> 200 and the control's view
     GET  /health    -> 200 {"ok": true, "helper": "..."}
 
-Served by the shared server core (``probe.net.httpserver``), which keeps it up while hostile or
+Served by the shared server core (``probe.server``), which keeps it up while hostile or
 slow clients try to tie it up: a client dripping its request holds no worker, one deadline
 (``read_timeout``) bounds the whole request, the head and body (``max_request_bytes``) are capped,
 and a complete request that finds every worker busy gets 503 at once. A measurement is bounded by
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from probe.config import Config
 from probe.helper.ipdb import IPDatabases
 from probe.helper.measure import HELPER_NAME, ControlMeasurement, ControlRequest, RequestError, parse_request
-from probe.net.httpserver import Handler, HTTPServer, Request, Response, ServerLimits
+from probe.server import Handler, HTTPServer, Request, Response, ServerLimits
 
 DEFAULT_PORT = 8765
 DEFAULT_WORKERS = 16

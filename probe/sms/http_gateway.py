@@ -36,8 +36,8 @@ from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, message_text, new_nonce
 from probe.net import http
 from probe.net._deadline import Deadline
-from probe.net.httpserver import Handler, HTTPServer, Request, Response, ServerLimits
 from probe.net.trace import Trace
+from probe.server import Handler, HTTPServer, Request, Response, ServerLimits
 from probe.sms import conclusion
 from probe.sms.backend import Backend, SMSNetwork, SMSTarget
 from probe.testlist import check_url

@@ -1,5 +1,4 @@
-"""One small HTTP/1.1 server core for the probe's services: the test helper, the collector and the
-SMS gateway's delivery-report listener.
+"""The server core's loop: one thread reading and writing every connection, a bounded pool of workers.
 
 h11 parses (sans-IO); the sockets, deadlines and caps are ours:
 
@@ -35,7 +34,6 @@ h11 parses (sans-IO); the sockets, deadlines and caps are ours:
 
 from __future__ import annotations
 
-import json
 import selectors
 import socket
 import threading
@@ -44,11 +42,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from queue import Empty, SimpleQueue
-from typing import Any
 
 import h11
+
+from probe.server.limits import ServerLimits
+from probe.server.listener import listening_socket
+from probe.server.messages import Admission, Handler, Request, RequestHead, Response
 
 ACCEPT_BATCH = 64
 """Connections accepted per wake of the loop, so that a flood cannot starve reading."""
@@ -58,104 +58,6 @@ MAX_LINGER_BYTES = 1 << 20
 TICK = 0.25
 """Longest sleep of the loop: how late a deadline may be noticed."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-@dataclass(frozen=True)
-class ServerLimits:
-    workers: int = 16
-    """Requests handled at once; a complete request finding none free gets 503."""
-    request_timeout: float = 10.0
-    """Seconds from accept to the last byte of the body (head and body together)."""
-    max_head_bytes: int = 8 * 1024
-    max_body_bytes: int = 16 * 1024
-    max_buffered_bytes: int = 64 << 20
-    """Request bodies held in memory at once, across all connections."""
-    max_connections: int = 512
-    """Connections being read at once; past it the oldest incomplete one is dropped."""
-    write_timeout: float = 5.0
-    linger: float = 1.0
-    keep_alive: float = 5.0
-    """Seconds an answered connection may wait, idle, for its next request (0: one request per connection)."""
-    min_rate: float = 1024.0
-    """Bytes a second a request must keep up with once ``rate_grace`` has passed (head and body
-    together); a slower one is cut with 408 (0: no minimum, only ``request_timeout``)."""
-    rate_grace: float = 10.0
-    """Seconds from a request's start (accept, or its first byte on a kept-alive connection) before
-    ``min_rate`` applies: at ``rate_grace + n`` seconds it must have sent ``n * min_rate`` bytes."""
-
-
-@dataclass(frozen=True)
-class RequestHead:
-    method: str
-    target: str
-    headers: dict[str, str]
-    """Lower-case names; a repeated header's values joined with ", "."""
-    content_length: int
-
-    @property
-    def path(self) -> str:
-        return self.target.split("?", 1)[0]
-
-    @property
-    def query(self) -> str:
-        return self.target.partition("?")[2]
-
-
-@dataclass(frozen=True)
-class Request(RequestHead):
-    body: bytes = b""
-    peer: str = field(default="", repr=False)
-    """The client's address, only for a server made with ``peer=True``: to look up, never to keep."""
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-
-    @classmethod
-    def json(cls, status: int, document: Any) -> Response:
-        return cls(status, json.dumps(document, ensure_ascii=False).encode("utf-8"))
-
-    @classmethod
-    def error(cls, status: int, message: str) -> Response:
-        return cls.json(status, {"error": message})
-
-    def encode(self, server_name: str = "", *, close: bool = True) -> bytes:
-        try:
-            reason = HTTPStatus(self.status).phrase
-        except ValueError:
-            reason = "Status"
-        head = f"HTTP/1.1 {self.status} {reason}\r\n"
-        if server_name:
-            head += f"Server: {server_name}\r\n"
-        head += f"Content-Type: {self.content_type}\r\nContent-Length: {len(self.body)}\r\n"
-        head += "Connection: close\r\n\r\n" if close else "\r\n"
-        return head.encode("latin-1") + self.body
-
-
-@dataclass(frozen=True)
-class Admission:
-    """A head a handler lets through; ``release`` runs once, when the request is over however it ends."""
-
-    release: Callable[[], None] | None = None
-
-
-ADMITTED = Admission()
-
-
-class Handler:
-    """What a service answers. ``admit`` runs on the loop thread: it must be quick and never wait."""
-
-    def admit(self, head: RequestHead) -> Response | Admission:
-        return ADMITTED
-
-    def handle(self, request: Request) -> Response:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Free what ``admit`` holds; runs on the loop thread when it stops."""
 
 
 @dataclass
@@ -193,20 +95,6 @@ class _Conn:
     fed: int = 0
     drained: int = 0
     keep_alive: bool = False
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host:port`` (0: any free port), for one server or several processes' servers."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(128)
-    except OSError:
-        listener.close()
-        raise
-    return listener
 
 
 class HTTPServer:
