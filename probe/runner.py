@@ -57,6 +57,17 @@ class RunSummary:
         return self.failures.get("", 0)
 
 
+@dataclass(frozen=True)
+class _StartedRun:
+    """A run as recorded at its start: its id, the context its measurements share, its verdict stage (the
+    network controls measured first) and the network it began on."""
+
+    id: str
+    ctx: Context
+    stage: VerdictStage
+    network: NetworkIdentity
+
+
 def run_targets(
     experiment: Experiment,
     targets: Iterable[Target],
@@ -75,84 +86,110 @@ def run_targets(
     measurements in flight finish within their timeouts, the run is marked interrupted.
     Setting ``stop`` does the same without an exception: the run returns, interrupted.
     """
+    run = _start(experiment, config, db, test_list, [str(problem) for problem in problems])
+    summary = RunSummary(run.id, total=len(targets) if isinstance(targets, Sized) else 0)
+
+    def record(future: Future[Measurement], target: Target) -> None:
+        _record(future, target, db, summary, on_measurement, run.stage)
+
+    pool = ThreadPoolExecutor(max_workers=config.probe.concurrency, thread_name_prefix="measure")
+    try:
+        runnable = _runnable(experiment, targets, summary)
+        window = config.probe.concurrency + WINDOW_SLACK
+        stopped = _measure(pool, experiment, run, runnable, window, record, stop)
+        if not stopped:
+            _finish_verdicts(run.stage, db, run.id)
+        summary.status = "interrupted" if stopped else "finished"
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
+        raise
+    finally:
+        pool.shutdown(wait=summary.status == "finished", cancel_futures=True)
+        _finish(run, config, db, summary, problems)
+    return summary
+
+
+def _start(experiment: Experiment, config: Config, db: Database, test_list: str, problems: list[str]) -> _StartedRun:
+    """Record the run as started, once the network controls are measured (and the fingerprints read: a missing
+    file stops the run before it starts)."""
     run_id = new_report_id()
     started_at = utc_now_iso()
-    problem_lines = [str(problem) for problem in problems]
-    summary = RunSummary(run_id, total=len(targets) if isinstance(targets, Sized) else 0)
-    # Network controls first (and fingerprints: a missing file stops the run before it starts).
     stage = VerdictStage.start(config)
-    first_identity = resolve_network(config, None)
+    network = resolve_network(config, None)
     db.start_run(
         {
             "id": run_id,
             "started_at": started_at,
             "experiment": experiment.name,
             "test_list": test_list,
-            "probe_asn": first_identity.asn,
-            "probe_cc": first_identity.cc,
-            "probe_network_name": first_identity.name,
-            "network_source": first_identity.source,
+            "probe_asn": network.asn,
+            "probe_cc": network.cc,
+            "probe_network_name": network.name,
+            "network_source": network.source,
             "software_version": __version__,
             "config": config.model_dump_json(),
-            "problems": json.dumps(problem_lines),
+            "problems": json.dumps(problems),
         }
     )
     if stage.network.state is not None:
         db.save_network_context(run_id, "start", stage.network.to_dict())
     ctx = Context(config=config, report_id=run_id, test_start_time=started_at)
-    pool = ThreadPoolExecutor(max_workers=config.probe.concurrency, thread_name_prefix="measure")
-    # Targets are checked and submitted as workers free up, never all at once: a list of any
-    # length starts measuring at once and holds only a window of targets in memory.
-    window = config.probe.concurrency + WINDOW_SLACK
-    runnable = _runnable(experiment, targets, summary, problem_lines)
+    return _StartedRun(run_id, ctx, stage, network)
+
+
+def _measure(
+    pool: ThreadPoolExecutor,
+    experiment: Experiment,
+    run: _StartedRun,
+    runnable: Iterator[Target],
+    window: int,
+    record: Callable[[Future[Measurement], Target], None],
+    stop: threading.Event | None,
+) -> bool:
+    """Measure the targets in ``pool``, each recorded by this thread as it completes; True when ``stop`` ended it.
+
+    Targets are checked and submitted as workers free up, at most ``window`` at once, never all at once: a list of
+    any length starts measuring at once and holds only a window of targets in memory. Once ``stop`` is set,
+    what has not started is dropped and what is in flight is still recorded."""
     pending: dict[Future[Measurement], Target] = {}
     stopping = False
-    try:
-        while True:
-            while not stopping and len(pending) < window:
-                target = next(runnable, None)
-                if target is None:
-                    break
-                pending[pool.submit(stage.run, experiment, target.input, ctx)] = target
-            if not pending:
+    while True:  # until no target is left to submit and none is pending (``stop`` drops those not started)
+        while not stopping and len(pending) < window:
+            target = next(runnable, None)
+            if target is None:
                 break
-            done, _ = wait(pending, timeout=STOP_POLL_SECONDS if stop else None, return_when=FIRST_COMPLETED)
-            for future in done:
-                target = pending.pop(future)
-                _record(future, target, db, summary, on_measurement, stage)
-            if stop is not None and stop.is_set() and not stopping:
-                stopping = True  # drop what has not started; what is in flight is still recorded
-                for future in [future for future in pending if future.cancel()]:
-                    del pending[future]
-        if not stopping:
-            _finish_verdicts(stage, db, run_id)
-        summary.status = "interrupted" if stopping else "finished"
-    except KeyboardInterrupt:
-        summary.status = "interrupted"
-        raise
-    finally:
-        pool.shutdown(wait=summary.status == "finished", cancel_futures=True)
-        summary.network = resolve_network(config, ctx.helpers.network)
-        if summary.network != first_identity:
-            network = summary.network
-            db.set_run_network(run_id, asn=network.asn, cc=network.cc, name=network.name, source=network.source)
-        # A streamed list's length is known only once read to its end: an interrupted one counts what was done.
-        summary.total = max(summary.total, summary.done)
-        # A streamed list finds its bad rows as it is read: ``problems`` may have grown meanwhile.
-        problem_lines = [str(problem) for problem in problems] + summary.refused
-        db.finish_run(
-            run_id,
-            finished_at=utc_now_iso(),
-            status=summary.status,
-            measurements=summary.done,
-            problems=json.dumps(problem_lines),
-        )
-    return summary
+            pending[pool.submit(run.stage.run, experiment, target.input, run.ctx)] = target
+        if not pending:
+            return stopping
+        done, _ = wait(pending, timeout=STOP_POLL_SECONDS if stop else None, return_when=FIRST_COMPLETED)
+        for future in done:
+            record(future, pending.pop(future))
+        if stop is not None and stop.is_set() and not stopping:
+            stopping = True
+            for future in [future for future in pending if future.cancel()]:
+                del pending[future]
 
 
-def _runnable(
-    experiment: Experiment, targets: Iterable[Target], summary: RunSummary, refused: list[str]
-) -> Iterator[Target]:
+def _finish(run: _StartedRun, config: Config, db: Database, summary: RunSummary, problems: Sequence[Problem]) -> None:
+    """Record the run as ended: its status, the network it ended on, what it measured and its problems."""
+    summary.network = resolve_network(config, run.ctx.helpers.network)
+    if summary.network != run.network:
+        network = summary.network
+        db.set_run_network(run.id, asn=network.asn, cc=network.cc, name=network.name, source=network.source)
+    # A streamed list's length is known only once read to its end: an interrupted one counts what was done.
+    summary.total = max(summary.total, summary.done)
+    # A streamed list finds its bad rows as it is read: ``problems`` may have grown meanwhile.
+    problem_lines = [str(problem) for problem in problems] + summary.refused
+    db.finish_run(
+        run.id,
+        finished_at=utc_now_iso(),
+        status=summary.status,
+        measurements=summary.done,
+        problems=json.dumps(problem_lines),
+    )
+
+
+def _runnable(experiment: Experiment, targets: Iterable[Target], summary: RunSummary) -> Iterator[Target]:
     """The targets ``experiment`` can measure, in order; the others become the run's problems (``summary.refused``)."""
     counted = summary.total > 0
     seen = 0
