@@ -1,6 +1,8 @@
 """Schema migrations: numbered steps, applied in order, each once, recorded in ``schema_migrations``.
 
-A new step is appended to ``MIGRATIONS`` with a new number; existing steps never change what
+The tables both engines hold are declared in ``probe.storage.tables``, with the number of the step that made
+each column; a step makes what they say of its number (``apply_sqlite``, ``declared``). A new step is appended
+to ``MIGRATIONS`` with a new number; existing steps never change what
 they make, so a probe's database from any earlier version upgrades in place. Steps are
 independent of each other's order except where a later number says so: any number not yet
 recorded is applied, so steps developed in parallel can land in any order.
@@ -33,27 +35,11 @@ from probe.storage.schema_secrets import mask_stored_passwords
 from probe.storage.schema_sms import sms_tables
 from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
+from probe.storage.tables import RUNS, apply_sqlite
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db.table("runs").create(
-        {
-            "id": str,
-            "started_at": str,
-            "finished_at": str,
-            "status": str,
-            "experiment": str,
-            "test_list": str,
-            "probe_asn": str,
-            "probe_cc": str,
-            "software_version": str,
-            "config": str,
-            "measurements": int,
-            "problems": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
+    db.table("runs").create(RUNS.python_types(1), pk="id", if_not_exists=True)
     db.table("measurements").create(
         INITIAL_SCHEMA,
         pk="id",
@@ -66,6 +52,18 @@ def _initial(db: sqlite_utils.Database) -> None:
 
 
 Migration = Callable[[sqlite_utils.Database], None]
+
+
+def declared(version: int) -> Migration:
+    """A step that makes what the declared tables (``probe.storage.tables``) say of its ``version``: the tables
+    and columns it adds (docs/development.md, "Adding a column")."""
+
+    def step(db: sqlite_utils.Database) -> None:
+        apply_sqlite(db.conn, version)
+
+    return step
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "runs and measurements", _initial),
     (2, "hash chain, heartbeats, signed heads, probes, upload marks, consent", unattended),

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from probe.storage.columns import add_missing_columns
-
-RUN_NETWORK_COLUMNS: dict[str, type] = {"probe_network_name": str, "network_source": str}
+from probe.storage.tables import apply_sqlite
 
 
 def network_identity_columns(db: sqlite_utils.Database) -> None:
-    add_missing_columns(db.table("runs"), RUN_NETWORK_COLUMNS)
+    apply_sqlite(db.conn, 7)  # runs + probe_network_name, network_source

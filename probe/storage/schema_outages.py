@@ -21,76 +21,23 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
+from probe.storage.tables import OUTAGE_WINDOWS, apply_sqlite
+
 if TYPE_CHECKING:
     from probe.storage.postgres.connection import PgConnection
 
-_STATEMENTS = """
+_COVERING = """
 create index if not exists measurements_outages on measurements (
     input, started_at, probe_id, probe_asn, probe_cc, experiment, run_id, verdict, blocking, blocking_detail,
     failure, failed_step, confirmed, network_state
-);
-create index if not exists rounds_started on rounds (started_at);
-create index if not exists rounds_run on rounds (run_id);
-create index if not exists runs_started on runs (started_at);
-create index if not exists network_contexts_measured on network_contexts (measured_at);
-create table if not exists outage_windows (
-    id integer primary key,
-    saved_at text not null,
-    scope text not null,
-    target text not null,
-    kind text not null,
-    blocking text,
-    blocking_detail text,
-    start_min text,
-    start_max text not null,
-    end_min text,
-    end_max text,
-    ongoing integer not null,
-    last_bad text not null,
-    measurements integer not null,
-    failing integer not null,
-    probes integer not null,
-    probes_total integer not null,
-    network text,
-    region text,
-    probe text,
-    confidence real not null,
-    confidence_label text not null,
-    severity real not null,
-    basis text not null
-);
-create index if not exists outage_windows_start on outage_windows (start_max);
-"""
-WINDOW_COLUMNS = (
-    "scope",
-    "target",
-    "kind",
-    "blocking",
-    "blocking_detail",
-    "start_min",
-    "start_max",
-    "end_min",
-    "end_max",
-    "ongoing",
-    "last_bad",
-    "measurements",
-    "failing",
-    "probes",
-    "probes_total",
-    "network",
-    "region",
-    "probe",
-    "confidence",
-    "confidence_label",
-    "severity",
-    "basis",
-)
+)"""
+WINDOW_COLUMNS = tuple(column.name for column in OUTAGE_WINDOWS.columns if column.name not in ("id", "saved_at"))
+"""What a saved window holds (``Window.to_dict()``'s keys), besides its id and when it was saved."""
 
 
 def outage_tables(db: sqlite_utils.Database) -> None:
-    for statement in _STATEMENTS.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    db.execute(_COVERING)
+    apply_sqlite(db.conn, 5)  # runs, rounds and network contexts by time (rounds by run too); outage_windows
 
 
 def _stored(value: object) -> object:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from probe.storage.ddl import sqlite_create
+from probe.storage.tables import CHAIN_HEADS, apply_sqlite
+
 _QUARANTINE = """
 create table if not exists upload_quarantine (
     collector text not null,
@@ -32,34 +35,11 @@ create table if not exists upload_quarantine (
     primary key (collector, kind, key)
 )
 """
-_WITHHELD = """
-create table if not exists withheld_records (
-    probe_id text not null,
-    epoch text not null,
-    seq integer not null,
-    prev text not null,
-    hash text not null,
-    reason text not null,
-    signature text not null,
-    received_at text not null,
-    primary key (probe_id, epoch, seq)
-)
-"""
 _EPOCH_OF_ROW = (
     "select first.chain_hash from measurements first where first.probe_id = {table}.probe_id "
     "and first.chain_seq = 1 and first.chain_prev = '" + "0" * 64 + "'"
 )
-_HEADS = """
-create table chain_heads_epochs (
-    probe_id text not null,
-    epoch text not null default '',
-    seq integer not null,
-    hash text not null,
-    signed_at text not null,
-    signature text not null,
-    primary key (probe_id, epoch, seq)
-)
-"""
+_HEADS = sqlite_create(CHAIN_HEADS, 6, name="chain_heads_epochs")
 
 
 def queue_tables(db: sqlite_utils.Database) -> None:
@@ -68,9 +48,6 @@ def queue_tables(db: sqlite_utils.Database) -> None:
     if not conn.in_transaction:
         conn.execute("begin")
     conn.execute(_QUARANTINE)
-    conn.execute(_WITHHELD)
-    if "quarantined" not in db.table("rounds").columns_dict:
-        conn.execute("alter table rounds add column quarantined integer")
     if "chain_epoch" not in db.table("measurements").columns_dict:
         conn.execute("alter table measurements add column chain_epoch text")
         conn.execute(
@@ -91,3 +68,4 @@ def queue_tables(db: sqlite_utils.Database) -> None:
         )
         conn.execute("drop table chain_heads")
         conn.execute("alter table chain_heads_epochs rename to chain_heads")
+    apply_sqlite(conn, 6)  # withheld_records; rounds + quarantined (chain_heads has its epoch by now)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from probe.storage.columns import add_missing_columns
+from probe.storage.tables import apply_sqlite
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
@@ -27,7 +27,7 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 def run_owners(db: sqlite_utils.Database) -> None:
     """Migration 9."""
-    add_missing_columns(db.table("runs"), {"owner": str})
+    apply_sqlite(db.conn, 9)  # runs + owner
 
 
 def _boot_id() -> str:

@@ -19,46 +19,10 @@ import sqlite3
 import sqlite_utils
 
 from probe.storage.chain import GENESIS, record_hash
-from probe.storage.columns import CHAIN_COLUMNS, CHAINED_COLUMNS
+from probe.storage.columns import CHAIN_COLUMNS, CHAINED_COLUMNS, add_missing_columns
+from probe.storage.tables import apply_sqlite
 
 _TABLES = """
-create table if not exists rounds (
-    id text primary key,
-    probe_id text,
-    group_name text,
-    experiment text,
-    run_id text,
-    started_at text,
-    finished_at text,
-    status text,
-    targets integer,
-    measured integer,
-    failed integer,
-    reached integer,
-    probe_errors integer,
-    error text
-);
-create index if not exists rounds_group_started on rounds (group_name, started_at);
-create table if not exists chain_heads (
-    probe_id text not null,
-    seq integer not null,
-    hash text not null,
-    signed_at text not null,
-    signature text not null,
-    primary key (probe_id, seq)
-);
-create table if not exists probes (
-    id text primary key,
-    public_key text,
-    name text,
-    is_self integer not null default 0,
-    added_at text,
-    added_how text,
-    first_seen text,
-    last_seen text,
-    batches integer not null default 0,
-    measurements integer not null default 0
-);
 create table if not exists upload_acks (
     collector text not null,
     kind text not null,
@@ -102,13 +66,6 @@ def local_chain_tail(conn: sqlite3.Connection) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
-def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
-    existing = set(db.table(table).columns_dict)
-    for name, kind in columns.items():
-        if name not in existing:
-            db.table(table).add_column(name, kind)
-
-
 _TAIL_BEFORE_EPOCHS = (
     "select chain_seq, chain_hash from measurements where coalesce(probe_id, '') = '' and chain_seq is not null "
     "order by chain_seq desc limit 1"
@@ -139,8 +96,8 @@ def unattended(db: sqlite_utils.Database) -> None:
     conn = db.conn
     if not conn.in_transaction:
         conn.execute("begin")
-    _add_columns(db, "measurements", CHAIN_COLUMNS)
-    _add_columns(db, "runs", {"probe_id": str})
+    add_missing_columns(db.table("measurements"), CHAIN_COLUMNS)
+    apply_sqlite(conn, 2)  # runs + probe_id; rounds, chain_heads (keyed by probe and seq), probes
     for statement in _TABLES.split(";"):
         if statement.strip():
             conn.execute(statement)

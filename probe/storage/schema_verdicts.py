@@ -15,25 +15,10 @@ from __future__ import annotations
 import sqlite_utils
 
 from probe.storage.columns import VERDICT_DETAIL_COLUMNS, add_missing_columns
-
-NETWORK_CONTEXTS = """
-create table if not exists network_contexts (
-    id integer primary key,
-    run_id text,
-    phase text,
-    measured_at text,
-    network_state text,
-    gateway text,
-    gateway_answers integer,
-    controls text
-);
-create index if not exists network_contexts_run on network_contexts (run_id);
-create index if not exists measurements_verdict on measurements (verdict);
-"""
+from probe.storage.tables import apply_sqlite
 
 
 def verdict_tables(db: sqlite_utils.Database) -> None:
     add_missing_columns(db.table("measurements"), VERDICT_DETAIL_COLUMNS)
-    for statement in NETWORK_CONTEXTS.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    apply_sqlite(db.conn, 4)  # network_contexts, indexed by run
+    db.execute("create index if not exists measurements_verdict on measurements (verdict)")

@@ -15,6 +15,10 @@
     network_contexts  a round's network controls (when probes send them)
     outage_windows    windows saved by ``probe outages --save``
 
+The tables both engines hold (probes, runs, rounds, chain_heads, withheld_records, network_contexts,
+outage_windows) are declared once, in ``probe.storage.tables``: a step here makes what the declarations say
+of its number (``postgres_script``), and the same columns' SQLite steps are numbered there too.
+
 No constraint spans probes: every key starts with ``probe_id``, so the tables can later be
 distributed by probe (Citus: ``create_distributed_table(..., 'probe_id')``) with each probe's rows
 together. Times are ISO 8601 text in the "C" collation, compared as SQLite compares them; the
@@ -34,14 +38,14 @@ from probe.storage.columns import (
     VERDICT_RULE_COLUMNS,
 )
 from probe.storage.postgres.connection import PgConnection
+from probe.storage.tables import postgres_script
 
-_TIME = 'text collate "C"'
 _TYPES = {str: "text", int: "integer", float: "double precision"}
 _MEASUREMENT_TYPES = {
     "id": "text not null",
     "probe_id": "text not null",
     "input": 'text collate "C"',
-    "started_at": f"{_TIME} not null",
+    "started_at": 'text collate "C" not null',
     "chain_seq": "bigint not null",
     "chain_prev": "text not null",
     "chain_hash": "text not null",
@@ -67,80 +71,9 @@ _MIGRATION_1_COLUMNS = {
 """The measurement columns of SQLite's migrations 1 to 8, which migration 1 here made at once. A column SQLite
 adds later is added here by a migration of its own (the two stores' columns are compared by a test)."""
 
-_INITIAL = f"""
-create table probes (
-    id text primary key,
-    public_key text,
-    name text,
-    is_self integer not null default 0,
-    added_at text,
-    added_how text,
-    first_seen text,
-    last_seen text,
-    batches bigint not null default 0,
-    measurements bigint not null default 0
-);
-create table runs (
-    id text not null,
-    probe_id text not null,
-    started_at {_TIME},
-    finished_at {_TIME},
-    status text,
-    experiment text,
-    test_list text,
-    probe_asn text,
-    probe_cc text,
-    software_version text,
-    config text,
-    measurements bigint,
-    problems text,
-    probe_network_name text,
-    network_source text,
-    primary key (probe_id, id)
-);
-create index runs_id on runs (id);
-create index runs_started on runs (started_at);
-create table rounds (
-    id text not null,
-    probe_id text not null,
-    group_name text,
-    experiment text,
-    run_id text,
-    started_at {_TIME},
-    finished_at {_TIME},
-    status text,
-    targets integer,
-    measured integer,
-    failed integer,
-    reached integer,
-    probe_errors integer,
-    quarantined integer,
-    error text,
-    primary key (probe_id, id)
-);
-create index rounds_id on rounds (id);
-create index rounds_started on rounds (started_at);
-create index rounds_run on rounds (run_id);
-create table chain_heads (
-    probe_id text not null,
-    epoch text not null default '',
-    seq bigint not null,
-    hash text not null,
-    signed_at text not null,
-    signature text not null,
-    primary key (probe_id, epoch, seq)
-);
-create table withheld_records (
-    probe_id text not null,
-    epoch text not null,
-    seq bigint not null,
-    prev text not null,
-    hash text not null,
-    reason text not null,
-    signature text not null,
-    received_at text not null,
-    primary key (probe_id, epoch, seq)
-);
+_INITIAL = (
+    postgres_script(1)
+    + f"""
 create table measurement_chain (
     probe_id text not null,
     epoch text not null,
@@ -164,49 +97,10 @@ create index measurements_probe_seq on measurements (probe_id, chain_seq);
 create index measurements_id on measurements (id);
 create index measurements_run on measurements (run_id);
 create index measurements_started on measurements (started_at);
-create table network_contexts (
-    id bigserial primary key,
-    probe_id text,
-    run_id text,
-    phase text,
-    measured_at {_TIME},
-    network_state text,
-    gateway text,
-    gateway_answers integer,
-    controls text
-);
-create index network_contexts_run on network_contexts (run_id);
-create index network_contexts_measured on network_contexts (measured_at);
-create table outage_windows (
-    id bigserial primary key,
-    saved_at text not null,
-    scope text not null,
-    target text not null,
-    kind text not null,
-    blocking text,
-    blocking_detail text,
-    start_min text,
-    start_max text not null,
-    end_min text,
-    end_max text,
-    ongoing integer not null,
-    last_bad text not null,
-    measurements integer not null,
-    failing integer not null,
-    probes integer not null,
-    probes_total integer not null,
-    network text,
-    region text,
-    probe text,
-    confidence double precision not null,
-    confidence_label text not null,
-    severity double precision not null,
-    basis text not null
-);
-create index outage_windows_start on outage_windows (start_max);
 create function julianday(moment text) returns double precision language sql stable strict parallel safe
     as $$ select extract(epoch from moment::timestamptz)::double precision / 86400.0 + 2440587.5 $$;
 """
+)
 
 _CHAIN_ORDER = """
 create index measurements_chain_walk on measurements ((coalesce(probe_id, '')), (coalesce(chain_epoch, '')), chain_seq);

@@ -1,0 +1,210 @@
+"""The tables both engines hold, declared once: a probe's SQLite and a collector's SQLite or PostgreSQL.
+
+Each ``Column`` names the migration that made it in each engine (``sqlite=``: ``probe.storage.migrations``,
+``postgres=``: ``probe.storage.postgres.schema``; ``probe.storage.ddl`` says how). The measurements table's
+columns are in ``probe.storage.columns``; tables of one engine only (the upload queue, consent, SMS) are
+written in their own migration steps. ``tests/test_storage_tables.py`` holds both engines' live schemas,
+migrated from empty, to these declarations.
+
+To add a column to a table here: one ``Column`` line with the numbers of the two new migration steps, and
+those steps (``docs/development.md``, "Adding a column").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from probe.storage.ddl import (
+    BIGINT,
+    INTEGER,
+    REAL,
+    SERIAL,
+    TEXT,
+    TIME,
+    Column,
+    Index,
+    Table,
+    postgres_step,
+    sqlite_step,
+)
+
+PROBES = Table(
+    "probes",
+    (
+        Column("id", TEXT, sqlite=2),
+        Column("public_key", TEXT, sqlite=2),
+        Column("name", TEXT, sqlite=2),
+        Column("is_self", INTEGER, not_null=True, default="0", sqlite=2),
+        Column("added_at", TEXT, sqlite=2),
+        Column("added_how", TEXT, sqlite=2),
+        Column("first_seen", TEXT, sqlite=2),
+        Column("last_seen", TEXT, sqlite=2),
+        Column("batches", BIGINT, not_null=True, default="0", sqlite=2),
+        Column("measurements", BIGINT, not_null=True, default="0", sqlite=2),
+    ),
+    key=("id",),
+)
+"""Probe ids and public keys: a probe's own (``is_self`` 1), or those a collector accepts."""
+
+RUNS = Table(
+    "runs",
+    (
+        Column("id", TEXT, sqlite=1),
+        Column("probe_id", TEXT, sqlite=2),
+        Column("started_at", TIME, sqlite=1),
+        Column("finished_at", TIME, sqlite=1),
+        Column("status", TEXT, sqlite=1),
+        Column("experiment", TEXT, sqlite=1),
+        Column("test_list", TEXT, sqlite=1),
+        Column("probe_asn", TEXT, sqlite=1),
+        Column("probe_cc", TEXT, sqlite=1),
+        Column("software_version", TEXT, sqlite=1),
+        Column("config", TEXT, sqlite=1),
+        Column("measurements", BIGINT, sqlite=1),
+        Column("problems", TEXT, sqlite=1),
+        Column("probe_network_name", TEXT, sqlite=7),
+        Column("network_source", TEXT, sqlite=7),
+        Column("owner", TEXT, sqlite=9, postgres=None),  # the local process measuring it: never uploaded
+    ),
+    key=("id",),
+    postgres_key=("probe_id", "id"),
+    indexes=(
+        Index("runs_id", ("id",), postgres=1),
+        Index("runs_started", ("started_at",), sqlite=5, postgres=1),
+    ),
+)
+"""One row per run (``probe run`` or a daemon's round): its network, its list, how many it measured."""
+
+ROUND_COUNTS = ("targets", "measured", "failed", "reached", "probe_errors")
+"""What a round counts: its targets, those measured, failed and reached, and the probe's own errors. The
+heartbeat writes them, the daemon's rounds keep them, the upload protocol sends them (as ``rounds`` columns)."""
+
+ROUNDS = Table(
+    "rounds",
+    (
+        Column("id", TEXT, sqlite=2),
+        Column("probe_id", TEXT, sqlite=2),
+        Column("group_name", TEXT, sqlite=2),
+        Column("experiment", TEXT, sqlite=2),
+        Column("run_id", TEXT, sqlite=2),
+        Column("started_at", TIME, sqlite=2),
+        Column("finished_at", TIME, sqlite=2),
+        Column("status", TEXT, sqlite=2),
+        *(Column(name, INTEGER, sqlite=2) for name in ROUND_COUNTS),
+        Column("quarantined", INTEGER, sqlite=6),
+        Column("error", TEXT, sqlite=2),
+    ),
+    key=("id",),
+    postgres_key=("probe_id", "id"),
+    indexes=(
+        Index("rounds_group_started", ("group_name", "started_at"), sqlite=2),
+        Index("rounds_id", ("id",), postgres=1),
+        Index("rounds_started", ("started_at",), sqlite=5, postgres=1),
+        Index("rounds_run", ("run_id",), sqlite=5, postgres=1),
+    ),
+)
+"""One heartbeat row per scheduled round, written even when every target fails (``probe.daemon.heartbeat``)."""
+
+ROUND_FIELDS = tuple(column.name for column in ROUNDS.columns if column.name != "probe_id")
+"""A round's fields as a probe sends them (a collector adds the probe's id)."""
+
+CHAIN_HEADS = Table(
+    "chain_heads",
+    (
+        Column("probe_id", TEXT, not_null=True, sqlite=2),
+        Column("epoch", TEXT, not_null=True, default="''", sqlite=6),
+        Column("seq", BIGINT, not_null=True, sqlite=2),
+        Column("hash", TEXT, not_null=True, sqlite=2),
+        Column("signed_at", TEXT, not_null=True, sqlite=2),
+        Column("signature", TEXT, not_null=True, sqlite=2),
+    ),
+    key=("probe_id", "epoch", "seq"),
+    sqlite_rebuilt=6,
+)
+"""Signed chain heads. A probe's own have epoch ''; migration 6 rebuilt the table with ``epoch`` in its key."""
+
+WITHHELD_RECORDS = Table(
+    "withheld_records",
+    (
+        Column("probe_id", TEXT, not_null=True, sqlite=6),
+        Column("epoch", TEXT, not_null=True, sqlite=6),
+        Column("seq", BIGINT, not_null=True, sqlite=6),
+        Column("prev", TEXT, not_null=True, sqlite=6),
+        Column("hash", TEXT, not_null=True, sqlite=6),
+        Column("reason", TEXT, not_null=True, sqlite=6),
+        Column("signature", TEXT, not_null=True, sqlite=6),
+        Column("received_at", TEXT, not_null=True, sqlite=6),
+    ),
+    key=("probe_id", "epoch", "seq"),
+)
+"""At a collector: the place, hash and signed reason of each record a probe holds in quarantine."""
+
+NETWORK_CONTEXTS = Table(
+    "network_contexts",
+    (
+        Column("id", SERIAL, sqlite=4),
+        Column("probe_id", TEXT),  # a collector's PostgreSQL only; SQLite finds it through the run
+        Column("run_id", TEXT, sqlite=4),
+        Column("phase", TEXT, sqlite=4),
+        Column("measured_at", TIME, sqlite=4),
+        Column("network_state", TEXT, sqlite=4),
+        Column("gateway", TEXT, sqlite=4),
+        Column("gateway_answers", INTEGER, sqlite=4),
+        Column("controls", TEXT, sqlite=4),
+    ),
+    key=("id",),
+    indexes=(
+        Index("network_contexts_run", ("run_id",), sqlite=4, postgres=1),
+        Index("network_contexts_measured", ("measured_at",), sqlite=5, postgres=1),
+    ),
+)
+"""A round's network controls, measured at its start and end (phase): state, gateway, each control as JSON."""
+
+OUTAGE_WINDOWS = Table(
+    "outage_windows",
+    (
+        Column("id", SERIAL, sqlite=5),
+        Column("saved_at", TEXT, not_null=True, sqlite=5),
+        Column("scope", TEXT, not_null=True, sqlite=5),
+        Column("target", TEXT, not_null=True, sqlite=5),
+        Column("kind", TEXT, not_null=True, sqlite=5),
+        Column("blocking", TEXT, sqlite=5),
+        Column("blocking_detail", TEXT, sqlite=5),
+        Column("start_min", TEXT, sqlite=5),
+        Column("start_max", TEXT, not_null=True, sqlite=5),
+        Column("end_min", TEXT, sqlite=5),
+        Column("end_max", TEXT, sqlite=5),
+        Column("ongoing", INTEGER, not_null=True, sqlite=5),
+        Column("last_bad", TEXT, not_null=True, sqlite=5),
+        Column("measurements", INTEGER, not_null=True, sqlite=5),
+        Column("failing", INTEGER, not_null=True, sqlite=5),
+        Column("probes", INTEGER, not_null=True, sqlite=5),
+        Column("probes_total", INTEGER, not_null=True, sqlite=5),
+        Column("network", TEXT, sqlite=5),
+        Column("region", TEXT, sqlite=5),
+        Column("probe", TEXT, sqlite=5),
+        Column("confidence", REAL, not_null=True, sqlite=5),
+        Column("confidence_label", TEXT, not_null=True, sqlite=5),
+        Column("severity", REAL, not_null=True, sqlite=5),
+        Column("basis", TEXT, not_null=True, sqlite=5),
+    ),
+    key=("id",),
+    indexes=(Index("outage_windows_start", ("start_max",), sqlite=5, postgres=1),),
+)
+"""Windows saved by ``probe outages --save`` (for Datasette and other SQL readers)."""
+
+TABLES = (PROBES, RUNS, ROUNDS, CHAIN_HEADS, WITHHELD_RECORDS, NETWORK_CONTEXTS, OUTAGE_WINDOWS)
+"""Every table declared here, in the order PostgreSQL's migration 1 made them."""
+
+
+def apply_sqlite(conn: sqlite3.Connection, version: int) -> None:
+    """What SQLite's migration ``version`` does to the tables declared here (inside the step's transaction)."""
+    for table in TABLES:
+        existing = [str(row[1]) for row in conn.execute(f"pragma table_info({table.name})")]
+        for statement in sqlite_step(table, version, existing):
+            conn.execute(statement)
+
+
+def postgres_script(version: int) -> str:
+    """What PostgreSQL's migration ``version`` does to the tables declared here, as one script."""
+    return "".join(f"{statement};\n" for table in TABLES for statement in postgres_step(table, version))
