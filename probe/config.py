@@ -36,6 +36,7 @@ from probe.defaults import shipped
 from probe.errors import ConfigError
 from probe.limits import DEFAULT_BATCH_BYTES, MAX_BODY_BYTES, MAX_ITEMS, MIN_BATCH_BYTES
 from probe.paths import Located, default_data_dir, find_config
+from probe.place import NetworkType, area_country, check_area, check_district
 from probe.resolvers import parse_resolver
 
 Seconds = Annotated[float, Field(gt=0, le=600)]
@@ -88,6 +89,38 @@ class ProbeSection(_Section):
         description='The country code: "auto" (the test helper tells it; ZZ when no helper can), or the volunteer\'s.',
     )
     test_list: Path | None = Field(None, description="The test list to measure (Citizen Lab CSV or one URL a line).")
+    area: str = Field(
+        "",
+        description="Optional, opt-in: the ISO 3166-2 subdivision the probe is in (KZ-47 is Mangystau), so that a "
+        "collector can tell a region cut off from a country blocked. Empty: the probe counts for its country only. "
+        "With the network type it narrows down who you are (the consent notice says so).",
+    )
+    district: str = Field(
+        "",
+        description="Optional: the district (admin-2) name, e.g. Zhanaozen; needs an area. Nothing finer: no "
+        "coordinates, no streets (names with digits are refused).",
+    )
+    network_type: NetworkType = Field(
+        "unknown", description="The kind of network the probe measures from: fixed, mobile, satellite or unknown."
+    )
+
+    @field_validator("area")
+    @classmethod
+    def _area(cls, value: str) -> str:
+        return check_area(value) if value.strip() else ""
+
+    @field_validator("district")
+    @classmethod
+    def _district(cls, value: str) -> str:
+        return check_district(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _place(self) -> ProbeSection:
+        if self.district and not self.area:
+            raise ValueError("district needs an area (the ISO 3166-2 subdivision it lies in)")
+        if self.area and self.probe_cc != "auto" and area_country(self.area) != self.probe_cc:
+            raise ValueError(f"area {self.area} is not in the probe's country {self.probe_cc}")
+        return self
 
 
 class DNSSection(_Section):

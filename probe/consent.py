@@ -17,10 +17,12 @@ from typing import Any
 from probe.config import Config
 from probe.errors import ProbeError, StorageError
 from probe.model import utc_now_iso
+from probe.place import describe
 from probe.storage import Database
 
 CONSENT_VERSION = "2"
-"""2: names the test helpers and network controls, and the network identity they tell."""
+"""2: names the test helpers and network controls, and the network identity they tell. The place a volunteer
+declares (``[probe] area``) is part of the notice since, and an acceptance covers the place it was given with."""
 
 _TEMPLATE = """\
 zhanaozen-probe: what it measures, stores and sends, and the risks (notice version {version})
@@ -34,6 +36,7 @@ WHAT IT STORES, ON THIS MACHINE
   Every measurement, in an SQLite database in {data_dir}: what was tried, when, and what each
   step returned (addresses, certificates, the first bytes of pages), with the network identity
   {identity}. It never stores your public IP address, a phone number or a device identifier.
+  Where the probe is: {place}
   A key made for this probe signs the results so that others can check they were not altered;
   the key never leaves this machine.
 
@@ -58,6 +61,7 @@ THE RISKS
   until you delete it.
 """
 TEXT_SHA256 = hashlib.sha256(_TEMPLATE.encode()).hexdigest()
+TEXT_VERSION_AND_HASH = (CONSENT_VERSION, TEXT_SHA256)
 
 
 class ConsentRequired(ProbeError):
@@ -70,6 +74,13 @@ class Acceptance:
     how: str
     text_version: str
     upload_url: str | None
+    place: str | None = None
+    """The place declared when it was given (``declared_place``), None if none was."""
+
+
+def declared_place(config: Config) -> str | None:
+    """What the volunteer declares of where the probe is (area, district, network type), as consent names it."""
+    return describe(config.probe.area, config.probe.district, config.probe.network_type)
 
 
 def upload_target(config: Config) -> str | None:
@@ -94,6 +105,7 @@ def notice(config: Config) -> str:
         helpers=_helpers(config),
         controls=_controls(config),
         upload=upload,
+        place=_place(config),
     )
 
 
@@ -104,6 +116,18 @@ def _identity(config: Config) -> str:
     return (
         "(ASN, network name, country) that the test helper tells from the address it sees, or AS0/ZZ "
         f"(unknown) when none can; set in the config: ASN {asn}, country {cc}"
+    )
+
+
+def _place(config: Config) -> str:
+    place = declared_place(config)
+    if place is None:
+        return "nothing ([probe] area, district and network_type are not set): it counts for its country only."
+    return (
+        f"{place}, as you declared in [probe]. It is recorded with your consent, and a collector you "
+        "upload to may be told it with your measurements, to find regional and mobile-only cuts. With the "
+        "network it narrows down who you are: in a small district, a mobile probe may be one of a few "
+        "volunteers. Leave area, district and network_type empty if that is a risk for you."
     )
 
 
@@ -129,7 +153,7 @@ def _controls(config: Config) -> str:
 def accepted(db: Database) -> Acceptance | None:
     """The latest acceptance of the current notice version, if any."""
     row = db.db.conn.execute(
-        "select accepted_at, how, text_version, upload_url from consent where text_version = ? "
+        "select accepted_at, how, text_version, upload_url, place from consent where text_version = ? "
         "order by id desc limit 1",
         (CONSENT_VERSION,),
     ).fetchone()
@@ -137,12 +161,20 @@ def accepted(db: Database) -> Acceptance | None:
 
 
 def record(db: Database, config: Config, *, how: str) -> Acceptance:
-    acceptance = Acceptance(utc_now_iso(), how, CONSENT_VERSION, upload_target(config))
+    acceptance = Acceptance(utc_now_iso(), how, CONSENT_VERSION, upload_target(config), declared_place(config))
     try:
         with db.db.conn:
             db.db.conn.execute(
-                "insert into consent (text_version, text_sha256, accepted_at, how, upload_url) values (?, ?, ?, ?, ?)",
-                (acceptance.text_version, TEXT_SHA256, acceptance.accepted_at, how, acceptance.upload_url),
+                "insert into consent (text_version, text_sha256, accepted_at, how, upload_url, place) "
+                "values (?, ?, ?, ?, ?, ?)",
+                (
+                    acceptance.text_version,
+                    TEXT_SHA256,
+                    acceptance.accepted_at,
+                    how,
+                    acceptance.upload_url,
+                    acceptance.place,
+                ),
             )
     except sqlite3.Error as exc:
         raise StorageError(f"cannot record consent in {db.path or 'memory'}: {exc}") from None
@@ -150,9 +182,20 @@ def record(db: Database, config: Config, *, how: str) -> Acceptance:
 
 
 def covers_upload(acceptance: Acceptance | None, config: Config) -> bool:
-    """Whether ``acceptance`` was given for sending to the collector now configured."""
+    """Whether ``acceptance`` was given for sending to the collector now configured, with the place now declared
+    (which goes with the measurements)."""
     target = upload_target(config)
-    return acceptance is not None and target is not None and acceptance.upload_url == target
+    return (
+        acceptance is not None
+        and target is not None
+        and acceptance.upload_url == target
+        and covers_place(acceptance, config)
+    )
+
+
+def covers_place(acceptance: Acceptance | None, config: Config) -> bool:
+    """Whether ``acceptance`` was given with the place now declared (declaring one, or another, asks again)."""
+    return acceptance is not None and acceptance.place == declared_place(config)
 
 
 def consent_rows(db: Database) -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ def consent_gate(db: Database, config: Config, *, accept: bool, strict: bool) ->
     others (``probe run`` from a script) go on with a one-line note.
     """
     current = consent.accepted(db)
+    if current is not None and not consent.covers_place(current, config):
+        current = None  # a place declared, or another one: what the notice says changed, so it is asked again
     if accept:
         if current is None or current.upload_url != consent.upload_target(config):
             consent.record(db, config, how="--accept")
@@ -66,5 +68,6 @@ def consent_command(config_path: Path | None, db_path: Path | None, accept: bool
         target = acceptance.upload_url or "no collector (upload off)"
         click.echo(f"Accepted on {acceptance.accepted_at} ({acceptance.how}), notice version {acceptance.text_version}")
         click.echo(f"Uploads covered by it: {target}")
+        click.echo(f"Place declared with it: {acceptance.place or 'none (the probe counts for its country only)'}")
     finally:
         db.close()

@@ -27,6 +27,7 @@ from probe.storage.columns import INITIAL_SCHEMA
 from probe.storage.schema_epochs import chain_epochs
 from probe.storage.schema_network_identity import network_identity_columns
 from probe.storage.schema_outages import outage_tables
+from probe.storage.schema_place import consent_place
 from probe.storage.schema_queue import queue_tables
 from probe.storage.schema_rejudged import verdict_changes
 from probe.storage.schema_rules import rule_columns
@@ -77,6 +78,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (10, "passwords in stored collector and helper URLs masked", mask_stored_passwords),
     (11, "verdicts changed after saving, to send again to collectors that have the old one", verdict_changes),
     (12, "chains archived when a collector showed the database had lost records", chain_epochs),
+    (13, "consent: the place the volunteer declared with it", consent_place),
 ]
 
 
