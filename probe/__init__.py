@@ -29,6 +29,7 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     fingerprints   blockpage and DNS fingerprints
     network_identity  the network a run measured from (ASN, country), never the address
     config, paths, defaults/, resolvers, addresses, model/, failures, limits, errors: shared concepts
+    place          where a volunteer says the probe is (opt-in): ISO 3166-2 area, district, network type
 """
 
 __version__ = "0.1.0"
