@@ -49,9 +49,9 @@ from probe.model import utc_now_iso
 from probe.storage.chain import GENESIS, record_hash_matches
 from probe.storage.columns import VERDICT_ROW_COLUMNS, verdict_update
 from probe.storage.db import row_to_measurement
+from probe.storage.tables import ROUND_FIELDS
 from probe.upload.protocol import (
     NETWORK_CONTEXT_FIELDS,
-    ROUND_FIELDS,
     RUN_FIELDS,
     WHOLE_SIGNED_FORMATS,
     Batch,

@@ -18,6 +18,7 @@ from probe.errors import StorageError
 from probe.model import DB_TIME_FORMAT, db_time
 from probe.storage import Database
 from probe.storage.busy import when_free
+from probe.storage.tables import ROUND_COUNTS
 
 RUNNING = "running"
 FINISHED = "finished"
@@ -50,10 +51,11 @@ def _execute(db: Database, sql: str, params: tuple[Any, ...]) -> None:
 
 
 def start_round(db: Database, *, round_id: str, group: str, experiment: str, started_at: str) -> None:
+    """The round's row, every count 0 (``ROUND_COUNTS``)."""
     _execute(
         db,
-        "insert into rounds (id, group_name, experiment, started_at, status, targets, measured, failed, reached, "
-        "probe_errors) values (?, ?, ?, ?, ?, 0, 0, 0, 0, 0)",
+        f"insert into rounds (id, group_name, experiment, started_at, status, {', '.join(ROUND_COUNTS)}) "
+        f"values (?, ?, ?, ?, ?{', 0' * len(ROUND_COUNTS)})",
         (round_id, group, experiment, started_at, RUNNING),
     )
 
@@ -69,19 +71,19 @@ def finish_round(
     finished_at: str,
     status: str,
     run_id: str | None = None,
-    targets: int = 0,
-    measured: int = 0,
-    failed: int = 0,
-    reached: int = 0,
-    probe_errors: int = 0,
     error: str | None = None,
+    **counts: int,
 ) -> None:
+    """Close the round's row with its ``counts`` (``ROUND_COUNTS``; one not given is 0)."""
+    unknown = sorted(set(counts) - set(ROUND_COUNTS))
+    if unknown:
+        raise ValueError(f"a round counts only {', '.join(ROUND_COUNTS)}, not {', '.join(unknown)}")
+    assignments = "".join(f"{name} = ?, " for name in ROUND_COUNTS)
     _execute(
         db,
-        "update rounds set finished_at = ?, status = ?, run_id = coalesce(?, run_id), targets = ?, measured = ?, "
-        "failed = ?, reached = ?, probe_errors = ?, error = ?, "
+        f"update rounds set finished_at = ?, status = ?, run_id = coalesce(?, run_id), {assignments}error = ?, "
         "quarantined = (select count(*) from upload_quarantine) where id = ?",
-        (finished_at, status, run_id, targets, measured, failed, reached, probe_errors, error, round_id),
+        (finished_at, status, run_id, *(counts.get(name, 0) for name in ROUND_COUNTS), error, round_id),
     )
 
 

@@ -13,7 +13,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from probe.config import Config
@@ -24,6 +24,7 @@ from probe.experiments import EXPERIMENTS, get_experiment
 from probe.model import Measurement
 from probe.runner import run_targets
 from probe.storage import Database
+from probe.storage.tables import ROUND_COUNTS
 from probe.testlist import Problem, Target, TestList, parse_test_list
 
 Clock = Callable[[], float]
@@ -84,18 +85,19 @@ class RoundResult:
     started: float
     status: str
     run_id: str | None = None
-    targets: int = 0
-    measured: int = 0
-    failed: int = 0
-    reached: int = 0
-    probe_errors: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROUND_COUNTS, 0))
+    """What the round counted (``ROUND_COUNTS``), as its heartbeat row keeps it."""
     error: str | None = None
 
     def describe(self) -> str:
         text = f"round {self.group} {self.round_id[:8]}: {self.status}"
         if self.error:
             return f"{text}: {self.error}"
-        return f"{text}, {self.measured} of {self.targets} measured, {self.failed} failed, {self.reached} reached"
+        counts = self.counts
+        return (
+            f"{text}, {counts['measured']} of {counts['targets']} measured, {counts['failed']} failed, "
+            f"{counts['reached']} reached"
+        )
 
 
 def run_round(
@@ -136,9 +138,13 @@ def run_round(
             stop=stop,
         )
         result.status, result.run_id = summary.status, summary.run_id
-        result.targets, result.measured, result.reached = summary.total, summary.done, summary.reached
-        result.failed = summary.done - summary.reached
-        result.probe_errors = len(summary.probe_errors)
+        result.counts.update(
+            targets=summary.total,
+            measured=summary.done,
+            failed=summary.done - summary.reached,
+            reached=summary.reached,
+            probe_errors=len(summary.probe_errors),
+        )
         for line in summary.probe_errors:
             log(f"probe error in round {group.name}: {line}")
         if summary.network is not None and summary.network.source == "unknown":
@@ -154,11 +160,7 @@ def run_round(
         finished_at=heartbeat.iso(clock()),
         status=result.status,
         run_id=result.run_id,
-        targets=result.targets,
-        measured=result.measured,
-        failed=result.failed,
-        reached=result.reached,
-        probe_errors=result.probe_errors,
         error=result.error,
+        **result.counts,
     )
     return result

@@ -38,15 +38,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from probe.identity import Identity
 from probe.integrity.signing import batch_statement, hashed_batch_statement, upload_statement
 from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
 from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.storage.db import row_to_measurement
+from probe.storage.tables import ROUND_FIELDS, ROUNDS
 
 BATCH_FORMAT = "zhanaozen-batch/3"
 """What this probe sends."""
@@ -160,21 +161,25 @@ class NetworkContextRecord(_Record):
     controls: Text | None = None
 
 
-class RoundRecord(_Record):
-    id: Short
-    group_name: Short
-    experiment: Short
-    run_id: Short | None = None
-    started_at: Short
-    finished_at: Short | None = None
-    status: Short
-    targets: Count = 0
-    measured: Count = 0
-    failed: Count = 0
-    reached: Count = 0
-    probe_errors: Count = 0
-    quarantined: Count = 0
-    error: Text | None = None
+_ROUND_REQUIRED = ("id", "group_name", "experiment", "started_at", "status")
+_ROUND_TEXTS = ("error",)
+
+
+def _round_field(name: str) -> tuple[Any, Any]:
+    """A round's field as the protocol takes it: from its ``rounds`` column (a count is a ``Count``, 0 when
+    absent), what a heartbeat always has required, an error as long text."""
+    if ROUNDS.column(name).type.python is int:
+        return Count, 0
+    if name in _ROUND_REQUIRED:
+        return Short, ...
+    return (Text if name in _ROUND_TEXTS else Short) | None, None
+
+
+if TYPE_CHECKING:  # the fields are made at run time, from the declaration: a record as mypy sees it
+    RoundRecord = _Record
+else:
+    RoundRecord = create_model("RoundRecord", __base__=_Record, **{name: _round_field(name) for name in ROUND_FIELDS})
+"""A round's heartbeat: its fields are the ``rounds`` columns but the probe's id (``ROUND_FIELDS``)."""
 
 
 class HeadRecord(_Record):
@@ -212,7 +217,6 @@ class Batch(_Record):
 
 
 RUN_FIELDS = tuple(RunRecord.model_fields)
-ROUND_FIELDS = tuple(RoundRecord.model_fields)
 NETWORK_CONTEXT_FIELDS = tuple(NetworkContextRecord.model_fields)
 VERDICT_FIELDS = VERDICT_ROW_COLUMNS
 """The measurement record's verdict fields (since /2; the rule's since /3), the ``measurements`` columns of the

@@ -31,10 +31,10 @@ from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.schema_unattended import own_chain
+from probe.storage.tables import ROUND_FIELDS
 from probe.upload.protocol import (
     BATCH_FORMAT,
     NETWORK_CONTEXT_FIELDS,
-    ROUND_FIELDS,
     RUN_FIELDS,
     VERDICT_FIELDS,
     measurement_problem,
