@@ -24,7 +24,7 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     identity       the probe's Ed25519 key and id
     net/           network primitives (DNS, TCP, TLS, HTTP, the test helper's client), typed observations
     server/        the HTTP/1.1 server core of the helper, the collector and the SMS report listener
-    storage/       SQLite through sqlite-utils: migrations, the hash chain, the columns
+    storage/       SQLite through sqlite-utils, a collector's PostgreSQL: tables declared once, migrations, chains
     testlist       test lists (Citizen Lab CSV, plain lines)
     fingerprints   blockpage and DNS fingerprints
     network_identity  the network a run measured from (ASN, country), never the address

@@ -22,10 +22,14 @@ from probe.errors import ProbeError
 from probe.integrity.verify import Verification, verify_connection, verify_database
 from probe.storage.db import open_database
 from probe.storage.postgres.database import PgDatabase, month_of, open_postgres
+from probe.storage.tables import NETWORK_CONTEXTS
 
 CHUNK_ROWS = 5000
 """Measurements copied per transaction."""
-_CONTEXT_COLUMNS = ("run_id", "phase", "measured_at", "network_state", "gateway", "gateway_answers", "controls")
+_CONTEXT_COLUMNS = tuple(
+    c.name for c in NETWORK_CONTEXTS.columns if c.sqlite is not None and c.postgres is not None and c.name != "id"
+)
+"""What a network context holds in both engines (its id is PostgreSQL's own; its probe is its run's)."""
 _COUNTED = ("probes", "runs", "rounds", "chain_heads", "measurements", "network_contexts")
 
 
