@@ -38,8 +38,9 @@ from probe.lab.errors import LabError, NotRootError
 from probe.lab.scenarios import Rules, get_scenario, resolve_sites
 from probe.lab.serve import CERT_DIR, POLICY_FILE, ROLES
 from probe.lab.shell import in_netns, run
-from probe.lab.state import STATE_ROOT, LabState, all_labs, process_start, set_current
+from probe.lab.state import STATE_ROOT, LabState, all_labs, set_current
 from probe.lab.topology import Namespaces
+from probe.processes import start_time
 
 PUBLIC_DELAY = 0.25
 """Seconds the public resolver waits before answering (an international path)."""
@@ -123,7 +124,7 @@ class Lab:
         reap_stale(self.root)
         lab_id, directory = self._new_directory()
         owner = None if self.detached else os.getpid()
-        self.state = LabState(lab_id, directory, owner, process_start(owner) if owner else None)
+        self.state = LabState(lab_id, directory, owner, start_time(owner) if owner else None)
         self.state.save()  # first, so that a lab killed while it is being built can still be found
         _LIVE.add(self)
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
+from probe import processes
 from probe.lab import plan
 from probe.lab.policy import PolicyFile
 from probe.lab.servers.dns import Authoritative, Forwarder
@@ -53,16 +54,6 @@ def servers_for(role: str, directory: Path, public_delay: float) -> list[Server]
     ]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m probe.lab.serve")
     parser.add_argument("role", choices=ROLES)
@@ -87,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(rounds):
         if stop.wait(OWNER_CHECK_SECONDS):
             break
-        if args.owner_pid is not None and not _alive(args.owner_pid):
+        if args.owner_pid is not None and not processes.exists(args.owner_pid):
             break
     for server in servers:
         server.close()

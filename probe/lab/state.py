@@ -18,20 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from probe.lab.topology import Namespaces
+from probe.processes import start_time
 
 STATE_ROOT = Path("/run/zhanaozen-probe-lab")
 STATE_FILE = "state.json"
 CURRENT_FILE = "current"
-
-
-def process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), if it runs."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return fields[19] if len(fields) > 19 else None
 
 
 @dataclass
@@ -78,7 +69,7 @@ class LabState:
         """Made by a process that is gone (a test run killed before it could clean up)."""
         if self.owner_pid is None:
             return False
-        return process_start(self.owner_pid) != self.owner_start
+        return start_time(self.owner_pid) != self.owner_start
 
 
 def all_labs(root: Path) -> list[LabState]:

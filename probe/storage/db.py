@@ -25,6 +25,7 @@ import sqlite_utils
 from probe.errors import StorageError
 from probe.limits import fit_measurement_row
 from probe.model import Measurement, TestKeys, ooni_time, utc_now_iso
+from probe.processes import this_process
 from probe.storage.busy import BUSY_TIMEOUT_MS, when_free
 from probe.storage.chain import record_hash
 from probe.storage.columns import (
@@ -39,7 +40,7 @@ from probe.storage.migrations import current_version, migrate, pending
 from probe.storage.private import create_new_private, create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
 from probe.storage.schema_rejudged import note_verdict_change
-from probe.storage.schema_runs import RUNNING, close_dead_runs, this_process
+from probe.storage.schema_runs import RUNNING, close_dead_runs
 from probe.storage.schema_sms import save_sms_records
 from probe.storage.schema_unattended import local_chain_tail
 

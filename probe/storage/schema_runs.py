@@ -2,8 +2,8 @@
 
 A ``probe run`` or a daemon round killed mid-way (SIGKILL, a power cut, the OOM killer) cannot
 mark its run finished. Each run records its owner, the process that measures it: its pid, the
-process's start time and the boot it belongs to (``/proc``; pids are reused, start times and boot
-ids tell the reuse apart). Whoever opens the database for writing next marks every ``running``
+process's start time and the boot it belongs to (``probe.processes``: pids are reused, start times
+and boot ids tell the reuse apart). Whoever opens the database for writing next marks every ``running``
 run whose owner is gone ``interrupted``, with the measurements it had committed. A run of a live
 process, such as a daemon's round during a manual ``probe results``, is left alone.
 
@@ -12,60 +12,20 @@ The owner stays in this database: it is not uploaded, exported or bundled.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from pathlib import Path
 
 import sqlite_utils
 
+from probe.processes import alive
 from probe.storage.tables import apply_sqlite
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
-_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
 def run_owners(db: sqlite_utils.Database) -> None:
     """Migration 9."""
     apply_sqlite(db.conn, 9)  # runs + owner
-
-
-def _boot_id() -> str:
-    try:
-        return _BOOT_ID.read_text(encoding="ascii").strip()
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22), None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    # The command name (field 2) is in parentheses and may contain spaces: count from the last one.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def this_process() -> str:
-    """The owner text of the calling process: ``pid:start:boot``."""
-    pid = os.getpid()
-    return f"{pid}:{_start_time(pid) or ''}:{_boot_id()}"
-
-
-def alive(owner: str | None) -> bool:
-    """Whether the process named by ``owner`` still runs; an unknown owner (an older version's run) is not."""
-    if not owner:
-        return False
-    try:
-        pid_text, start, boot = owner.split(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if boot != _boot_id():
-        return False
-    return _start_time(pid) == start
 
 
 def close_dead_runs(conn: sqlite3.Connection) -> int:
