@@ -69,15 +69,20 @@ def offline() -> Iterator[str]:
         shutil.rmtree(etc, ignore_errors=True)
 
 
-def _config(tmp_path: Path) -> Path:
-    """A volunteer's config with network controls and a helper; every name and address is unreachable here."""
+CONTROLS = (
+    '[network]\ndomestic_controls = ["https://www.gov.kz/", "https://kaspi.kz/"]\n'
+    'international_controls = ["https://www.wikipedia.org/"]\ngateway = "auto"\n'
+)
+NO_CONTROLS = '[network]\ngateway = "auto"\n'
+
+
+def _config(tmp_path: Path, network: str) -> Path:
+    """A volunteer's config with a helper (and network controls, or none); every name and address is unreachable."""
     config = tmp_path / "probe.toml"
     config.write_text(
         f'[probe]\ndata_dir = "{tmp_path / "data"}"\n'
         f'[dns]\nresolvers = ["udp://{RESOLVER}:53"]\ntimeout = 2.0\n[tcp]\ntimeout = 2.0\n'
-        '[control]\nurl = ["https://198.18.0.80/"]\nretries = 1\nretry_delay = 0.0\n'
-        '[network]\ndomestic_controls = ["https://www.gov.kz/", "https://kaspi.kz/"]\n'
-        'international_controls = ["https://www.wikipedia.org/"]\ngateway = "auto"\n',
+        '[control]\nurl = ["https://198.18.0.80/"]\nretries = 1\nretry_delay = 0.0\n' + network,
         encoding="utf-8",
     )
     return config
@@ -96,10 +101,11 @@ def _run(namespace: str, config: Path, db: Path) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.parametrize("network", [CONTROLS, NO_CONTROLS], ids=["with-controls", "without-controls"])
 def test_a_machine_that_is_not_connected_is_a_local_fault_said_in_one_line_and_never_a_shutdown(
-    offline: str, tmp_path: Path
+    offline: str, tmp_path: Path, network: str
 ) -> None:
-    config, db_path = _config(tmp_path), tmp_path / "probe.db"
+    config, db_path = _config(tmp_path, network), tmp_path / "probe.db"
     runs = [_run(offline, config, db_path) for _ in range(2)]  # two rounds: enough to open a window
     for done in runs:
         assert done.returncode == 0, done.stderr

@@ -142,3 +142,14 @@ def test_without_routing_tables_the_way_out_is_unknown(tmp_path: Path) -> None:
 def test_no_controls_no_state_and_no_traffic() -> None:
     context = measure_network(loopback_config("system"), measure=lambda url: pytest.fail("measured"))
     assert context.state is None and context.summary() == "no network controls"
+
+
+def test_without_controls_a_machine_with_no_route_out_is_still_a_local_fault() -> None:
+    config = loopback_config("system", network={"gateway": "auto"})
+    offline = measure_network(config, way_out=lambda: False)
+    assert (offline.state, offline.not_connected) == ("local_fault", True)
+    assert "this machine is not connected" in offline.summary()
+    connected = measure_network(config, way_out=lambda: True)
+    assert connected.state is None  # no controls: nothing to say about the network
+    unread = lambda: pytest.fail("gateway off: the routing tables are not read")  # noqa: E731
+    assert measure_network(loopback_config("system", network={"gateway": ""}), way_out=unread).state is None

@@ -126,6 +126,10 @@ def measure_network(
     groups += [("international", url) for url in config.network.international_controls]
     groups = groups[:MAX_CONTROLS]
     if not groups:
+        # No controls to tell a cut from a block; but a machine with no route out at all (Wi-Fi off, cable out)
+        # is its own fault, whatever its targets say: read from the routing tables, no packet sent.
+        if config.network.gateway == "auto" and way_out() is False:
+            return NetworkContext("local_fault", way_out=False)
         return NetworkContext(None)
     run = measure or _web_measure(config)
     with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="network-control") as pool:
