@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe import consent
 from probe.config import Config
@@ -24,7 +25,9 @@ from probe.daemon.schedule import Group, Schedule
 from probe.identity import Identity, key_path_for, load_or_create
 from probe.integrity.heads import register_self, sign_local_head
 from probe.storage import Database, open_database
-from probe.upload.worker import UploadWorker
+
+if TYPE_CHECKING:
+    from probe.upload.worker import UploadWorker
 
 POLL_SECONDS = 1.0
 """How often a waiting daemon reads the wall clock again (so a resumed laptop notices at once)."""
@@ -113,6 +116,9 @@ class Daemon:
                 "run `probe consent --accept` with this configuration to allow it"
             )
             return None
+        # Imported only now: requests and the uploader are 8 MB that a probe with upload off would hold for nothing.
+        from probe.upload.worker import UploadWorker
+
         worker = UploadWorker(self.db_path, identity, settings, stop=self.stop, log=self.log)
         worker.start()
         return worker

@@ -21,32 +21,24 @@ never recorded, only its status code.
 from __future__ import annotations
 
 import ipaddress
-import queue
-import re
 import threading
-from contextlib import suppress
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import Field, SecretStr
 
-from probe.addresses import split_endpoint
 from probe.config import BackendSection, Config, Seconds, SMSRecipient, SMSSection
 from probe.model import utc_now_iso
 from probe.model.sms import LocalEvent, SMSTestKeys, message_text, new_nonce
 from probe.net import http
 from probe.net._deadline import Deadline
 from probe.net.trace import Trace
-from probe.server import Handler, HTTPServer, Request, Response, ServerLimits
 from probe.sms import conclusion
 from probe.sms.backend import Backend, SMSNetwork, SMSTarget
 from probe.testlist import check_url
 
-MAX_REPORT_REQUEST_BYTES = 8192
-MAX_REPORTS = 64
-"""Reports kept per measurement, whoever sends them."""
-REPORT_IO_SECONDS = 2.0
-_REPORT_TARGET = re.compile(r"^/dlr/([0-9a-f]{16})\?type=(\d{1,3})$")
+if TYPE_CHECKING:
+    from probe.sms.report_listener import ReportListener
 
 
 class HTTPGatewaySection(BackendSection):
@@ -82,55 +74,6 @@ def credentials_refusal(url: str, addresses: list[str]) -> str | None:
     return None
 
 
-def _split_listen(value: str) -> tuple[str, int]:
-    return split_endpoint(value, allow_port_zero=True)
-
-
-class _ReportHandler(Handler):
-    def __init__(self, reports: queue.Queue[tuple[str, int]]) -> None:
-        self.reports = reports
-
-    def handle(self, request: Request) -> Response:
-        match = _REPORT_TARGET.match(request.target)
-        if request.method != "GET" or match is None:
-            return Response(404, content_type="text/plain")
-        with suppress(queue.Full):  # more reports than a measurement reads: the rest are dropped
-            self.reports.put_nowait((match.group(1), int(match.group(2))))
-        return Response(200, b"ok\n", content_type="text/plain")
-
-
-class ReportListener:
-    """Where the gateway delivers its reports: a small HTTP endpoint on the shared server core."""
-
-    def __init__(self, listen: str) -> None:
-        host, port = _split_listen(listen)
-        self._reports: queue.Queue[tuple[str, int]] = queue.Queue(maxsize=MAX_REPORTS)
-        limits = ServerLimits(
-            workers=2,
-            request_timeout=REPORT_IO_SECONDS,
-            max_head_bytes=MAX_REPORT_REQUEST_BYTES,
-            max_body_bytes=MAX_REPORT_REQUEST_BYTES,
-            max_buffered_bytes=MAX_REPORT_REQUEST_BYTES * MAX_REPORTS,
-            max_connections=MAX_REPORTS,
-        )
-        self.server = HTTPServer(_ReportHandler(self._reports), host=host, port=port, limits=limits, name="dlr")
-        self.server.start()
-        self.base = self.server.url
-
-    def close(self) -> None:
-        self.server.close()
-
-    def next_report(self, deadline: Deadline) -> tuple[str, int] | None:
-        """The next well-formed report as (nonce, type); None at the deadline."""
-        left = deadline.remaining()
-        if left <= 0:
-            return None
-        try:
-            return self._reports.get(timeout=left)
-        except queue.Empty:
-            return None
-
-
 def send(
     url: str,
     addresses: list[str],
@@ -153,6 +96,8 @@ def send(
         return
     try:
         try:
+            from probe.sms.report_listener import ReportListener  # its HTTP server only when reports are awaited
+
             listener = ReportListener(settings.dlr_listen)
         except (OSError, ValueError) as exc:
             keys.conclude("probe_fault", f"cannot listen for delivery reports on {settings.dlr_listen}: {exc}")
