@@ -17,7 +17,7 @@ from probe.storage import open_database
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAINED_COLUMNS as CHAINED_FIELDS
 from probe.storage.migrations import MIGRATIONS
-from probe.storage.schema_unattended import local_chain_tail
+from probe.storage.own_chain import local_chain_tail
 
 
 def chained_db(tmp_path: Path, count: int = 6) -> Path:

@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import grimp
+
 import probe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,3 +45,18 @@ def test_the_development_docs_name_every_layer_member() -> None:
 def test_package_docstring_names_every_layer_member() -> None:
     words = set(re.findall(r"[a-z_]+", probe.__doc__ or ""))
     assert [name for name in _layer_members() if name != "__main__" and name not in words] == []
+
+
+def test_migration_steps_are_imported_by_the_migrations_alone() -> None:
+    """Migrations live apart from the queries the program runs: a step's module holds nothing else to import."""
+    graph = grimp.build_graph("probe", cache_dir=None)
+    runners = {"probe.storage.postgres.schema": {"probe.storage.postgres.database"}}
+    steps = {
+        module: {"probe.storage.migrations"} for module in graph.modules if module.startswith("probe.storage.schema_")
+    }
+    assert len(steps) > 5
+    others = {
+        step: sorted(graph.find_modules_that_directly_import(step) - allowed)
+        for step, allowed in {**steps, **runners}.items()
+    }
+    assert {step: importers for step, importers in others.items() if importers} == {}

@@ -23,7 +23,7 @@ from probe.identity import Identity, load_or_create
 from probe.integrity.heads import local_epoch, sign_local_head
 from probe.integrity.signing import sign_head
 from probe.storage import Database, open_database
-from probe.storage.schema_unattended import local_chain_tail
+from probe.storage.own_chain import local_chain_tail
 from probe.storage.store import open_store
 from probe.upload.epochs import go_on_under_new_epoch
 from probe.upload.quarantine import quarantine_count

@@ -36,7 +36,7 @@ from probe.report.build import chain_rows
 from probe.storage import Database, open_database
 from probe.storage.chain import record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS as RECORD_COLUMNS
-from probe.storage.schema_unattended import local_chain_tail
+from probe.storage.own_chain import local_chain_tail
 from probe.upload.quarantine import quarantine_count, quarantined
 from probe.upload.queue import queued
 from probe.upload.status import queue_status

@@ -21,7 +21,7 @@ from probe.analysis.windows import FIELDS, SCOPES
 from probe.cli.common import config_option, db_option, parse_time, store_target
 from probe.cli.output import table
 from probe.config import load_config
-from probe.storage.schema_outages import save_windows
+from probe.storage.outage_windows import save_windows
 from probe.storage.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])

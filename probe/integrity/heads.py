@@ -15,7 +15,7 @@ from probe.identity import Identity
 from probe.integrity.signing import sign_head
 from probe.model import utc_now_iso
 from probe.storage import Database
-from probe.storage.schema_unattended import local_chain_tail, own_chain
+from probe.storage.own_chain import local_chain_tail, own_chain
 
 
 @dataclass(frozen=True)

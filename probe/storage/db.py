@@ -35,14 +35,14 @@ from probe.storage.columns import (
     VERDICT_STAGE_COLUMNS,
     verdict_update,
 )
+from probe.storage.dead_runs import RUNNING, close_dead_runs
 from probe.storage.filesystem import network_filesystem
 from probe.storage.migrations import current_version, migrate, pending
+from probe.storage.own_chain import local_chain_tail
 from probe.storage.private import create_new_private, create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
-from probe.storage.schema_rejudged import note_verdict_change
-from probe.storage.schema_runs import RUNNING, close_dead_runs
-from probe.storage.schema_sms import save_sms_records
-from probe.storage.schema_unattended import local_chain_tail
+from probe.storage.sms_records import save_sms_records
+from probe.storage.verdict_changes import note_verdict_change
 
 DB_FILENAME = "probe.db"
 log = logging.getLogger("probe.storage")

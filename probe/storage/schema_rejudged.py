@@ -13,11 +13,7 @@ A verdict changed before this migration left no row: it is not sent again by its
 
 from __future__ import annotations
 
-import sqlite3
-
 import sqlite_utils
-
-from probe.storage.schema_unattended import own_chain
 
 VERDICT_CHANGES = """
 create table if not exists verdict_changes (
@@ -35,17 +31,3 @@ def verdict_changes(db: sqlite_utils.Database) -> None:
     for statement in VERDICT_CHANGES.split(";"):
         if statement.strip():
             db.execute(statement)
-
-
-_NOTE = (
-    "insert into verdict_changes (chain_seq, generation, changed_at) "
-    "select m.chain_seq, (select coalesce(max(generation), 0) + 1 from verdict_changes), ? from measurements m "
-    "where m.id = ? and " + own_chain("m") + " and m.chain_seq is not null "
-    "on conflict(chain_seq) do update set generation = excluded.generation, changed_at = excluded.changed_at"
-)
-
-
-def note_verdict_change(conn: sqlite3.Connection, measurement_id: str, changed_at: str) -> None:
-    """Record that the verdict of ``measurement_id`` changed (inside the caller's transaction, beside the
-    change itself). A measurement of another probe (a collector's rows) is not this probe's to send: no row."""
-    conn.execute(_NOTE, (changed_at, measurement_id))

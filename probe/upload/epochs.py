@@ -39,7 +39,7 @@ from probe.storage import Database
 from probe.storage.busy import when_free
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAINED_COLUMNS
-from probe.storage.schema_unattended import own_chain
+from probe.storage.own_chain import own_chain
 from probe.upload.queue import MEASUREMENT, VERDICT, Pending
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from probe.model import utc_now_iso
 from probe.storage import Database
-from probe.storage.schema_unattended import own_chain
+from probe.storage.own_chain import own_chain
 from probe.upload.queue import (
     MEASUREMENT,
     ROUND,

@@ -30,7 +30,7 @@ from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS, cli
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
-from probe.storage.schema_unattended import own_chain
+from probe.storage.own_chain import own_chain
 from probe.storage.tables import ROUND_FIELDS
 from probe.upload.protocol import (
     BATCH_FORMAT,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from probe.limits import ENVELOPE_BYTES
 from probe.storage import Database
-from probe.storage.schema_unattended import own_chain
+from probe.storage.own_chain import own_chain
 from probe.upload.queue import (
     MEASUREMENT,
     RECORD_FIELDS,
