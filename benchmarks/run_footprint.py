@@ -59,6 +59,7 @@ class Figures:
     scenario: str
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float
     stored: int
     right: int
     wrong: Counter[str]
@@ -67,7 +68,8 @@ class Figures:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         lines = [
             f"probe run: {self.count:,} URLs, concurrency {self.concurrency}, scenario {self.scenario}: "
-            f"{self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MB, {self.stored:,} stored, "
+            f"{self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MB, {self.cpu_seconds:.1f} CPU s "
+            f"({self.cpu_seconds / max(self.stored, 1) * 1000:.0f} ms a measurement), {self.stored:,} stored, "
             f"{self.right:,} verdicts right (load average now {load}, {os.cpu_count()} CPUs)",
         ]
         lines += [f"  wrong: {count} x {what}" for what, count in self.wrong.most_common(10)]
@@ -95,8 +97,9 @@ def write_config(lab: Lab, directory: Path, helper: str, concurrency: int) -> Pa
     return path
 
 
-def run_probe(lab: Lab, args: list[str], *, timeline: bool = False) -> tuple[float, float]:
-    """Run ``probe ARGS`` in the probe namespace to its end; its wall seconds and peak RSS in MB (``timeline``:
+def run_probe(lab: Lab, args: list[str], *, timeline: bool = False) -> tuple[float, float, float]:
+    """Run ``probe ARGS`` in the probe namespace to its end; its wall seconds, peak RSS in MB and CPU seconds (at
+    the last sample, a tenth of a second before its end) (``timeline``:
     print its RSS every ``TIMELINE_SECONDS`` meanwhile)."""
     began = time.monotonic()
     child = subprocess.Popen(
@@ -107,12 +110,14 @@ def run_probe(lab: Lab, args: list[str], *, timeline: bool = False) -> tuple[flo
     )
     assert child.stderr is not None
     peak_kb = 0
+    cpu = 0.0
     tail = b""
     next_line = began + TIMELINE_SECONDS if timeline else float("inf")
     with selectors.DefaultSelector() as selector:
         selector.register(child.stderr, selectors.EVENT_READ)
         while time.monotonic() - began < RUN_LIMIT:
             peak_kb = max(peak_kb, peak_rss_kb(child.pid))
+            cpu = max(cpu, cpu_seconds(child.pid))
             if time.monotonic() >= next_line:
                 print(f"  {time.monotonic() - began:5.1f} s: RSS {rss_kb(child.pid) / 1024:.0f} MB", flush=True)
                 next_line += TIMELINE_SECONDS
@@ -122,12 +127,22 @@ def run_probe(lab: Lab, args: list[str], *, timeline: bool = False) -> tuple[flo
                     break
                 tail = (tail + chunk)[-2000:]
     peak_kb = max(peak_kb, peak_rss_kb(child.pid))
+    cpu = max(cpu, cpu_seconds(child.pid))
     child.wait(timeout=60)
     seconds = time.monotonic() - began
     child.stderr.close()
     if child.returncode != 0:
         raise SystemExit(f"probe run exited {child.returncode}: {tail.decode(errors='replace')[-600:]}")
-    return seconds, peak_kb / 1024
+    return seconds, peak_kb / 1024, cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user and system) the process has used, as last seen (0 once it has been reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_kb(pid: int) -> int:
@@ -187,11 +202,11 @@ def main() -> None:
             lab.scenario(args.scenario)
             try:
                 command = ["run", "--accept", "--config", str(config), "--list", str(listing), "--db", str(db)]
-                seconds, peak = run_probe(lab, command, timeline=args.timeline)
+                seconds, peak, cpu = run_probe(lab, command, timeline=args.timeline)
             finally:
                 lab.scenario("clean")
             stored, right, wrong = judge(db, args.scenario, blocked)
-    figures = Figures(args.count, args.concurrency, args.scenario, seconds, peak, stored, right, wrong)
+    figures = Figures(args.count, args.concurrency, args.scenario, seconds, peak, cpu, stored, right, wrong)
     for line in figures.lines():
         print(line)
     met = peak < 150 and right == args.count

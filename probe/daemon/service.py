@@ -20,6 +20,7 @@ from probe import consent
 from probe.config import Config
 from probe.daemon import heartbeat
 from probe.daemon.lock import DaemonLock, lock_path_for
+from probe.daemon.memory import limit_arenas, return_freed_memory
 from probe.daemon.rounds import RoundResult, groups_from, run_round
 from probe.daemon.schedule import Group, Schedule
 from probe.identity import Identity, key_path_for, load_or_create
@@ -53,6 +54,7 @@ class Daemon:
     def run(self) -> list[RoundResult]:
         """Run rounds until ``stop`` is set (or ``max_rounds`` ran); the last rounds run."""
         groups = groups_from(self.config)
+        limit_arenas()  # before the first round starts its threads
         with DaemonLock(lock_path_for(self.db_path)):
             db = open_database(self.db_path)
             try:
@@ -87,6 +89,7 @@ class Daemon:
                 self.rounds_run += 1
                 schedule.completed(group.name, started=result.started, now=self.clock())
                 sign_local_head(db, identity)
+                return_freed_memory()  # what the round's threads freed, not kept until the next round
                 self.log(result.describe())
                 if uploader is not None:
                     uploader.wake()
