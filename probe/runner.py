@@ -127,6 +127,7 @@ def _start(experiment: Experiment, config: Config, db: Database, test_list: str,
             "probe_network_name": network.name,
             "network_source": network.source,
             "software_version": __version__,
+            **run_place(config),
             "config": config.model_dump_json(),
             "problems": json.dumps(problems),
         }
@@ -135,6 +136,13 @@ def _start(experiment: Experiment, config: Config, db: Database, test_list: str,
         db.save_network_context(run_id, "start", stage.network.to_dict())
     ctx = Context(config=config, report_id=run_id, test_start_time=started_at)
     return _StartedRun(run_id, ctx, stage, network)
+
+
+def run_place(config: Config) -> dict[str, str | None]:
+    """The place the probe declares (``[probe] area``, ``district``, ``network_type``) as a run keeps it, each
+    run its own (a probe can move): an area or district not declared is NULL, a network type ``unknown``."""
+    section = config.probe
+    return {"area": section.area or None, "district": section.district or None, "network_type": section.network_type}
 
 
 def _measure(

@@ -49,6 +49,19 @@ def test_inputs_the_experiment_cannot_measure_are_problems_not_measurements() ->
     assert "no-port-here" in run["problems"] and "99999" in run["problems"]
 
 
+def test_each_run_keeps_the_place_the_probe_declared_when_it_started() -> None:
+    db = open_database(":memory:")
+    tcp = get_experiment("tcp")
+    with running_dns_server({}) as dns:
+        declared = {"area": "KZ-47", "district": "Zhanaozen", "network_type": "mobile"}
+        run_targets(tcp, [Target("no-port-here")], loopback_config(dns.spec(), probe=declared), db)
+        moved = {"area": "KZ-75", "network_type": "fixed"}
+        run_targets(tcp, [Target("no-port-here")], loopback_config(dns.spec(), probe=moved), db)
+        run_targets(tcp, [Target("no-port-here")], loopback_config(dns.spec()), db)
+    places = [(run["area"], run["district"], run["network_type"]) for run in reversed(db.runs())]
+    assert places == [("KZ-47", "Zhanaozen", "mobile"), ("KZ-75", None, "fixed"), (None, None, "unknown")]
+
+
 def test_killed_probe_keeps_every_measurement_it_had_finished(tmp_path: Path) -> None:
     records = {"fast.test": Answer(("127.0.0.1",))}
     with running_dns_server(records) as dns, http_server({"/": page("ok"), "/slow": slow_drip(0.2)}) as web:

@@ -79,6 +79,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (11, "verdicts changed after saving, to send again to collectors that have the old one", verdict_changes),
     (12, "chains archived when a collector showed the database had lost records", chain_epochs),
     (13, "consent: the place the volunteer declared with it", consent_place),
+    (14, "runs: the place the probe declared when each started", declared(14)),
 ]
 
 

@@ -65,6 +65,9 @@ RUNS = Table(
         Column("probe_network_name", TEXT, sqlite=7),
         Column("network_source", TEXT, sqlite=7),
         Column("owner", TEXT, sqlite=9, postgres=None),  # the local process measuring it: never uploaded
+        Column("area", TEXT, sqlite=14, postgres=4),
+        Column("district", TEXT, sqlite=14, postgres=4),
+        Column("network_type", TEXT, sqlite=14, postgres=4),
     ),
     key=("id",),
     postgres_key=("probe_id", "id"),
@@ -73,7 +76,8 @@ RUNS = Table(
         Index("runs_started", ("started_at",), sqlite=5, postgres=1),
     ),
 )
-"""One row per run (``probe run`` or a daemon's round): its network, its list, how many it measured."""
+"""One row per run (``probe run`` or a daemon's round): its network, its list, how many it measured, and the place
+the probe declared when it started (``[probe] area``, ``district``, ``network_type``: a probe can move)."""
 
 ROUND_COUNTS = ("targets", "measured", "failed", "reached", "probe_errors")
 """What a round counts: its targets, those measured, failed and reached, and the probe's own errors. The

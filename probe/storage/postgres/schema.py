@@ -125,6 +125,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "collector tables; measurements partitioned by month; the chain ledger", _INITIAL),
     (2, "an index to walk each chain in order, as verify reads it", _CHAIN_ORDER),
     (3, "an index for one network's outage series", _NETWORK_OUTAGES),
+    (4, "runs: the place the probe declared when each started", postgres_script(4)),
 ]
 _LOCK = 0x7A68616E  # any constant: the advisory lock migrations hold
 
