@@ -25,6 +25,7 @@ from probe.network_identity import NetworkIdentity
 from probe.network_identity import resolve as resolve_network
 from probe.stage.verdicts import VerdictStage
 from probe.storage import Database
+from probe.storage.db import row_to_measurement
 from probe.testlist import Problem, Target
 
 ProgressCallback = Callable[[Measurement, int, int], None]
@@ -242,9 +243,14 @@ def _record(
 
 def _finish_verdicts(stage: VerdictStage, db: Database, run_id: str) -> None:
     """The round's controls again: a network that went dark meanwhile explains its failures."""
-    changed = stage.finish()
+    changed = stage.finish(lambda measurement_id: _stored(db, measurement_id))
     if stage.network_after is None:
         return
     db.save_network_context(run_id, "end", stage.network_after.to_dict())
     for measurement_id, verdict in changed:
         db.set_verdict(measurement_id, verdict.as_row())
+
+
+def _stored(db: Database, measurement_id: str) -> Measurement | None:
+    row = db.get_row(measurement_id)
+    return row_to_measurement(row) if row is not None else None

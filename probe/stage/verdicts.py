@@ -16,6 +16,7 @@ package only reads what was measured.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,8 @@ class VerdictStage:
     network: NetworkContext
     network_after: NetworkContext | None = None
     _columns: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _blocked: list[Measurement] = field(default_factory=list)
+    _blocked: list[str] = field(default_factory=list)
+    """The ids of the round's blocked measurements (the measurements themselves, bodies and all, are saved)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _forensics_left: int = MAX_FORENSICS_PER_ROUND
 
@@ -77,7 +79,7 @@ class VerdictStage:
         self._apply(measurement, verdict)
         if verdict.verdict == "blocked":
             with self._lock:
-                self._blocked.append(measurement)
+                self._blocked.append(measurement.id)
         return measurement
 
     def columns(self, measurement: Measurement) -> dict[str, Any]:
@@ -86,8 +88,9 @@ class VerdictStage:
         with self._lock:
             return self._columns.pop(measurement.id, {"network_state": self.network.state})
 
-    def finish(self) -> list[tuple[str, Verdict]]:
-        """Measure the controls again; the verdicts that change because the network got worse."""
+    def finish(self, stored: Callable[[str], Measurement | None]) -> list[tuple[str, Verdict]]:
+        """Measure the controls again; the verdicts that change because the network got worse, judged again from
+        the measurements as ``stored`` gives them by id (a round keeps only their ids in memory)."""
         if self.network.state is None:
             return []
         self.network_after = measure_network(self.config)
@@ -95,7 +98,10 @@ class VerdictStage:
         if _WORSE.get(after.state, 0) <= _WORSE.get(self.network.state, 0) or after.state not in DOWN_STATES:
             return []
         changed: list[tuple[str, Verdict]] = []
-        for measurement in self._blocked:
+        for measurement_id in self._blocked:
+            measurement = stored(measurement_id)
+            if measurement is None:
+                continue
             verdict = judge_measurement(measurement, self.fingerprints, after)
             if verdict is not None and verdict.verdict != "blocked":
                 changed.append((measurement.id, verdict))
