@@ -11,6 +11,7 @@ from probe.cli.common import accept_option, config_option, database_path, db_opt
 from probe.cli.consent import consent_gate
 from probe.cli.output import Progress, summary_table
 from probe.config import Config, load_config
+from probe.daemon.memory import limit_arenas
 from probe.errors import ProbeError
 from probe.experiments import EXPERIMENTS, get_experiment
 from probe.listcache import add_cached_lists, cached_lists
@@ -48,6 +49,7 @@ def run(
     accept: bool,
 ) -> None:
     """Measure a test list (or --url inputs) and store every measurement."""
+    limit_arenas()  # as the daemon does: a run's workers need not each keep an arena of freed bodies
     config = load_config(config_path)
     chosen = get_experiment(experiment)
     test_list: TestList | StreamedTestList
