@@ -8,6 +8,7 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     collector/     receives signed batches from many probes into one database
     helper/        the test helper (control vantage point) as an HTTP service
     lab/           the namespace censorship lab (scenarios, censor, servers)
+    manual_run     a run started by hand (probe run): its targets chosen, the run, its verdicts grouped
     upload/        signed batches to a collector, or a bundle file; checking a bundle
     report/        one self-contained HTML report about a period
     export/        ooni-jsonl, csv, json and parquet exports
