@@ -8,6 +8,7 @@
     sources      the series read from SQLite, streaming, in index order
     outages      ``find_outages``: both passes (network, then targets) for a query
     timeline     binned status counts for charts (``probe report``)
+    regional/    district, area, mobile-only and national cuts told from dead devices, from many probes
 
 The method, in the words of ``../shared/docs/outages.md``: a window has bounds, not points; one
 failure on a flaky link opens nothing; each window is classified (targeted block with its method,

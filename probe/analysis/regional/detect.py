@@ -1,0 +1,239 @@
+"""``detect``: every regional window the batches received by a moment support, as of that moment.
+
+A pure function of the set of batches received by ``as_of`` (never of their arrival order: see
+``timeline``), the rules and, when given, the probes' usual availability: asking twice gives the
+same answer, and a window drawn from silence (``provisional``) becomes confirmed, or disappears,
+as the late batches arrive. No socket, no database: the collector reads and passes the batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+
+from probe.analysis.regional import availability, kinds
+from probe.analysis.regional.availability import Availability
+from probe.analysis.regional.bounds import Bounds, end_witness, start_witness, tightest
+from probe.analysis.regional.groups import Group, groups_of, parts_of
+from probe.analysis.regional.labels import Bin, Key, Seen, is_good, label
+from probe.analysis.regional.model import Batch, Round
+from probe.analysis.regional.rules import Rules
+from probe.analysis.regional.runs import Run, Tracker
+from probe.analysis.regional.timeline import ProbeTimeline, timelines
+from probe.analysis.regional.verdicts import Tally
+from probe.analysis.regional.window import RegionalWindow
+from probe.analysis.regional.words import basis, confidence
+
+_OWN = frozenset({kinds.DEVICE_OFF, kinds.LOCAL_FAULT})
+
+
+def detect(
+    batches: Iterable[Batch],
+    as_of: float,
+    rules: Rules | None = None,
+    since: float | None = None,
+    usual: Mapping[str, Availability] | None = None,
+) -> list[RegionalWindow]:
+    """Windows from ``since`` (default: the first round) to ``as_of``, sorted by start, kind and place.
+
+    ``usual`` (each probe's availability, ``availability.estimate``) is estimated from the batches
+    when not given; given, only the bins from ``since`` are built (a collector keeps the estimate).
+    """
+    rules = rules or Rules()
+    lines = timelines(batches, as_of, rules, since if usual is not None else None)
+    if not lines:
+        return []
+    if usual is None:
+        usual = availability.estimate_all(lines, rules.bin_seconds)
+    usual = {probe: usual.get(probe) or availability.estimate(lines[probe], rules.bin_seconds) for probe in lines}
+    width = rules.bin_seconds
+    first = min(line.first_bin for line in lines.values())
+    if since is not None:
+        first = max(first, math.floor(since / width))
+    end = math.ceil(as_of / width)
+    active: dict[Key, Tracker] = {}
+    runs: list[Run] = []
+    for number in range(first, end):
+        current, states = _bin(number, lines, usual, as_of, rules)
+        labels = label(current, rules)
+        for key, judged in labels.items():
+            tracker = active.get(key)
+            if tracker is None:
+                opening = 1 if key.kind in _OWN else rules.open_after
+                tracker = active[key] = Tracker(key, opening, 1 if key.kind in _OWN else rules.close_after)
+            tracker.labelled(number, judged)
+        for key in [key for key in active if key not in labels]:
+            tracker = active[key]
+            if is_good(key, current, states, rules):
+                closed = tracker.good(number)
+                if closed is not None:
+                    runs.append(closed)
+            if tracker.idle:
+                del active[key]
+    runs.extend(run for tracker in active.values() if (run := tracker.finish()) is not None)
+    windows = [_window(run, lines, usual, rules) for run in runs]
+    return sorted(windows, key=_order)
+
+
+def _bin(
+    number: int, lines: Mapping[str, ProbeTimeline], usual: Mapping[str, Availability], as_of: float, rules: Rules
+) -> tuple[Bin, dict[str, Seen]]:
+    tallies: dict[tuple[Group, str], Tally] = defaultdict(Tally)
+    seen: list[Seen] = []
+    hour = availability.hour_of(number, rules.bin_seconds)
+    for probe, line in lines.items():
+        state = line.state(number)
+        if state == kinds.ABSENT:
+            continue
+        declaration = line.declaration(number)
+        groups = groups_of(declaration)
+        parts = parts_of(declaration)
+        decided = line.round_at(number)
+        seen.append(
+            Seen(
+                probe,
+                state,
+                groups,
+                parts[-1] if len(parts) > 1 else declaration.network_type,
+                decided.sms_ok if decided is not None else None,
+                decided.blocked if decided is not None and state == kinds.BLOCKED else (),
+            )
+        )
+        if state in kinds.WORKING:
+            place = "working"
+        elif state == kinds.NETWORK_DOWN:
+            place = "down"
+        elif state == kinds.SILENT and number * rules.bin_seconds >= line.last_upload:
+            missed = line.last_upload + declaration.schedule.upload_interval  # its first missed upload
+            if (
+                line.overdue
+                and number * rules.bin_seconds >= missed
+                and _unexpected(usual[probe], hour, line, as_of, rules)
+            ):
+                place = "silent"
+            else:
+                place = "pending"
+        else:
+            place = "idle"
+        for group in groups:
+            for part in parts:
+                getattr(tallies[group, part], place).append(probe)
+    return Bin(hour, seen, tallies, usual), {item.probe: item for item in seen}
+
+
+def _unexpected(usual: Availability, hour: int, line: ProbeTimeline, as_of: float, rules: Rules) -> bool:
+    """Whether an overdue probe's silence is a witness: not its habit at this hour, and not so long it has left."""
+    return usual.silent_at(hour) < rules.expected_silent and as_of - line.last_upload <= rules.max_silence
+
+
+def _down(item: Round) -> bool:
+    return item.state == kinds.NETWORK_DOWN
+
+
+def _working(item: Round) -> bool:
+    return item.state in kinds.WORKING
+
+
+def _lit(item: Round) -> bool:
+    return item.state in kinds.WORKING or item.state == kinds.NETWORK_DOWN
+
+
+def _window(
+    run: Run, lines: Mapping[str, ProbeTimeline], usual: Mapping[str, Availability], rules: Rules
+) -> RegionalWindow:
+    key, width = run.key, rules.bin_seconds
+    start, end = _bounds(run, lines, rules)
+    peak = run.peak
+    assert peak is not None
+    return RegionalWindow(
+        kind=key.kind,
+        scope="probe" if key.probe else key.group.scope,
+        country=key.group.country,
+        area=key.group.area,
+        district=key.group.district,
+        network_type=key.part,
+        start=start.middle,
+        start_min=start.low,
+        start_max=start.high,
+        end=None if end is None else end.middle,
+        end_min=None if end is None else end.low,
+        end_max=None if end is None else end.high,
+        probes=tuple(sorted(run.probes)),
+        probes_total=max(peak.members, peak.considered),
+        provisional=run.provisional,
+        confidence=confidence(run, usual, rules),
+        basis=basis(run, usual, width),
+        probe=key.probe,
+        target=key.target,
+    )
+
+
+def _bounds(run: Run, lines: Mapping[str, ProbeTimeline], rules: Rules) -> tuple[Bounds, Bounds | None]:
+    width, key = rules.bin_seconds, run.key
+    low, high = (run.first - 1) * width, (run.last + 1) * width
+    if key.kind == kinds.DEVICE_OFF:
+        return _off_bounds(run, lines[key.probe], rules)
+    bad, good = _tests(key)
+    lows: list[float] = []
+    highs: list[float] = []
+    for probe in sorted(run.probes):
+        line = lines[probe]
+        last_good, first_bad = start_witness(line, low, high, bad, good)
+        if last_good is not None:
+            lows.append(last_good)
+        if first_bad is not None:
+            highs.append(first_bad)
+        elif line.overdue:
+            schedule = line.declaration(run.last).schedule
+            highs.append(line.last_upload + schedule.upload_interval + schedule.round_interval)
+    start = tightest(lows, highs) or Bounds(None, run.first * width)
+    if run.close is None:
+        return start, None
+    lows, highs = [], []
+    for probe in sorted(run.probes):
+        last_bad, first_good = end_witness(lines[probe], low, (run.close + 1) * width, bad, good)
+        if last_bad is not None:
+            lows.append(last_bad)
+        if first_good is not None:
+            highs.append(first_good)
+    end = tightest(lows, highs) or Bounds(run.last * width, (run.close + 1) * width)
+    return start, end
+
+
+def _tests(key: Key) -> tuple[Callable[[Round], bool], Callable[[Round], bool]]:
+    if key.kind == kinds.LOCAL_FAULT:
+        return (lambda item: item.state == kinds.LOCAL_FAULT), _lit
+    if key.kind == kinds.SMS_AFFECTED:
+        return (lambda item: item.sms_ok is False), (lambda item: item.sms_ok is True)
+    if key.kind == kinds.TARGETED_BLOCK:
+        target = key.target
+        return (lambda item: target in item.blocked), (lambda item: _working(item) and target not in item.blocked)
+    return _down, _working
+
+
+def _off_bounds(run: Run, line: ProbeTimeline, rules: Rules) -> tuple[Bounds, Bounds | None]:
+    width = rules.bin_seconds
+    before = line.round_before(run.first * width)
+    start = Bounds(line.starts[before] if before >= 0 else None, (run.first + 1) * width)
+    if run.close is None:
+        return start, None
+    after = line.round_before((run.last + 1) * width) + 1
+    if after >= len(line.rounds):
+        return start, Bounds(run.last * width, (run.close + 1) * width)
+    back = line.starts[after]
+    interval = line.declaration(run.close).schedule.round_interval
+    return start, Bounds(max(run.last * width, back - interval * rules.carry_intervals), back)
+
+
+def _order(window: RegionalWindow) -> tuple[float, str, str, str, str, str, str, str]:
+    return (
+        window.start_max,
+        window.kind,
+        window.country,
+        window.area,
+        window.district,
+        window.network_type,
+        window.probe,
+        window.target,
+    )

@@ -1,0 +1,73 @@
+"""What the collector knows about a probe, as the regional detection reads it (inputs only).
+
+Times are seconds since the epoch (UTC) throughout ``probe.analysis.regional``; the collector turns
+its ISO text into seconds once (``probe.analysis.times.seconds``).
+
+    Declaration   where the probe says it is and how it runs (per run: a probe can move)
+    Round         one round's network state, whether the machine was off before it, SMS
+    Batch         what one upload brought, the span of time it covers, and when it arrived
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from probe.place import NetworkType
+
+RoundState = Literal["up", "network_down", "blocked", "local_fault"]
+"""``up``: controls fine; ``network_down``: controls failing beyond the probe's own link; ``blocked``:
+controls fine, named targets failing; ``local_fault``: the probe's own link or Wi-Fi is down."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    round_interval: float
+    """Seconds between the starts of two rounds."""
+    upload_interval: float
+    """Seconds between two uploads."""
+
+    def __post_init__(self) -> None:
+        if self.round_interval <= 0 or self.upload_interval <= 0:
+            raise ValueError("a schedule needs positive round and upload intervals")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    probe: str
+    country: str
+    area: str = ""
+    """ISO 3166-2 subdivision (``KZ-47``, checked by ``probe.place``), or "": the probe counts only for its country."""
+    district: str = ""
+    """An admin-2 name (``Zhanaozen``), or ""."""
+    network_type: NetworkType = "unknown"
+    schedule: Schedule = field(default_factory=lambda: Schedule(600.0, 3600.0))
+
+
+@dataclass(frozen=True)
+class Round:
+    start: float
+    state: RoundState
+    machine_off: bool = False
+    """The machine was off, or the daemon not running, since the previous round (boot changed)."""
+    sms_ok: bool | None = None
+    """Whether the round's SMS went through; None when it sent none."""
+    blocked: tuple[str, ...] = ()
+    """The targets a ``blocked`` round found blocked."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    declaration: Declaration
+    """The run's declaration: every round of the batch was made under it."""
+    covers_from: float
+    """The batch holds every round the probe made from here..."""
+    covers_to: float
+    """...to here (its upload): a time inside with no round is a time the probe made none."""
+    received: float
+    """When the collector received it."""
+    rounds: tuple[Round, ...] = ()
+
+    @property
+    def probe(self) -> str:
+        return self.declaration.probe
