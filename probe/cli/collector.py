@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from probe.cli.common import DATABASE, F, config_option, log_line
 from probe.cli.output import table
-from probe.collector import registry
-from probe.collector.alert_worker import AlertWorker
+from probe.collector import registry, serving
 from probe.collector.importer import import_bundle
-from probe.collector.service import Limits, make_server
-from probe.collector.workers import STOP_TIMEOUT, Child, Supervisor, worker
-from probe.config import Config, load_config
+from probe.collector.service import Limits
+from probe.collector.workers import STOP_TIMEOUT
+from probe.config import load_config
 from probe.errors import ProbeError
-from probe.identity import key_path_for, load_or_create
-from probe.server import listening_socket
-from probe.storage.postgres.connection import redact
+from probe.identity import load_or_create
 from probe.storage.store import is_postgres, open_store
 
 DEFAULT_DB = Path("collector.db")
@@ -42,18 +37,6 @@ def collector_db_option(func: F) -> F:
 @click.group()
 def collector() -> None:
     """A collector: receives signed batches from probes into one database."""
-
-
-def alert_paths(config: Config, db_path: Path | str) -> tuple[Path, Path]:
-    """The collector's signing key and its alert state file."""
-    settings = config.collector.alerts
-    if settings.key is not None:
-        key = settings.key
-    elif isinstance(db_path, Path):
-        key = key_path_for(db_path)
-    else:
-        key = config.probe.data_dir / "collector.key"
-    return key, settings.state or key.with_name("collector-alerts.db")
 
 
 @collector.command()
@@ -121,72 +104,18 @@ def serve(
 ) -> None:
     """Accept batches on POST /v1/batches until SIGTERM or Ctrl-C (put TLS in front for the internet);
     with [collector.alerts] webhooks, alert them when outage windows open or close."""
-    config = load_config(config_path)
     limits = Limits(max_body_bytes=max_batch_bytes, read_timeout=read_timeout, min_rate=min_rate, rate_grace=rate_grace)
-    if workers > 1:
-        _serve_workers(config, db_path, host, port, limits, send_alerts, workers, stop_timeout)
-        return
-    server = make_server(db_path, host, port, limits=limits, log=log_line)
-    worker = None
-    if send_alerts and config.collector.alerts.webhooks:
-        key, state = alert_paths(config, db_path)
-        worker = AlertWorker(db_path, config.collector.alerts, load_or_create(key), state, log=log_line)
-        worker.start()
-        log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key}")
-
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        server.shutdown()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    where = server.writer.label
-    log_line(f"collector: serving {server.url}/v1/batches into {where}")
-    try:
-        server.serve_forever()
-    finally:
-        server.close()
-        if worker is not None:
-            worker.stop()
-    log_line("collector: stopped")
-
-
-def _serve_workers(
-    config: Config,
-    db_path: Path | str,
-    host: str,
-    port: int,
-    limits: Limits,
-    send_alerts: bool,
-    workers: int,
-    stop_timeout: float,
-) -> None:
-    """``serve --workers N``: N processes on one socket, alerts in one process of their own."""
-    if not is_postgres(db_path):
-        raise ProbeError(f"--workers {workers} needs a PostgreSQL database: SQLite takes one writer at a time")
-    open_store(db_path).close()  # migrated once, here, and a database that cannot be opened said so now
-    listener = listening_socket(host, port)
-    children = {f"worker {number}": worker(listener, host, db_path, limits, log_line) for number in range(workers)}
-    if send_alerts and config.collector.alerts.webhooks:
-        key, state = alert_paths(config, db_path)
-        children["alerts"] = _alert_process(AlertWorker(db_path, config.collector.alerts, load_or_create(key), state,
-                                                        log=log_line))  # fmt: skip
-        log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key}")
-    url = f"http://{f'[{host}]' if ':' in host else host}:{listener.getsockname()[1]}"
-    log_line(f"collector: serving {url}/v1/batches into {redact(str(db_path))} with {workers} workers")
-    try:
-        Supervisor(children, log_line, stop_timeout=stop_timeout).run()
-    finally:
-        listener.close()
-    log_line("collector: stopped")
-
-
-def _alert_process(alert_worker: AlertWorker) -> Child:
-    def run() -> int:
-        signal.signal(signal.SIGTERM, lambda number, frame: alert_worker.stopping.set())
-        alert_worker.run()
-        return 0
-
-    return run
+    serving.serve(
+        load_config(config_path),
+        db_path,
+        host,
+        port,
+        limits,
+        log_line,
+        alerts=send_alerts,
+        workers=workers,
+        stop_timeout=stop_timeout,
+    )
 
 
 @collector.command()
@@ -195,20 +124,7 @@ def _alert_process(alert_worker: AlertWorker) -> Child:
 def alerts(config_path: Path | None, db_path: Path | str) -> None:
     """Send [collector.alerts] in a process of its own, until SIGTERM or Ctrl-C (instead of inside `serve`:
     then its analysis never takes CPU from ingest)."""
-    config = load_config(config_path)
-    if not config.collector.alerts.webhooks:
-        raise ProbeError("no webhooks: set [collector.alerts] webhooks in the config")
-    key_path, state = alert_paths(config, db_path)
-    worker = AlertWorker(db_path, config.collector.alerts, load_or_create(key_path), state, log=log_line)
-
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        worker.stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    log_line(f"collector: alerts to {len(config.collector.alerts.webhooks)} webhook(s), signed by {key_path}")
-    worker.run()
-    log_line("collector: alerts stopped")
+    serving.send_alerts(load_config(config_path), db_path, log_line)
 
 
 @collector.command()
@@ -216,7 +132,7 @@ def alerts(config_path: Path | None, db_path: Path | str) -> None:
 @collector_db_option
 def key(config_path: Path | None, db_path: Path | str) -> None:
     """Print the public key that signs this collector's alerts (made on first use): give it to receivers."""
-    path, _ = alert_paths(load_config(config_path), db_path)
+    path, _ = serving.alert_paths(load_config(config_path), db_path)
     identity = load_or_create(path)
     click.echo(f"key:        {path}\nid:         {identity.probe_id}\npublic key: {identity.public_key_b64}")
 
