@@ -193,6 +193,15 @@ def covers_upload(acceptance: Acceptance | None, config: Config) -> bool:
     )
 
 
+def accepted_places(db: Database) -> frozenset[str]:
+    """Every place a recorded acceptance of the current notice was given with: what a run may carry to a
+    collector (``probe.upload.queue.run_record``; a run measured at a place never accepted goes without it)."""
+    rows = db.db.conn.execute(
+        "select distinct place from consent where text_version = ? and place is not null", (CONSENT_VERSION,)
+    )
+    return frozenset(str(row[0]) for row in rows)
+
+
 def covers_place(acceptance: Acceptance | None, config: Config) -> bool:
     """Whether ``acceptance`` was given with the place now declared (declaring one, or another, asks again)."""
     return acceptance is not None and acceptance.place == declared_place(config)

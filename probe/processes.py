@@ -55,10 +55,10 @@ def exists(pid: int) -> bool:
     return True
 
 
-def boot_id() -> str:
-    """The kernel's id of this boot; "" where there is none to read."""
+def boot_id(source: Path = BOOT_ID) -> str:
+    """The kernel's id of this boot (read from ``source``); "" where there is none to read."""
     try:
-        return BOOT_ID.read_text(encoding="ascii").strip()
+        return source.read_text(encoding="ascii").strip()
     except OSError:
         return ""
 

@@ -26,7 +26,7 @@ from probe.integrity.verify import verify_database
 from probe.storage import Database, open_database
 from probe.storage.chain import record_hash
 from probe.storage.columns import CHAIN_RECORD_COLUMNS as RECORD_COLUMNS
-from probe.upload.protocol import encode_batch, upload_headers
+from probe.upload.protocol import BATCH_FORMAT, encode_batch, upload_headers
 from probe.upload.queue import Pending, mark_acked, next_batch
 
 COLLECTOR = "http://collector.test"
@@ -139,7 +139,7 @@ def test_every_part_of_a_record_is_covered_by_the_batchs_signature_or_the_record
     heartbeats, pending = batches(db, identity)
     assert post(server, encode_batch(heartbeats.batch))[0] == 200
     altered = json.loads(encode_batch(pending.batch))
-    assert altered["format"] == "zhanaozen-batch/3"
+    assert altered["format"] == BATCH_FORMAT
     altered["measurements"][1][field] = value
     assert post(server, encode_batch(altered))[0] == status
     assert stored(path) == []

@@ -27,22 +27,27 @@ SENT_BY_VERSION_3 = {
     "quarantined": 0,
     "error": None,
 }
+NOT_SENT_BEFORE_4 = {"every": None, "rebooted": None, "resumed": None}
+SENT_BY_VERSION_4 = {**SENT_BY_VERSION_3, "every": 3600.0, "rebooted": 0, "resumed": 1}
 
 
-def test_the_upload_protocol_sends_every_round_column_but_the_probe_id() -> None:
+def test_the_upload_protocol_sends_every_round_column_but_the_probe_id_and_the_boot_id() -> None:
     assert tuple(RoundRecord.model_fields) == ROUND_FIELDS
-    assert set(ROUND_FIELDS) == {column.name for column in ROUNDS.columns} - {"probe_id"}
+    assert set(ROUND_FIELDS) == {column.name for column in ROUNDS.columns} - {"probe_id", "boot_id"}
+    assert ROUNDS.column("boot_id").postgres is None  # a probe's own: no collector has a place for it
 
 
 def test_a_round_record_is_taken_as_probes_send_it_and_refused_without_what_a_heartbeat_always_has() -> None:
-    assert RoundRecord.model_validate(SENT_BY_VERSION_3).model_dump() == SENT_BY_VERSION_3
+    assert RoundRecord.model_validate(SENT_BY_VERSION_3).model_dump() == {**SENT_BY_VERSION_3, **NOT_SENT_BEFORE_4}
+    assert RoundRecord.model_validate(SENT_BY_VERSION_4).model_dump() == SENT_BY_VERSION_4
     short = {name: SENT_BY_VERSION_3[name] for name in ("id", "group_name", "experiment", "started_at", "status")}
     assert RoundRecord.model_validate(short).model_dump() == {
         **dict.fromkeys(ROUND_FIELDS),
         **dict.fromkeys((*ROUND_COUNTS, "quarantined"), 0),
         **short,
     }
-    for wrong in ({"status": None}, {"measured": -1}, {"unknown": 1}):
+    wrongs = ({"status": None}, {"measured": -1}, {"unknown": 1}, {"boot_id": "b"}, {"rebooted": 2}, {"every": 0})
+    for wrong in wrongs:
         with pytest.raises(ValidationError):
             RoundRecord.model_validate({**SENT_BY_VERSION_3, **wrong})
 

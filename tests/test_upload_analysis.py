@@ -19,12 +19,11 @@ from test_network_identity import dbip_files, helper_with
 from probe.collector.service import running_collector
 from probe.experiments import get_experiment
 from probe.helper.ipdb import IPDatabases
-from probe.integrity.signing import batch_statement
 from probe.runner import run_targets
 from probe.storage import Database, open_database
 from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.testlist import Target
-from probe.upload.protocol import BATCH_FORMAT, encode_batch
+from probe.upload.protocol import BATCH_FORMAT, SINCE_4, encode_batch, sign_batch
 from probe.verdict import Verdict
 
 
@@ -99,9 +98,12 @@ def test_a_measurement_judged_again_and_sent_again_replaces_its_verdict_at_the_c
 
 
 def previous_version(batch: dict[str, Any], version: str) -> dict[str, Any]:
-    """``batch`` as a probe at ``version`` (zhanaozen-batch/1 or /2) would have sent it, unsigned."""
-    dropped = RULE_KEYS if version == "zhanaozen-batch/2" else (*VERDICT_KEYS, *RULE_KEYS)
-    old = {key: value for key, value in batch.items() if key != "signature"}
+    """``batch`` as a probe at ``version`` (zhanaozen-batch/1, /2 or /3) would have sent it, unsigned: without
+    what /4 added (``SINCE_4``), nor what came after ``version``."""
+    dropped = {"zhanaozen-batch/3": (), "zhanaozen-batch/2": RULE_KEYS}.get(version, (*VERDICT_KEYS, *RULE_KEYS))
+    old = {key: value for key, value in batch.items() if key not in ("signature", *SINCE_4["batch"])}
+    for where in ("runs", "rounds"):
+        old[where] = [{key: value for key, value in one.items() if key not in SINCE_4[where]} for one in old[where]]
     old["format"] = version
     old["measurements"] = [
         {key: value for key, value in record.items() if key not in dropped} for record in old["measurements"]
@@ -115,7 +117,7 @@ def previous_version(batch: dict[str, Any], version: str) -> dict[str, Any]:
     return old
 
 
-@pytest.mark.parametrize("version", ["zhanaozen-batch/1", "zhanaozen-batch/2"])
+@pytest.mark.parametrize("version", ["zhanaozen-batch/1", "zhanaozen-batch/2", "zhanaozen-batch/3"])
 def test_a_collector_keeps_accepting_batches_of_the_previous_versions(tmp_path: Path, version: str) -> None:
     db = open_database(tmp_path / "probe" / "probe.db")
     try:
@@ -128,7 +130,7 @@ def test_a_collector_keeps_accepting_batches_of_the_previous_versions(tmp_path: 
             register(path, identity)
             for pending in batches(db, identity):
                 old = previous_version(pending.batch, version)
-                old["signature"] = identity.sign(batch_statement(old))
+                old["signature"] = sign_batch(identity, old)
                 status, answer = post(server, encode_batch(old))
                 assert status == 200, answer
     finally:
@@ -136,7 +138,8 @@ def test_a_collector_keeps_accepting_batches_of_the_previous_versions(tmp_path: 
     assert len(collector_rows(path, "select id from measurements")) == 3
     assert collector_rows(path, "select count(*) from runs where probe_id is not null") == [(1,)]
     verdicts = collector_rows(path, "select distinct verdict, rule from measurements")
-    assert verdicts == ([(None, None)] if version == "zhanaozen-batch/1" else [("accessible", None)])
+    expected = {"zhanaozen-batch/1": (None, None), "zhanaozen-batch/2": ("accessible", None)}
+    assert verdicts == [expected.get(version, ("accessible", "http.same_page"))]
 
 
 VERDICT_KEYS = ("verdict", "blocking", "blocking_detail", "confirmed", "reason", "network_state")

@@ -167,7 +167,7 @@ def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestRes
     if batch.head is not None:
         head = batch.head
         store.add_head(batch.probe_id, epoch or "", head.seq, head.hash, head.signed_at, head.signature)
-    store.touch_probe(batch.probe_id, utc_now_iso(), result.stored)
+    store.touch_probe(batch.probe_id, utc_now_iso(), result.stored, batch.upload_every)
     return result
 
 

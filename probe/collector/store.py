@@ -30,9 +30,10 @@ STORED_COLUMNS = (*CHAIN_RECORD_COLUMNS, *VERDICT_FIELDS)
 """A record's columns as a collector stores them: its chained content and link, and its verdict (since /2)."""
 TOUCH_PROBE = (
     "update probes set first_seen = coalesce(first_seen, ?), last_seen = ?, batches = batches + 1, "
-    "measurements = measurements + ? where id = ?"
+    "measurements = measurements + ?, upload_every = coalesce(?, upload_every) where id = ?"
 )
-"""A batch counted in ``probes`` (now, now, new measurements, probe id): the same SQL on both engines."""
+"""A batch counted in ``probes`` (now, now, new measurements, the upload interval it declares or None, probe id):
+the same SQL on both engines. A batch that declares no interval (a bundle, an older probe) keeps the last one."""
 Stored = tuple[str, str]
 """A stored record found by id: (probe_id, chain_hash)."""
 Link = tuple[str, str, str]
@@ -75,8 +76,8 @@ class BatchStore(Protocol):
     def add_head(self, probe_id: str, epoch: str, seq: int, hash_: str, signed_at: str, signature: str) -> None:
         """Keep a signed chain head (once)."""
 
-    def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
-        """Count a batch and its new measurements in ``probes``."""
+    def touch_probe(self, probe_id: str, now: str, stored: int, upload_every: float | None) -> None:
+        """Count a batch and its new measurements in ``probes``, and keep the upload interval it declares."""
 
     def claim(self, key: str) -> None:
         """Wait until no other writer's transaction holds ``key``, and hold it until this one ends: for

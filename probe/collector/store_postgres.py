@@ -129,8 +129,8 @@ class PostgresBatchStore:
             (probe_id, epoch, seq, hash_, signed_at, signature),
         )
 
-    def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
-        self.conn.execute(TOUCH_PROBE, (now, now, stored, probe_id))
+    def touch_probe(self, probe_id: str, now: str, stored: int, upload_every: float | None) -> None:
+        self.conn.execute(TOUCH_PROBE, (now, now, stored, upload_every, probe_id))
 
     def claim(self, key: str) -> None:
         self.conn.execute("select pg_advisory_xact_lock(hashtext(?))", (key,))

@@ -95,8 +95,8 @@ class SqliteBatchStore:
             (probe_id, epoch, seq, hash_, signed_at, signature),
         )
 
-    def touch_probe(self, probe_id: str, now: str, stored: int) -> None:
-        self.conn.execute(TOUCH_PROBE, (now, now, stored, probe_id))
+    def touch_probe(self, probe_id: str, now: str, stored: int, upload_every: float | None) -> None:
+        self.conn.execute(TOUCH_PROBE, (now, now, stored, upload_every, probe_id))
 
     def claim(self, key: str) -> None:
         """Nothing to wait for: ``BEGIN IMMEDIATE`` lets one writer in at a time."""

@@ -50,14 +50,41 @@ def _execute(db: Database, sql: str, params: tuple[Any, ...]) -> None:
         raise StorageError(f"cannot write heartbeat to {db.path or 'memory'}: {exc}") from None
 
 
-def start_round(db: Database, *, round_id: str, group: str, experiment: str, started_at: str) -> None:
-    """The round's row, every count 0 (``ROUND_COUNTS``)."""
+def start_round(
+    db: Database,
+    *,
+    round_id: str,
+    group: str,
+    experiment: str,
+    started_at: str,
+    every: float | None = None,
+    boot: str = "",
+    first_of_daemon: bool = False,
+) -> None:
+    """The round's row, every count 0 (``ROUND_COUNTS``), with its group's interval (``every``) and what it says
+    of the time since this probe's round before (``since_previous``): ``boot`` is the kernel's boot id now
+    ("" where there is none), ``first_of_daemon`` whether this is the first round of the daemon's process."""
+    rebooted, resumed = since_previous(db, boot, first_of_daemon=first_of_daemon)
     _execute(
         db,
-        f"insert into rounds (id, group_name, experiment, started_at, status, {', '.join(ROUND_COUNTS)}) "
-        f"values (?, ?, ?, ?, ?{', 0' * len(ROUND_COUNTS)})",
-        (round_id, group, experiment, started_at, RUNNING),
+        f"insert into rounds (id, group_name, experiment, started_at, status, every, rebooted, resumed, boot_id, "
+        f"{', '.join(ROUND_COUNTS)}) values (?, ?, ?, ?, ?, ?, ?, ?, ?{', 0' * len(ROUND_COUNTS)})",
+        (round_id, group, experiment, started_at, RUNNING, every, rebooted, resumed, boot or None),
     )
+
+
+def since_previous(db: Database, boot: str, *, first_of_daemon: bool) -> tuple[int | None, int]:
+    """``rebooted`` and ``resumed`` for a round about to start: whether the machine booted again since this
+    probe's latest round (its boot id differs; None when either boot id is unknown, as in a round an older
+    version wrote), and whether the daemon was not running since then (the first round of a daemon's process
+    after any round). Neither says anything of a probe's first round: both 0."""
+    previous = db.db.conn.execute(
+        "select boot_id from rounds where probe_id is null order by started_at desc, rowid desc limit 1"
+    ).fetchone()
+    if previous is None:
+        return 0, 0
+    rebooted = None if not boot or previous[0] is None else int(previous[0] != boot)
+    return rebooted, int(first_of_daemon)
 
 
 def link_run(db: Database, round_id: str, run_id: str) -> None:

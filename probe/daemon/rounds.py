@@ -108,8 +108,12 @@ def run_round(
     stop: threading.Event,
     clock: Clock = time.time,
     log: Log = lambda line: None,
+    boot: str = "",
+    first_of_daemon: bool = False,
 ) -> RoundResult:
-    """Run one round of ``group``; its heartbeat row exists from the start, and is closed at the end."""
+    """Run one round of ``group``; its heartbeat row exists from the start, and is closed at the end. ``boot`` (the
+    kernel's boot id) and ``first_of_daemon`` tell whether the machine or the daemon was off since the round
+    before (``heartbeat.start_round``)."""
     result = RoundResult(uuid.uuid4().hex, group.name, clock(), heartbeat.FAILED)
     heartbeat.start_round(
         db,
@@ -117,6 +121,9 @@ def run_round(
         group=group.name,
         experiment=group.experiment,
         started_at=heartbeat.iso(result.started),
+        every=group.every,
+        boot=boot,
+        first_of_daemon=first_of_daemon,
     )
 
     def link(measurement: Measurement, done: int, total: int) -> None:

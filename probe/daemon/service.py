@@ -25,6 +25,7 @@ from probe.daemon.rounds import RoundResult, groups_from, run_round
 from probe.daemon.schedule import Group, Schedule
 from probe.identity import Identity, key_path_for, load_or_create
 from probe.integrity.heads import register_self, sign_local_head
+from probe.processes import BOOT_ID, boot_id
 from probe.storage import Database, open_database
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Daemon:
     rng: random.Random = field(default_factory=random.Random)
     max_rounds: int | None = None
     poll: float = POLL_SECONDS
+    boot_id_source: Path = BOOT_ID
+    """Where the kernel's boot id is read (a test gives a file of its own)."""
     rounds_run: int = 0
     results: deque[RoundResult] = field(default_factory=lambda: deque(maxlen=RESULTS_KEPT))
 
@@ -78,13 +81,26 @@ class Daemon:
         )
         uploader = self._uploader(db, identity)
         self.log(f"probe {identity.probe_id}: daemon started, groups: {', '.join(schedule.groups)}")
+        # Read once: a process never outlives its boot. Kept in the rounds' rows, never sent (``heartbeat``).
+        boot = boot_id(self.boot_id_source)
+        first = True
         try:
             while not self.stop.is_set() and (self.max_rounds is None or self.rounds_run < self.max_rounds):
                 group, due = schedule.next()
                 self.log(f"next round: {group.name} at {heartbeat.iso(due)[:19]}Z")
                 if not self._wait_for(schedule, group.name):
                     break
-                result = run_round(db, group, self.config, stop=self.stop, clock=self.clock, log=self.log)
+                result = run_round(
+                    db,
+                    group,
+                    self.config,
+                    stop=self.stop,
+                    clock=self.clock,
+                    log=self.log,
+                    boot=boot,
+                    first_of_daemon=first,
+                )
+                first = False
                 self.results.append(result)
                 self.rounds_run += 1
                 schedule.completed(group.name, started=result.started, now=self.clock())

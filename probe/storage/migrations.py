@@ -80,6 +80,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (12, "chains archived when a collector showed the database had lost records", chain_epochs),
     (13, "consent: the place the volunteer declared with it", consent_place),
     (14, "runs: the place the probe declared when each started", declared(14)),
+    (15, "rounds: the group's interval, rebooted or resumed since the round before, the boot's id", declared(15)),
 ]
 
 

@@ -41,10 +41,12 @@ PROBES = Table(
         Column("last_seen", TEXT, sqlite=2),
         Column("batches", BIGINT, not_null=True, default="0", sqlite=2),
         Column("measurements", BIGINT, not_null=True, default="0", sqlite=2),
+        Column("upload_every", REAL, sqlite=15, postgres=5),
     ),
     key=("id",),
 )
-"""Probe ids and public keys: a probe's own (``is_self`` 1), or those a collector accepts."""
+"""Probe ids and public keys: a probe's own (``is_self`` 1), or those a collector accepts; at a collector, the
+upload interval the probe last declared (``upload_every``, seconds: how long its silence is usual)."""
 
 RUNS = Table(
     "runs",
@@ -97,6 +99,10 @@ ROUNDS = Table(
         *(Column(name, INTEGER, sqlite=2) for name in ROUND_COUNTS),
         Column("quarantined", INTEGER, sqlite=6),
         Column("error", TEXT, sqlite=2),
+        Column("every", REAL, sqlite=15, postgres=5),
+        Column("rebooted", INTEGER, sqlite=15, postgres=5),
+        Column("resumed", INTEGER, sqlite=15, postgres=5),
+        Column("boot_id", TEXT, sqlite=15, postgres=None),  # the kernel's boot it ran in: never uploaded
     ),
     key=("id",),
     postgres_key=("probe_id", "id"),
@@ -107,10 +113,18 @@ ROUNDS = Table(
         Index("rounds_run", ("run_id",), sqlite=5, postgres=1),
     ),
 )
-"""One heartbeat row per scheduled round, written even when every target fails (``probe.daemon.heartbeat``)."""
+"""One heartbeat row per scheduled round, written even when every target fails (``probe.daemon.heartbeat``): its
+group's interval (``every``), and whether the machine was off since the round before (``rebooted``: another boot;
+``resumed``: the first round of a daemon started after it), told from the boot's id, which stays on the probe."""
 
-ROUND_FIELDS = tuple(column.name for column in ROUNDS.columns if column.name != "probe_id")
-"""A round's fields as a probe sends them (a collector adds the probe's id)."""
+ROUND_FLAGS = ("rebooted", "resumed")
+"""What a round says of the time since the round before: 1, 0, or NULL where it cannot tell (an older round)."""
+
+ROUND_FIELDS = tuple(
+    column.name for column in ROUNDS.columns if column.name != "probe_id" and column.postgres is not None
+)
+"""A round's fields as a probe sends them (a collector adds the probe's id): every column both engines hold, so
+none of a probe's own (the boot's id, ``postgres=None``) ever leaves it."""
 
 CHAIN_HEADS = Table(
     "chain_heads",

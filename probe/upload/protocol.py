@@ -1,6 +1,6 @@
 """The batch: what a probe sends to a collector (over HTTP, or in a bundle file, one per line).
 
-    {"format": "zhanaozen-batch/3", "probe_id": ..., "public_key": ..., "created_at": ...,
+    {"format": "zhanaozen-batch/4", "probe_id": ..., "public_key": ..., "created_at": ..., "upload_every": ...,
      "measurements": [chained rows, in chain order], "runs": [...], "rounds": [...],
      "network_contexts": [...], "head": {"seq", "hash", "signed_at", "signature"} | null, "signature": ...}
 
@@ -18,6 +18,12 @@ keep uploading):
   covers each record's place, hash and verdict columns, its content is covered by the hash, which the
   collector recomputes anyway. A collector then encodes a record canonically once, not twice, and validates
   the body from its bytes: the statement of a /1 or /2 batch needs the body parsed as plain JSON as well.
+- ``zhanaozen-batch/4`` adds what a collector needs to place a probe and to tell its silence from a cut: each
+  run's place as the probe declared it when the run started (``area``, ``district``, ``network_type``), each
+  round's interval (``every``, seconds) and whether the machine was off since the round before (``rebooted``: the
+  boot changed; ``resumed``: the daemon was not running; 1, 0 or null), and the probe's upload interval
+  (``upload_every``, seconds; null in a bundle). No identifier of the machine: the boot's id stays on the probe.
+  A batch of an earlier format carries none of these (``SINCE_4``), and its signature covers them not.
 
 Over HTTP the request also carries ``X-Probe-Id``, ``X-Probe-Key`` (base64) and
 ``X-Probe-Signature``, the key's signature of the body's bytes
@@ -40,20 +46,20 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from probe.identity import Identity
 from probe.integrity.signing import batch_statement, hashed_batch_statement, upload_statement
 from probe.limits import INPUT_CHARS, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS
 from probe.storage.columns import VERDICT_ROW_COLUMNS
 from probe.storage.db import row_to_measurement
-from probe.storage.tables import ROUND_FIELDS, ROUNDS
+from probe.storage.tables import ROUND_FIELDS, ROUND_FLAGS, ROUNDS
 
-BATCH_FORMAT = "zhanaozen-batch/3"
+BATCH_FORMAT = "zhanaozen-batch/4"
 """What this probe sends."""
 WHOLE_SIGNED_FORMATS = ("zhanaozen-batch/1", "zhanaozen-batch/2")
 """The versions whose signature covers the whole batch as plain JSON (``batch_statement``)."""
-BATCH_FORMATS = (*WHOLE_SIGNED_FORMATS, BATCH_FORMAT)
+BATCH_FORMATS = (*WHOLE_SIGNED_FORMATS, "zhanaozen-batch/3", BATCH_FORMAT)
 """What a collector accepts: this version and the previous ones."""
 TEXT_MAX = TEXT_CHARS
 PROBE_ID_HEADER = "X-Probe-Id"
@@ -65,6 +71,8 @@ ProbeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Short = Annotated[str, Field(max_length=SHORT_CHARS)]
 Text = Annotated[str, Field(max_length=TEXT_CHARS)]
 Count = Annotated[int, Field(ge=0, le=1 << 40)]
+Flag = Annotated[int, Field(ge=0, le=1)]
+Seconds = Annotated[float, Field(gt=0, le=366 * 86400, allow_inf_nan=False)]
 
 
 class _Record(BaseModel):
@@ -147,6 +155,10 @@ class RunRecord(_Record):
     # Since /2.
     probe_network_name: Short | None = None
     network_source: Short | None = None
+    # Since /4: the place the probe declared when the run started (``probe.place``).
+    area: Short | None = None
+    district: Short | None = None
+    network_type: Short | None = None
 
 
 class NetworkContextRecord(_Record):
@@ -167,8 +179,14 @@ _ROUND_TEXTS = ("error",)
 
 def _round_field(name: str) -> tuple[Any, Any]:
     """A round's field as the protocol takes it: from its ``rounds`` column (a count is a ``Count``, 0 when
-    absent), what a heartbeat always has required, an error as long text."""
-    if ROUNDS.column(name).type.python is int:
+    absent; a flag 0 or 1, null when unknown; an interval positive seconds), what a heartbeat always has
+    required, an error as long text."""
+    kind = ROUNDS.column(name).type.python
+    if name in ROUND_FLAGS:
+        return Flag | None, None
+    if kind is float:
+        return Seconds | None, None
+    if kind is int:
         return Count, 0
     if name in _ROUND_REQUIRED:
         return Short, ...
@@ -199,11 +217,22 @@ class WithheldRecord(_Record):
     signature: Short
 
 
+SINCE_4: dict[str, tuple[str, ...]] = {
+    "batch": ("upload_every",),
+    "runs": ("area", "district", "network_type"),
+    "rounds": ("every", *ROUND_FLAGS),
+}
+"""The fields ``zhanaozen-batch/4`` added, by where they are: a batch of an earlier format holds none of them."""
+
+
 class Batch(_Record):
-    format: Literal["zhanaozen-batch/1", "zhanaozen-batch/2", "zhanaozen-batch/3"]
+    format: Literal["zhanaozen-batch/1", "zhanaozen-batch/2", "zhanaozen-batch/3", "zhanaozen-batch/4"]
     probe_id: ProbeId
     public_key: Short
     created_at: Short
+    upload_every: Seconds | None = None
+    """Since /4: the probe's upload interval (``[upload] every``), so a collector knows when its silence is
+    unusual; None from a bundle, which is not uploaded on a schedule."""
     epoch: Hex64 | None = None
     """The chain the measurements belong to: the hash of its record 1 (a recreated database starts
     a new one). Required with measurements or withheld records; absent from batches of runs and rounds."""
@@ -214,6 +243,18 @@ class Batch(_Record):
     withheld: Annotated[list[WithheldRecord], Field(max_length=MAX_ITEMS)] = []
     network_contexts: Annotated[list[NetworkContextRecord], Field(max_length=MAX_ITEMS)] = []
     signature: Short
+
+    @model_validator(mode="after")
+    def _fields_of_its_format(self) -> Batch:
+        # An earlier format's signature would not cover them (``statement_view``): refused, never stored unsigned.
+        if self.format != BATCH_FORMAT:
+            for where, names in SINCE_4.items():
+                records = [self] if where == "batch" else getattr(self, where)
+                for record in records:
+                    held = [name for name in names if getattr(record, name) is not None]
+                    if held:
+                        raise ValueError(f"{where}: {held[0]} is sent since {BATCH_FORMAT}, not in {self.format}")
+        return self
 
 
 RUN_FIELDS = tuple(RunRecord.model_fields)
@@ -257,7 +298,20 @@ def signed_statement(batch: Batch, raw: Mapping[str, Any] | None) -> bytes:
         if raw is None:
             raise ValueError(f"a {batch.format} batch is checked against its plain JSON")
         return batch_statement(raw)
-    return hashed_batch_statement(batch.model_dump())
+    return hashed_batch_statement(statement_view(batch))
+
+
+def statement_view(batch: Batch) -> dict[str, Any]:
+    """``batch`` as its signature covers it (/3 on): every field of its format, as its model dumps them. A /3
+    batch is read without the fields /4 added (``SINCE_4``), as a /3 probe's model dumped it when it signed."""
+    view = batch.model_dump()
+    if batch.format == BATCH_FORMAT:
+        return view
+    for where, names in SINCE_4.items():
+        for record in [view] if where == "batch" else view[where]:
+            for name in names:
+                del record[name]
+    return view
 
 
 def sign_batch(identity: Identity, batch: Mapping[str, Any]) -> str:
@@ -271,7 +325,7 @@ def sign_batch(identity: Identity, batch: Mapping[str, Any]) -> str:
         model = Batch.model_validate_json(encode_batch(unsigned))
     except ValidationError:
         return identity.sign(hashed_batch_statement(unsigned))
-    return identity.sign(hashed_batch_statement(model.model_dump()))
+    return identity.sign(hashed_batch_statement(statement_view(model)))
 
 
 def upload_headers(identity: Identity, body: bytes) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from probe.consent import accepted_places
 from probe.model import utc_now_iso
 from probe.storage import Database
 from probe.storage.own_chain import own_chain
@@ -100,13 +101,12 @@ def quarantined_pending(db: Database, collector: str, item: Quarantined) -> Pend
         pending.resend = item.kind == VERDICT
         found = pending.measurements and pending.measurements[0]["chain_seq"] == int(item.key)
         return pending if found else None
-    table, state, convert = (
-        ("rounds", ROUND_STATE, round_record) if item.kind == ROUND else ("runs", RUN_STATE, run_record)
-    )
+    table, state = ("rounds", ROUND_STATE) if item.kind == ROUND else ("runs", RUN_STATE)
     rows = select_rows(db, f"select r.*, {state} as state_ from {table} r where r.id = ?", (item.key,))
     if not rows:
         return None
-    entry = (convert(rows[0]), str(rows[0]["state_"]))
+    record = round_record(rows[0]) if item.kind == ROUND else run_record(rows[0], accepted_places(db))
+    entry = (record, str(rows[0]["state_"]))
     return Pending(rounds=[entry]) if item.kind == ROUND else Pending(runs=[entry])
 
 

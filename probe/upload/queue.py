@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from probe.consent import accepted_places
 from probe.errors import StorageError
 from probe.identity import Identity
 from probe.integrity.heads import SignedHead, head_at, local_epoch
 from probe.integrity.signing import withheld_statement
 from probe.limits import ENVELOPE_BYTES, MAX_ITEMS, SHORT_CHARS, TEXT_CHARS, clip
 from probe.model import utc_now_iso
+from probe.place import describe
 from probe.storage import Database
 from probe.storage.columns import CHAIN_RECORD_COLUMNS
 from probe.storage.own_chain import own_chain
@@ -162,8 +164,18 @@ def measurement_records(db: Database, *, after_seq: int, limit: int, max_bytes: 
     return measurement_pending(db, after_seq=after_seq, limit=limit, max_bytes=max_bytes).measurements
 
 
-def run_record(row: dict[str, Any]) -> dict[str, Any]:
+RUN_PLACE = ("area", "district", "network_type")
+"""A run's place as the probe declared it (``probe.runner.run_place``): sent only where consent covered it."""
+
+
+def run_record(row: dict[str, Any], places: Collection[str]) -> dict[str, Any]:
+    """A run as a batch carries it. Its place goes with it only if a recorded acceptance covered that place
+    (``places``: ``consent.accepted_places``); otherwise none does (the volunteer never agreed to send it)."""
     record = {name: row.get(name) for name in RUN_FIELDS}
+    if any(record[name] not in (None, "unknown") for name in RUN_PLACE):
+        declared = describe(record["area"] or "", record["district"] or "", record["network_type"] or "unknown")
+        if declared not in places:
+            record.update(dict.fromkeys(RUN_PLACE))
     if record["test_list"]:
         record["test_list"] = PurePath(record["test_list"]).name
     # A run's problems (a long broken list) must not make every batch that carries it refused.
@@ -222,12 +234,16 @@ def make_batch(
     epoch: str | None = None,
     withheld: list[dict[str, Any]] | None = None,
     network_contexts: list[dict[str, Any]] | None = None,
+    upload_every: float | None = None,
 ) -> dict[str, Any]:
+    """A signed batch; ``upload_every``: the probe's upload interval (``[upload] every``) when it uploads on a
+    schedule, which a collector keeps to know when the probe's silence is unusual (None in a bundle)."""
     batch: dict[str, Any] = {
         "format": BATCH_FORMAT,
         "probe_id": identity.probe_id,
         "public_key": identity.public_key_b64,
         "created_at": utc_now_iso(),
+        "upload_every": upload_every,
         "measurements": measurements,
         "runs": runs,
         "rounds": rounds,
@@ -243,7 +259,7 @@ def make_batch(
     return batch
 
 
-def sign(db: Database, identity: Identity, pending: Pending) -> dict[str, Any]:
+def sign(db: Database, identity: Identity, pending: Pending, *, upload_every: float | None = None) -> dict[str, Any]:
     """The signed batch for ``pending``: its records with their chain's epoch and a head at the last."""
     last = pending.last_seq
     return make_batch(
@@ -254,6 +270,7 @@ def sign(db: Database, identity: Identity, pending: Pending) -> dict[str, Any]:
         head=head_at(db, identity, last) if last is not None else None,
         epoch=local_epoch(db) if last is not None else None,
         network_contexts=network_context_records(db, [item["id"] for item, _ in pending.runs]),
+        upload_every=upload_every,
     )
 
 
@@ -281,12 +298,13 @@ def next_heartbeats(db: Database, collector: str, *, max_bytes: int) -> Pending 
     """The next batch of changed rounds (heartbeats), then runs; None when all are acknowledged."""
     pending = Pending()
     room = max_bytes - ENVELOPE_BYTES
-    for kind, rows, convert in (
-        (ROUND, changed_rounds(db, collector, MAX_ITEMS), round_record),
-        (RUN, changed_runs(db, collector, MAX_ITEMS), run_record),
+    places = accepted_places(db)
+    for kind, rows in (
+        (ROUND, changed_rounds(db, collector, MAX_ITEMS)),
+        (RUN, changed_runs(db, collector, MAX_ITEMS)),
     ):
         for row in rows:
-            item = convert(row)
+            item = round_record(row) if kind == ROUND else run_record(row, places)
             room -= _size(item)
             if room < 0 and pending.items:
                 return pending
@@ -383,8 +401,9 @@ def bundle_batches(
         after = int(records[-1]["chain_seq"])
         yield sign(db, identity, Pending(records))
     ordered = sorted(run_ids)
+    places = accepted_places(db)
     runs = [
-        run_record(row)
+        run_record(row, places)
         for index in range(0, len(ordered), 500)
         for row in select_rows(
             db,

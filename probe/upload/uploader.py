@@ -188,7 +188,7 @@ class _Pass:
         if not self.can_go_on():
             return False
         try:
-            answer = self._post(sign(self.db, self.identity, pending))
+            answer = self._post(sign(self.db, self.identity, pending, upload_every=self.settings.every))
         except UploadError as exc:
             if exc.status not in CONTENT_REFUSALS:
                 self.report.error, self.report.status = str(exc), exc.status
@@ -250,7 +250,9 @@ class _Pass:
 
     def collector_takes_an_empty_batch(self) -> bool:
         if self._takes_empty is None:
-            empty = make_batch(self.identity, measurements=[], runs=[], rounds=[], head=None)
+            empty = make_batch(
+                self.identity, measurements=[], runs=[], rounds=[], head=None, upload_every=self.settings.every
+            )
             try:
                 self._post(empty)
                 self._takes_empty = True

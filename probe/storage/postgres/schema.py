@@ -126,6 +126,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (2, "an index to walk each chain in order, as verify reads it", _CHAIN_ORDER),
     (3, "an index for one network's outage series", _NETWORK_OUTAGES),
     (4, "runs: the place the probe declared when each started", postgres_script(4)),
+    (
+        5,
+        "rounds: the group's interval, rebooted or resumed since the round before; probes: the upload interval",
+        postgres_script(5),
+    ),
 ]
 _LOCK = 0x7A68616E  # any constant: the advisory lock migrations hold
 
