@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from click.testing import CliRunner
 from support.dnsserver import running_dns_server
 from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from support.servers import tcp_refusing_port
@@ -22,6 +23,7 @@ from support.unattended import daemon_config, fill, probe_identity
 from test_collector_service import post, register
 
 from probe import consent
+from probe.cli.main import cli
 from probe.collector import registry
 from probe.collector.service import running_collector
 from probe.config import Config
@@ -125,6 +127,8 @@ def test_a_sqlite_collector_holds_each_runs_place_and_each_rounds_interval_reboo
     assert rounds == EXPECTED_ROUNDS
     assert runs == EXPECTED_RUNS
     assert schedule == [(UPLOAD_EVERY,)]
+    listing = CliRunner().invoke(cli, ["collector", "probes", "--db", str(collector_path)])
+    assert listing.exit_code == 0 and "uploads_every" in listing.output and "900 s" in listing.output
     no_boot_id_in(sent, boots)
     files = [collector_path, *collector_path.parent.glob("collector.db-*")]  # no connection holds them now
     assert not [boot for boot in boots for file in files if boot.encode() in file.read_bytes()]

@@ -190,6 +190,7 @@ def probes_command(db_path: Path | str) -> None:
                 row["name"],
                 row["added_how"],
                 row["last_seen"],
+                "" if row["upload_every"] is None else f"{row['upload_every']:g} s",
                 row["batches"],
                 row["measurements"],
                 row["quarantined"] or 0,
@@ -199,7 +200,8 @@ def probes_command(db_path: Path | str) -> None:
         ]
     finally:
         db.close()
-    click.echo(table(("id", "name", "added", "last_seen", "batches", "measurements", "quarantined"), rows))
+    header = ("id", "name", "added", "last_seen", "uploads_every", "batches", "measurements", "quarantined")
+    click.echo(table(header, rows))
 
 
 @collector.command()
