@@ -9,7 +9,9 @@ their Wi-Fi, or their own line goes down (``probe_dark``); 0.3% of rounds fail o
 day), mobile-only cuts of an area or a district, a national shutdown, country-wide blocks of one
 target for a day, an area whose SMS fail while its network works, and the nested case of 2011 (a
 district cut off inside an area whose mobile network is cut, on a day a target is blocked
-nationwide). A cut probe keeps measuring and uploads when the cut ends.
+nationwide). A cut reaches each probe of its group within ``--stagger`` seconds of its start (5 minutes), and
+leaves each as unevenly; a cut probe keeps measuring and uploads when the cut ends. The true start is the first
+probe's onset, the true end the last probe's return.
 
 ``play`` turns any such world into the batches a collector would receive (also used by
 ``tests/test_regional_*.py``). Then ``probe.analysis.regional.detect`` runs once on everything (as of
@@ -19,7 +21,7 @@ regional cuts of 30 minutes or more, how often a detected cut has the right type
 full), false alarms per 30 days (and how many of them on a power cut, a night or a single device),
 how often the true start and end lie inside the reported bounds, and how soon a live window appeared.
 
-    .venv/bin/python benchmarks/regional_simulation.py [--seeds 1,2,3] [--days 30]
+    .venv/bin/python benchmarks/regional_simulation.py [--seeds 1,2,3] [--days 30] [--stagger 300]
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ ROUND = 600.0
 HOUR = 3600.0
 DAY = 86400.0
 TARGET = "http://twitter.com/"
+STAGGER = 300.0
+"""A cut reaches each of its probes within 5 minutes of its start, and leaves each within 5 minutes of its end."""
 LIVE_HOURS = (1, 2, 3, 4, 6)
 """When, after a cut began, live detection is asked (uploads come every 30 minutes to 2 hours)."""
 
@@ -126,6 +130,25 @@ class World:
     seed: int
     off_in_power: dict[int, set[str]] = field(default_factory=dict)
     stalls: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    stagger: float = 0.0
+    """A cut reaches each probe of its group up to this many seconds after it begins, and leaves it as late."""
+
+    def struck(self, event: Event, probe: str) -> tuple[float, float]:
+        """When an event cut this probe off and when it gave it back (its own moments, within the stagger)."""
+        return (
+            event.start + self.stagger * _noise(self.seed, f"{probe}/on", event.start),
+            event.end + self.stagger * _noise(self.seed, f"{probe}/back", event.end),
+        )
+
+    def hits(self, event: Event, declaration: Declaration) -> bool:
+        if not _covers(event, declaration):
+            return False
+        return event.kind != regional_kinds.MOBILE_SHUTDOWN or declaration.network_type == "mobile"
+
+    def true_span(self, event: Event) -> tuple[float, float]:
+        """The event's first onset and last return over the probes it hits."""
+        moments = [self.struck(event, d.probe) for d in self.declarations if self.hits(event, d)]
+        return min(on for on, _ in moments), max(back for _, back in moments)
 
     def stall_of(self, probe: str, moment: float) -> float:
         for low, high in self.stalls.get(probe, ()):
@@ -144,9 +167,10 @@ class World:
                     return None
                 router_off = declaration.network_type == "fixed"
         for event in self.truth:
-            hit = event.start <= moment < event.end and _covers(event, declaration)
-            if hit and (event.kind != regional_kinds.MOBILE_SHUTDOWN or declaration.network_type == "mobile"):
-                return ("network_down", None, ())
+            if event.start <= moment < event.end + self.stagger and self.hits(event, declaration):
+                on, back = self.struck(event, probe)
+                if on <= moment < back:
+                    return ("network_down", None, ())
         if router_off or _inside(self.wifi[probe], moment):
             return ("local_fault", None, ())
         if _inside(self.own_down[probe], moment):
@@ -187,7 +211,9 @@ def _noise(seed: int, probe: str, moment: float) -> float:
     return random.Random(f"{seed}/{probe}/{int(moment)}").random()
 
 
-def world(seed: int, days: int = 30, areas: int = 6, districts: int = 2, per_district: int = 5) -> World:
+def world(
+    seed: int, days: int = 30, areas: int = 6, districts: int = 2, per_district: int = 5, stagger: float = 0.0
+) -> World:
     rng = random.Random(seed)
     declarations: list[Declaration] = []
     uploads = (1800.0, 3600.0, 3600.0, 7200.0)
@@ -309,7 +335,20 @@ def world(seed: int, days: int = 30, areas: int = 6, districts: int = 2, per_dis
             low = rng.uniform(BASE, end)
             stalls[probe].append((low, low + rng.uniform(0, 48 * HOUR)))
     return World(
-        declarations, truth, power, nights, dead, own_down, wifi, blocks, sms, 0.003, seed, off_in_power, stalls
+        declarations,
+        truth,
+        power,
+        nights,
+        dead,
+        own_down,
+        wifi,
+        blocks,
+        sms,
+        0.003,
+        seed,
+        off_in_power,
+        stalls,
+        stagger=stagger,
     )
 
 
@@ -375,9 +414,9 @@ class Figures:
     seconds: float = 0.0
 
 
-def evaluate(seed: int, days: int) -> Figures:
+def evaluate(seed: int, days: int, stagger: float = STAGGER) -> Figures:
     began = time.perf_counter()
-    place = world(seed, days)
+    place = world(seed, days, stagger=stagger)
     end = BASE + days * DAY
     # The probes run three days past the month (no event is injected then), so that every late batch is in
     # and the world's end is no silence; windows are counted when they start inside the month.
@@ -400,8 +439,9 @@ def evaluate(seed: int, days: int) -> Figures:
             figures.bounds += 1
             first = min(right, key=lambda w: w.start_max)
             last = max(right, key=lambda w: w.end_max or as_of)
-            starts = (first.start_min or -math.inf) <= event.start <= first.start_max
-            ends = last.end_min is not None and last.end_max is not None and last.end_min <= event.end <= last.end_max
+            onset, back = place.true_span(event)
+            starts = (first.start_min or -math.inf) < onset <= first.start_max
+            ends = last.end_min is not None and last.end_max is not None and last.end_min < back <= last.end_max
             figures.bounds_inside += starts and ends
             figures.fragmented += len(right) > 1
     for window in alarms:
@@ -480,9 +520,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--stagger", type=float, default=STAGGER, help="seconds over which a cut reaches its probes")
     args = parser.parse_args(argv)
     for seed in (int(text) for text in args.seeds.split(",")):
-        print(report(evaluate(seed, args.days), args.days), flush=True)
+        print(report(evaluate(seed, args.days, args.stagger), args.days), flush=True)
     return 0
 
 

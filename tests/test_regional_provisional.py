@@ -34,7 +34,7 @@ def test_a_district_that_stops_uploading_is_a_provisional_cut_within_a_few_uploa
         False,
         False,
     )
-    assert final.start_max - (final.start_min or 0) <= 600 and final.end_max is not None
+    assert final.start_max - (final.start_min or 0) <= 1200 and final.end_max is not None
     assert final.end_min is not None and final.end_min < at(16) <= final.end_max
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from probe.analysis.regional import availability, kinds
 from probe.analysis.regional.availability import Availability
-from probe.analysis.regional.bounds import Bounds, end_witness, start_witness, tightest
+from probe.analysis.regional.bounds import Bounds, Witness, end_witness, first_onset, last_return, start_witness
 from probe.analysis.regional.groups import Group, groups_of, parts_of
 from probe.analysis.regional.labels import Bin, Key, Seen, is_good, label
 from probe.analysis.regional.model import Batch, Round
@@ -175,29 +175,24 @@ def _bounds(run: Run, lines: Mapping[str, ProbeTimeline], rules: Rules) -> tuple
     if key.kind == kinds.DEVICE_OFF:
         return _off_bounds(run, lines[key.probe], rules)
     bad, good = _tests(key)
-    lows: list[float] = []
-    highs: list[float] = []
+    starts: list[Witness] = []
     for probe in sorted(run.probes):
         line = lines[probe]
+        schedule = line.declaration(run.first).schedule
+        gap = schedule.round_interval * rules.carry_intervals
         last_good, first_bad = start_witness(line, low, high, bad, good)
-        if last_good is not None:
-            lows.append(last_good)
-        if first_bad is not None:
-            highs.append(first_bad)
-        elif line.overdue:
-            schedule = line.declaration(run.last).schedule
-            highs.append(line.last_upload + schedule.upload_interval + schedule.round_interval)
-    start = tightest(lows, highs) or Bounds(None, run.first * width)
+        if first_bad is None and line.overdue:
+            first_bad = line.last_upload + schedule.upload_interval + schedule.round_interval
+        starts.append(Witness(last_good, first_bad, gap))
+    start = first_onset(starts) or Bounds(None, run.first * width)
     if run.close is None:
         return start, None
-    lows, highs = [], []
+    ends: list[Witness] = []
     for probe in sorted(run.probes):
-        last_bad, first_good = end_witness(lines[probe], low, (run.close + 1) * width, bad, good)
-        if last_bad is not None:
-            lows.append(last_bad)
-        if first_good is not None:
-            highs.append(first_good)
-    end = tightest(lows, highs) or Bounds(run.last * width, (run.close + 1) * width)
+        line = lines[probe]
+        gap = line.declaration(run.last).schedule.round_interval * rules.carry_intervals
+        ends.append(Witness(*end_witness(line, low, (run.close + 1) * width, bad, good), gap))
+    end = last_return(ends) or Bounds(run.last * width, (run.close + 1) * width)
     return start, end
 
 

@@ -206,4 +206,8 @@ def is_good(key: Key, current: Bin, states: Mapping[str, Seen], rules: Rules) ->
     if key.kind == kinds.TARGETED_BLOCK:
         working = [s for s in current.seen if s.state in kinds.WORKING and key.group in s.groups]
         return bool(working) and sum(1 for s in working if key.target in s.blocked) * 4 < len(working)
+    if key.kind in (kinds.REGIONAL_SHUTDOWN, kinds.NATIONAL_SHUTDOWN):
+        # Over as soon as one network type works again: what is left is a mobile-only cut, say, not this.
+        parts = (ALL, MOBILE, FIXED)
+        return any(current.judged(key.group, part, rules).status is Status.UP for part in parts)
     return current.judged(key.group, key.part, rules).status is Status.UP
