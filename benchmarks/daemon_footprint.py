@@ -57,13 +57,15 @@ class Checkpoint:
     rounds: int
     seconds: float
     rss_mb: float
+    cpu_seconds: float
     db_bytes: int
     measurements: int
 
     def line(self) -> str:
         per = self.db_bytes / self.measurements if self.measurements else 0
         return (
-            f"  after {self.rounds:5,} rounds ({self.seconds:6.0f} s): RSS {self.rss_mb:5.1f} MB, database "
+            f"  after {self.rounds:5,} rounds ({self.seconds:6.0f} s, {self.cpu_seconds:5.0f} CPU s): RSS "
+            f"{self.rss_mb:5.1f} MB, database "
             f"{self.db_bytes / 1e6:6.2f} MB for {self.measurements:6,} measurements ({per / 1024:.1f} KiB each)"
         )
 
@@ -103,6 +105,15 @@ def status_kb(pid: int, field: str) -> int:
     except OSError:
         return 0
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(field)), 0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user and system) the process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def database_size(db: Path) -> tuple[int, int]:
@@ -155,7 +166,9 @@ def run_rounds(lab: Lab, config: Path, db: Path, env: dict[str, str], rounds: in
                         if done in marks:
                             size, count = database_size(db)
                             rss = status_kb(child.pid, "VmRSS:") / 1024
-                            checkpoints.append(Checkpoint(done, time.monotonic() - began, rss, size, count))
+                            cpu = cpu_seconds(child.pid)
+                            elapsed = time.monotonic() - began
+                            checkpoints.append(Checkpoint(done, elapsed, rss, cpu, size, count))
                             print(checkpoints[-1].line(), flush=True)
     finally:
         if child.poll() is None:
@@ -168,7 +181,7 @@ def run_rounds(lab: Lab, config: Path, db: Path, env: dict[str, str], rounds: in
 def in_cgroup(args: list[str], memory_mb: int) -> tuple[list[str], Path, Path]:
     """``args`` as a command that first moves itself into new child cgroups of this process's memory and cpu
     cgroups (cgroup v1), limited to ``memory_mb`` and one CPU; the command and the two cgroup directories."""
-    own = dict(line.split(":", 2)[1:] for line in Path("/proc/self/cgroup").read_text().splitlines())  # type: ignore[misc]
+    own = {line.split(":", 2)[1]: line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()}
     name = f"probe-footprint-{os.getpid()}"
     memory = Path("/sys/fs/cgroup/memory") / own["memory"].lstrip("/") / name
     cpu = Path("/sys/fs/cgroup/cpu") / own.get("cpu,cpuacct", own.get("cpu", "/")).lstrip("/") / name
