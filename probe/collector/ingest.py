@@ -167,8 +167,27 @@ def _ingest(db: AnyDatabase, store: BatchStore, received: Received) -> IngestRes
     if batch.head is not None:
         head = batch.head
         store.add_head(batch.probe_id, epoch or "", head.seq, head.hash, head.signed_at, head.signature)
-    store.touch_probe(batch.probe_id, utc_now_iso(), result.stored, batch.upload_every)
+    now = utc_now_iso()
+    store.touch_probe(batch.probe_id, now, result.stored, batch.upload_every)
+    store.add_arrival(_arrival(batch, now))
     return result
+
+
+def _arrival(batch: Batch, received_at: str) -> tuple[Any, ...]:
+    """The batch's arrival as ``ADD_ARRIVAL`` stores it: when, and the span of the rounds and measurements it
+    carried (their start times), read by regional detection as what the collector knew when."""
+    starts = [str(one.model_dump(include={"started_at"})["started_at"]) for one in batch.rounds]
+    starts += [record.started_at for record in batch.measurements]
+    return (
+        batch.probe_id,
+        received_at,
+        batch.created_at,
+        min(starts, default=None),
+        max(starts, default=None),
+        len(batch.rounds),
+        len(batch.measurements),
+        batch.upload_every,
+    )
 
 
 def _authenticate(db: AnyDatabase, received: Received) -> str:

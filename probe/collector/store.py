@@ -34,6 +34,11 @@ TOUCH_PROBE = (
 )
 """A batch counted in ``probes`` (now, now, new measurements, the upload interval it declares or None, probe id):
 the same SQL on both engines. A batch that declares no interval (a bundle, an older probe) keeps the last one."""
+ADD_ARRIVAL = (
+    "insert into batch_arrivals (probe_id, received_at, created_at, first_at, last_at, rounds, measurements, "
+    "upload_every) values (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+"""A stored batch's arrival (``probe.storage.tables.BATCH_ARRIVALS``, in that order): the same SQL on both engines."""
 Stored = tuple[str, str]
 """A stored record found by id: (probe_id, chain_hash)."""
 Link = tuple[str, str, str]
@@ -78,6 +83,9 @@ class BatchStore(Protocol):
 
     def touch_probe(self, probe_id: str, now: str, stored: int, upload_every: float | None) -> None:
         """Count a batch and its new measurements in ``probes``, and keep the upload interval it declares."""
+
+    def add_arrival(self, values: Sequence[Any]) -> None:
+        """Keep a stored batch's arrival (``ADD_ARRIVAL``'s values)."""
 
     def claim(self, key: str) -> None:
         """Wait until no other writer's transaction holds ``key``, and hold it until this one ends: for

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from probe.collector.store import (
+    ADD_ARRIVAL,
     STORED_COLUMNS,
     TOUCH_PROBE,
     Link,
@@ -131,6 +132,9 @@ class PostgresBatchStore:
 
     def touch_probe(self, probe_id: str, now: str, stored: int, upload_every: float | None) -> None:
         self.conn.execute(TOUCH_PROBE, (now, now, stored, upload_every, probe_id))
+
+    def add_arrival(self, values: Sequence[Any]) -> None:
+        self.conn.execute(ADD_ARRIVAL, values)
 
     def claim(self, key: str) -> None:
         self.conn.execute("select pg_advisory_xact_lock(hashtext(?))", (key,))

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from probe.collector.store import STORED_COLUMNS, TOUCH_PROBE, Link, Stored, chunks
+from probe.collector.store import ADD_ARRIVAL, STORED_COLUMNS, TOUCH_PROBE, Link, Stored, chunks
 from probe.errors import StorageError
 from probe.storage import Database
 
@@ -97,6 +97,9 @@ class SqliteBatchStore:
 
     def touch_probe(self, probe_id: str, now: str, stored: int, upload_every: float | None) -> None:
         self.conn.execute(TOUCH_PROBE, (now, now, stored, upload_every, probe_id))
+
+    def add_arrival(self, values: Sequence[Any]) -> None:
+        self.conn.execute(ADD_ARRIVAL, values)
 
     def claim(self, key: str) -> None:
         """Nothing to wait for: ``BEGIN IMMEDIATE`` lets one writer in at a time."""

@@ -81,6 +81,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (13, "consent: the place the volunteer declared with it", consent_place),
     (14, "runs: the place the probe declared when each started", declared(14)),
     (15, "rounds: the group's interval, rebooted or resumed since the round before, the boot's id", declared(15)),
+    (16, "batch arrivals: when each batch a collector stored was received, and the span it carried", declared(16)),
 ]
 
 

@@ -211,8 +211,29 @@ OUTAGE_WINDOWS = Table(
 )
 """Windows saved by ``probe outages --save`` (for Datasette and other SQL readers)."""
 
-TABLES = (PROBES, RUNS, ROUNDS, CHAIN_HEADS, WITHHELD_RECORDS, NETWORK_CONTEXTS, OUTAGE_WINDOWS)
-"""Every table declared here, in the order PostgreSQL's migration 1 made them."""
+BATCH_ARRIVALS = Table(
+    "batch_arrivals",
+    (
+        Column("id", SERIAL, sqlite=16, postgres=6),
+        Column("probe_id", TEXT, not_null=True, sqlite=16, postgres=6),
+        Column("received_at", TIME, not_null=True, sqlite=16, postgres=6),
+        Column("created_at", TIME, sqlite=16, postgres=6),
+        Column("first_at", TIME, sqlite=16, postgres=6),
+        Column("last_at", TIME, sqlite=16, postgres=6),
+        Column("rounds", INTEGER, not_null=True, sqlite=16, postgres=6),
+        Column("measurements", INTEGER, not_null=True, sqlite=16, postgres=6),
+        Column("upload_every", REAL, sqlite=16, postgres=6),
+    ),
+    key=("id",),
+    indexes=(Index("batch_arrivals_probe", ("probe_id", "received_at"), sqlite=16, postgres=6),),
+)
+"""At a collector: one row per batch stored, written in the batch's transaction: when it was received, when the
+probe made it (``created_at``), the span of the rounds and measurements it carried (``first_at`` .. ``last_at``,
+their start times; NULL when it carried none), how many, and the upload interval it declared. Regional detection
+(``probe.analysis.regional.sources``) reads what the collector knew at a moment, and a probe's silence, from it."""
+
+TABLES = (PROBES, RUNS, ROUNDS, CHAIN_HEADS, WITHHELD_RECORDS, NETWORK_CONTEXTS, OUTAGE_WINDOWS, BATCH_ARRIVALS)
+"""Every table declared here, in the order PostgreSQL's migrations made them."""
 
 
 def apply_sqlite(conn: sqlite3.Connection, version: int) -> None:

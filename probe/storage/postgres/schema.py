@@ -131,6 +131,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "rounds: the group's interval, rebooted or resumed since the round before; probes: the upload interval",
         postgres_script(5),
     ),
+    (6, "batch arrivals: when each batch was received, and the span it carried", postgres_script(6)),
 ]
 _LOCK = 0x7A68616E  # any constant: the advisory lock migrations hold
 
