@@ -43,5 +43,14 @@ def short(text: str | None) -> str:
     return text[:10] + " " + text[11:19] + "Z"
 
 
+def between(low: str | None, high: str | None) -> str:
+    """A window's bound to read: ``low .. high``, ``by high`` when the data begins inside it, or ongoing."""
+    if high is None:
+        return "ongoing"
+    if low is None:
+        return f"by {short(high)}"
+    return f"{short(low)} .. {short(high)}"
+
+
 def now_iso() -> str:
     return utc_now_iso()

@@ -1,6 +1,8 @@
-"""``probe outages``: outage windows of a probe's or a collector's database (``probe.analysis``).
+"""``probe outages``: outage windows of a probe's or a collector's database (``probe.analysis``); with
+``--by district`` or ``--by area``, a collector's regional windows (``probe.analysis.regional``).
 
-probe outages [--db PATH] [--target T] [--network ASN] [--since] [--until] [--format table|json|csv]
+probe outages [--db PATH] [--target T] [--network ASN] [--by probe|network|region|district|area] [--area CODE]
+              [--since] [--until] [--format table|json|csv]
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import click
 
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
-from probe.analysis.times import now_iso, short
+from probe.analysis.regional import Rules
+from probe.analysis.regional.query import REGIONAL_SCOPES, RegionalQuery, find_regional
+from probe.analysis.times import between, now_iso
 from probe.analysis.windows import FIELDS, SCOPES
 from probe.cli.common import config_option, db_option, parse_time, store_target
+from probe.cli.outages_regional import REGIONAL_FORMATTERS
 from probe.cli.output import table
 from probe.config import load_config
 from probe.storage.outage_windows import save_windows
@@ -34,14 +39,20 @@ def period_options(func: F) -> F:
 
 def window_options(func: F) -> F:
     """Grouping and hysteresis, shared by ``probe outages`` and ``probe report``."""
+    return _window_options(
+        func, SCOPES, "Merge windows across a network's probes (ASN), a region's (country), or not (probe)."
+    )
+
+
+def _window_options(func: F, scopes: Sequence[str], by_help: str) -> F:
     for option in reversed(
         (
             click.option(
                 "--by",
-                type=click.Choice(SCOPES),
+                type=click.Choice(scopes),
                 default="network",
                 show_default=True,
-                help="Merge windows across a network's probes (ASN), a region's (country), or not (probe).",
+                help=by_help,
             ),
             click.option(
                 "--open-after",
@@ -83,14 +94,6 @@ def outage_query(
     )
 
 
-def _between(low: str | None, high: str | None) -> str:
-    if high is None:
-        return "ongoing"
-    if low is None:
-        return f"by {short(high)}"
-    return f"{short(low)} .. {short(high)}"
-
-
 def windows_table(windows: Sequence[Window]) -> str:
     if not windows:
         return "no outage windows"
@@ -99,8 +102,8 @@ def windows_table(windows: Sequence[Window]) -> str:
             window.target,
             window.kind,
             "/".join(part for part in (window.blocking, window.blocking_detail) if part),
-            _between(window.start_min, window.start_max),
-            _between(window.end_min, window.end_max),
+            between(window.start_min, window.start_max),
+            between(window.end_min, window.end_max),
             f"{window.failing}/{window.measurements}",
             f"{window.probes}/{window.probes_total}",
             window.network if window.scope != "probe" else f"{window.network} {window.probe[:8]}".strip(),
@@ -133,6 +136,16 @@ FORMATTERS: dict[str, Callable[[Sequence[Window]], str]] = {
 }
 
 
+def outage_window_options(func: F) -> F:
+    """``window_options`` with the regional groupings: a collector's districts and areas."""
+    return _window_options(
+        func,
+        (*SCOPES, *REGIONAL_SCOPES),
+        "Merge windows across a network's probes (ASN), a region's (country), or not (probe); or a collector's "
+        "regional windows by district or area: regional, mobile-only and national shutdowns, devices off.",
+    )
+
+
 @click.command(name="outages")
 @config_option
 @db_option
@@ -142,8 +155,9 @@ FORMATTERS: dict[str, Callable[[Sequence[Window]], str]] = {
     "for whole-network windows only.",
 )
 @click.option("--network", help="Only this network's probes (ASN, e.g. AS9198).")
+@click.option("--area", help="With --by district or area: only this ISO 3166-2 area's windows (e.g. KZ-47).")
 @period_options
-@window_options
+@outage_window_options
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True)
 @click.option("--save", is_flag=True, help="Also keep the windows in the database's outage_windows table.")
 def outages(
@@ -153,13 +167,34 @@ def outages(
     network: str | None,
     since: str | None,
     until: str | None,
+    area: str | None,
     by: str,
     open_after: int,
     close_after: int,
     fmt: str,
     save: bool,
 ) -> None:
-    """List outage windows: what was cut (a target, or the whole network), how, and when, with bounds."""
+    """List outage windows: what was cut (a target, or the whole network), how, and when, with bounds.
+
+    With --by district or area, a collector's regional windows: district, area, mobile-only and national
+    shutdowns told from a probe's own machine off or link down, from the places the probes declared."""
+    if by in REGIONAL_SCOPES:
+        _regional(
+            config_path,
+            db_path,
+            RegionalQuery(
+                by,
+                area,
+                parse_time(since, "--since"),
+                parse_time(until, "--until"),
+                Rules(open_after=open_after, close_after=close_after),
+            ),
+            fmt,
+            save or target is not None or network is not None,
+        )
+        return
+    if area is not None:
+        raise click.UsageError("--area goes with --by district or --by area")
     query = outage_query(
         since=since,
         until=until,
@@ -178,3 +213,16 @@ def outages(
     finally:
         db.close()
     click.echo(FORMATTERS[fmt](found).rstrip("\n"))
+
+
+def _regional(
+    config_path: Path | None, db_path: Path | str | None, query: RegionalQuery, fmt: str, other: bool
+) -> None:
+    if other:
+        raise click.UsageError("--by district or area takes no --target, --network or --save")
+    db = open_store(store_target(load_config(config_path), db_path), read_only_ok=True)
+    try:
+        found = find_regional(db.conn, query)
+    finally:
+        db.close()
+    click.echo(REGIONAL_FORMATTERS[fmt](found).rstrip("\n"))

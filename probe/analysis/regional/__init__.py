@@ -1,6 +1,7 @@
 """Regional detection: a district cut off, a mobile-only cut, a national shutdown, a dead laptop and a
 laptop with its Wi-Fi off, told apart from many probes' rounds (issue 21; docs/method.md, "Regional
-detection"). Pure: no socket, no database; the collector passes what it received.
+detection"). Pure: no socket, and no database but in ``sources``, which reads what a collector received
+through a connection it is given.
 
     model         inputs: a probe's declaration (place, network type, schedule), rounds, batches
     rules         the thresholds, with why
@@ -16,6 +17,8 @@ detection"). Pure: no socket, no database; the collector passes what it received
     words         confidence and its basis in words
     window        ``RegionalWindow``, the output
     detect        ``detect(batches, as_of)``: all of it
+    sources       a collector's database (SQLite or PostgreSQL) as batches: arrivals, rounds, states, places
+    query         ``find_regional``: ``probe outages --by district|area``
 """
 
 from probe.analysis.regional.detect import detect

@@ -1,0 +1,59 @@
+"""``find_regional``: a collector's regional windows for ``probe outages --by district|area``.
+
+Reads the collector's batches (``sources.batches``), detects as of ``until`` (now when it is later or not
+given: a batch received later is not known then) and keeps the windows that overlap ``[since, until)``: with
+``by="district"`` every window, from a national shutdown down to one probe's device off; with ``by="area"`` all
+but the districts'.
+``area`` keeps the windows of that ISO 3166-2 area, and of its country's country-wide windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from probe.analysis import times
+from probe.analysis.regional.detect import detect
+from probe.analysis.regional.rules import Rules
+from probe.analysis.regional.sources import batches
+from probe.analysis.regional.window import RegionalWindow
+from probe.errors import ProbeError
+from probe.storage.connection import Connection
+
+REGIONAL_SCOPES = ("district", "area")
+"""What ``probe outages --by`` groups regional windows by (beside ``probe``, ``network``, ``region``)."""
+HISTORY = 28 * 86400.0
+"""Seconds of rounds read before ``since``: each probe's usual availability per hour is learned from them."""
+
+
+@dataclass(frozen=True)
+class RegionalQuery:
+    by: str = "district"
+    area: str | None = None
+    since: str | None = None
+    until: str | None = None
+    rules: Rules | None = None
+
+    def __post_init__(self) -> None:
+        if self.by not in REGIONAL_SCOPES:
+            raise ProbeError(f"regional windows are grouped by one of {', '.join(REGIONAL_SCOPES)}, not {self.by!r}")
+
+
+def find_regional(conn: Connection, query: RegionalQuery) -> list[RegionalWindow]:
+    """The regional windows ``query`` asks for, ordered by start (``detect``'s order)."""
+    now = times.now_iso()
+    until = min(query.until, now) if query.until else now  # a batch not received yet is not known
+    read_from = times.shifted(query.since, -HISTORY) if query.since else None
+    found = detect(batches(conn, since=read_from, until=until), times.seconds(until), query.rules)
+    return [window for window in found if _wanted(window, query)]
+
+
+def _wanted(window: RegionalWindow, query: RegionalQuery) -> bool:
+    if query.by == "area" and window.scope == "district":
+        return False
+    if query.area is not None:
+        if window.scope == "country":
+            return window.country == query.area.split("-", 1)[0].upper()
+        if window.area.upper() != query.area.upper():
+            return False
+    ended = window.end_max
+    return query.since is None or ended is None or ended > times.seconds(query.since)
