@@ -11,7 +11,7 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     manual_run     a run started by hand (probe run): its targets chosen, the run, its verdicts grouped
     upload/        signed batches to a collector, or a bundle file; checking a bundle
     report/        one self-contained HTML report about a period
-    export/        ooni-jsonl, csv, json and parquet exports
+    export/        ooni-jsonl, csv, json and parquet exports; a collector's shutdown events as STOP rows
     runner         one experiment over many inputs, concurrently, into storage
     integrity/     signing chain heads; checking a database's chains
     analysis/      outage windows from stored measurements

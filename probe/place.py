@@ -40,6 +40,14 @@ def area_name(code: str) -> str | None:
     return None if found is None else str(found.name)
 
 
+def country_name(code: str) -> str | None:
+    """The country's short name in ISO 3166-1 (``Kazakhstan`` for KZ), None for an unknown code."""
+    import pycountry
+
+    found = pycountry.countries.get(alpha_2=code)
+    return None if found is None else str(found.name)
+
+
 def area_country(code: str) -> str:
     return code.split("-", 1)[0]
 

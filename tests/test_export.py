@@ -30,8 +30,8 @@ def two_days(path: Path | None = None) -> Series:
     return series
 
 
-def test_formats_are_the_four_of_the_issue() -> None:
-    assert set(FORMATS) == {"ooni-jsonl", "csv", "json", "parquet"}
+def test_formats_are_the_four_of_the_issue_and_the_stop_rows() -> None:
+    assert set(FORMATS) == {"ooni-jsonl", "csv", "json", "parquet", "stop", "stop-json"}
 
 
 def test_csv_has_the_flat_columns_and_the_verdicts() -> None:

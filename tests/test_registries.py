@@ -151,7 +151,7 @@ def test_probe_export_offers_and_writes_added_formats_to_a_stream_and_a_director
     monkeypatch.setitem(FORMATS, "files", ExportFormat("files", "a file per input", to_directory=_one_file_per_input))
     text = _help("export")
     assert "upper: inputs in capitals" in text and "files: a file per input" in text
-    assert "[ooni-jsonl|csv|json|parquet|upper|files]" in text
+    assert "[ooni-jsonl|csv|json|parquet|stop|stop-json|upper|files]" in text
     streamed = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "upper"])
     assert streamed.exit_code == 0, streamed.output
     assert sorted(streamed.stdout.split()) == ["ABC", "DEF"]

@@ -1,13 +1,39 @@
-"""What an export format is: a name, one line for the help, and a writer to a stream or to a directory."""
+"""What an export format is: a name, one line for the help, what it reads, and a writer to a stream or a directory.
+
+Most formats read the stored measurements (``measurements``, one run or all); a format that reads something else
+(``stop``: a collector's shutdown windows) names its own reader and the filters it takes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from probe.storage.store import AnyDatabase
 
 Rows = Iterable[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to export, as ``probe export`` was asked (times as the database's ISO text)."""
+
+    run_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    area: str | None = None
+
+    def given(self) -> tuple[str, ...]:
+        """The names of the filters that were given."""
+        return tuple(field.name for field in fields(self) if getattr(self, field.name) is not None)
+
+
+def measurements(db: AnyDatabase, selection: Selection) -> Rows:
+    """The stored measurements, of one run or all."""
+    return db.measurement_rows(selection.run_id)
 
 
 @dataclass(frozen=True)
@@ -20,3 +46,9 @@ class ExportFormat:
     """Writes the rows to a text stream (a file or stdout); returns how many."""
     to_directory: Callable[[Rows, Path], int] | None = None
     """Writes the rows as a dataset under a new directory; returns how many."""
+    reads: Callable[[AnyDatabase, Selection], Rows] = measurements
+    """The rows it writes, from a database."""
+    filters: tuple[str, ...] = ("run_id",)
+    """The ``Selection`` fields it honours; any other given is refused."""
+    unit: str = "measurements"
+    """What a row is, for "N measurements written"."""
