@@ -53,7 +53,8 @@ COMMANDS: dict[str, LazyCommand] = {
         "Run the experiment groups of [schedule] until SIGTERM or Ctrl-C, uploading if [upload] says so.",
     ),
     "export": LazyCommand(
-        "probe.cli.export:export_command", "Export measurements in one of the formats below (--format)."
+        "probe.cli.export:export_command",
+        "Export measurements in one of the formats below (--format); stop: a collector's shutdown events.",
     ),
     "helper": LazyCommand(
         "probe.cli.helper:helper", "The test helper: the control vantage point for web measurements."
