@@ -38,6 +38,7 @@ from pathlib import Path
 from probe.defaults import DEFAULT_CONFIG, shipped_text
 from probe.lab import plan
 from probe.lab.lab import Lab, unavailable_reason
+from probe.processes import cpu_seconds, status_kb
 
 HELPER_PORT = 8765
 HELPER_TIMEOUT = 5.0
@@ -97,23 +98,6 @@ def lab_config(lab: Lab, directory: Path, helper: str, every: float) -> Path:
     path = directory / "probe.toml"  # no lists/ or fingerprints/ here: the names mean the shipped files
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def status_kb(pid: int, field: str) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return 0
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(field)), 0)
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU seconds (user and system) the process has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def database_size(db: Path) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from probe.lab import plan
 from probe.lab.lab import Lab, unavailable_reason
+from probe.processes import cpu_seconds, status_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 FINGERPRINTS = ROOT / "configs" / "fingerprints" / "zhanaozen.csv"
@@ -136,31 +137,14 @@ def run_probe(lab: Lab, args: list[str], *, timeline: bool = False) -> tuple[flo
     return seconds, peak_kb / 1024, cpu
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU seconds (user and system) the process has used, as last seen (0 once it has been reaped)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def peak_rss_kb(pid: int) -> int:
     """The process's peak resident memory since its exec, in KiB (0 once it has been reaped)."""
-    return _status_kb(pid, "VmHWM:")
+    return status_kb(pid, "VmHWM:")
 
 
 def rss_kb(pid: int) -> int:
     """The process's resident memory now, in KiB (0 once it has been reaped)."""
-    return _status_kb(pid, "VmRSS:")
-
-
-def _status_kb(pid: int, field: str) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return 0
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(field)), 0)
+    return status_kb(pid, "VmRSS:")
 
 
 def judge(db: Path, scenario: str, blocked: dict[str, bool]) -> tuple[int, int, Counter[str]]:

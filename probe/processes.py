@@ -7,6 +7,7 @@ can: a later process under the same pid started later, and after a reboot every 
     start_time / boot_id    what identifies a process, read from ``/proc`` (None and "" where there is none)
     this_process / alive    one text for that (``pid:start:boot``), to store, and whether it still runs
     exists / is_zombie      whether a pid names any process, and one that ended but was not reaped
+    cpu_seconds / status_kb what a process has used so far: CPU time, and a memory figure (for the benchmarks)
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _STATE = 0
 """Field 3 of ``/proc/PID/stat`` (R, S, D, Z...), counted after the command name."""
 _START_TIME = 19
 """Field 22 of ``/proc/PID/stat``, counted after the command name."""
+_UTIME, _STIME = 11, 12
+"""Fields 14 and 15 of ``/proc/PID/stat`` (user and system CPU, in clock ticks), counted after the command name."""
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -42,6 +45,23 @@ def is_zombie(pid: int) -> bool:
     """Whether the process has ended but its parent has not reaped it (it still has a pid, and runs nothing)."""
     fields = _stat(pid)
     return fields is not None and fields[_STATE : _STATE + 1] == ["Z"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user and system) the process has used so far; 0 once it is gone."""
+    fields = _stat(pid)
+    if fields is None or len(fields) <= _STIME:
+        return 0.0
+    return (int(fields[_UTIME]) + int(fields[_STIME])) / os.sysconf("SC_CLK_TCK")
+
+
+def status_kb(pid: int, field: str) -> int:
+    """A figure in KiB from ``/proc/PID/status`` (``VmRSS:``, ``VmHWM:``); 0 once the process is gone."""
+    try:
+        status = (PROC / str(pid) / "status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(field)), 0)
 
 
 def exists(pid: int) -> bool:

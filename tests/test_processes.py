@@ -68,3 +68,18 @@ def test_the_same_pid_started_at_another_time_or_in_another_boot_is_another_proc
     assert not processes.alive(f"{pid}:{int(start) + 1}:{boot}")  # a later process given the same pid
     assert not processes.alive(f"{pid}:{start}:another-boot")
     assert not processes.alive("") and not processes.alive(None) and not processes.alive("no pid here")
+
+
+def test_cpu_and_memory_of_a_process_are_read_and_a_gone_one_reads_zero() -> None:
+    cpu_seconds, status_kb = processes.cpu_seconds, processes.status_kb
+    began = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # bounded: 0.3 s of this process's CPU
+        pass
+    assert cpu_seconds(os.getpid()) >= began + 0.2
+    assert status_kb(os.getpid(), "VmRSS:") > 1024
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
+    pid = int(gone.stdout)
+    assert (cpu_seconds(pid), status_kb(pid, "VmRSS:")) == (0.0, 0)
