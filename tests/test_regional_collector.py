@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,24 +126,30 @@ def write_rounds(path: Path, probe: Probe, start: float) -> None:
         db.close()
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("regional")
+def make_world(root: Path, places: dict[str, Probe], span: float, write: Callable[[Path, Probe, float], None]) -> World:
+    """Each probe's database, consented with its place, its rounds written by ``write`` (path, probe, start) from
+    ``span`` seconds before now."""
     now = time.time()
-    start = float(int(now) - 30) - ROUNDS * ROUND
+    start = float(int(now) - 30) - span
     paths, configs = {}, {}
     with running_dns_server({}) as dns:
-        for probe in PROBES:
-            path = root / probe.name / "probe.db"
+        for name, probe in places.items():
+            path = root / name / "probe.db"
             config = probe_config(
                 dns.spec(), 9, area=probe.area, district=probe.district, network_type=probe.network_type
             )
             db = open_database(path)
             consent.record(db, config, how="test")
             db.close()
-            write_rounds(path, probe, start)
-            paths[probe.name], configs[probe.name] = path, config
-    yield World(start, heartbeat.iso(now + 60), paths, configs)
+            write(path, probe, start)
+            paths[name], configs[name] = path, config
+    return World(start, heartbeat.iso(now + 60), paths, configs)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    places = {probe.name: probe for probe in PROBES}
+    return make_world(tmp_path_factory.mktemp("regional"), places, ROUNDS * ROUND, write_rounds)
 
 
 def upload_all(world: World, url: str) -> None:
@@ -177,6 +183,17 @@ def sqlite_collector(world: World, path: Path) -> None:
         for key in identities(world):
             registry.register(db, key, "test probe")
         db.close()
+        upload_all(world, f"http://{server.host}:{server.port}")
+
+
+def postgres_collector(world: World, url: str) -> None:
+    with running_collector(url) as server:
+        pg = open_postgres(url)
+        try:
+            for key in identities(world):
+                registry.register(pg, key, "test probe")
+        finally:
+            pg.close()
         upload_all(world, f"http://{server.host}:{server.port}")
 
 
@@ -278,14 +295,7 @@ def test_a_postgres_collector_gives_the_same_windows_as_a_sqlite_one(
     world: World, sqlite_windows: tuple[Path, list[RegionalWindow]], pg_url: str
 ) -> None:
     _, windows = sqlite_windows
-    with running_collector(pg_url) as server:
-        pg = open_postgres(pg_url)
-        try:
-            for key in identities(world):
-                registry.register(pg, key, "test probe")
-        finally:
-            pg.close()
-        upload_all(world, f"http://{server.host}:{server.port}")
+    postgres_collector(world, pg_url)
     assert [window.to_dict() for window in regional(pg_url, world)] == [window.to_dict() for window in windows]
 
 

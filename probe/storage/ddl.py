@@ -59,6 +59,9 @@ class Index:
     columns: tuple[str, ...]
     sqlite: int | None = None
     postgres: int | None = None
+    where: str | None = None
+    """A partial index's condition, as SQL both engines take (``verdict = 'blocked'``): only those rows are in it,
+    and a query uses it only when its own condition says the same, word for word."""
 
 
 @dataclass(frozen=True)
@@ -160,17 +163,27 @@ def postgres_create(table: Table, version: int | None = None) -> str:
     return _create(table.name, lines, "create table")
 
 
-def _index_sql(table: Table, index: Index, prefix: str) -> str:
-    return f"{prefix} {index.name} on {table.name} ({', '.join(index.columns)})"
+def _index_sql(table: str, index: Index, prefix: str) -> str:
+    where = f" where {index.where}" if index.where else ""
+    return f"{prefix} {index.name} on {table} ({', '.join(index.columns)}){where}"
 
 
 def sqlite_indexes(table: Table, version: int) -> list[str]:
     """The indexes SQLite's migration ``version`` made on ``table``."""
-    return [_index_sql(table, i, "create index if not exists") for i in table.indexes if i.sqlite == version]
+    return sqlite_indexes_on(table.name, table.indexes, version)
 
 
 def postgres_indexes(table: Table, version: int) -> list[str]:
-    return [_index_sql(table, i, "create index") for i in table.indexes if i.postgres == version]
+    return postgres_indexes_on(table.name, table.indexes, version)
+
+
+def sqlite_indexes_on(table: str, indexes: Iterable[Index], version: int) -> list[str]:
+    """The indexes of ``indexes`` SQLite's migration ``version`` made on the table named ``table``."""
+    return [_index_sql(table, i, "create index if not exists") for i in indexes if i.sqlite == version]
+
+
+def postgres_indexes_on(table: str, indexes: Iterable[Index], version: int) -> list[str]:
+    return [_index_sql(table, i, "create index") for i in indexes if i.postgres == version]
 
 
 def sqlite_added(table: Table, version: int, existing: Iterable[str]) -> list[str]:

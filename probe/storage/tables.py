@@ -24,7 +24,9 @@ from probe.storage.ddl import (
     Column,
     Index,
     Table,
+    postgres_indexes_on,
     postgres_step,
+    sqlite_indexes_on,
     sqlite_step,
 )
 
@@ -232,6 +234,22 @@ probe made it (``created_at``), the span of the rounds and measurements it carri
 their start times; NULL when it carried none), how many, and the upload interval it declared. Regional detection
 (``probe.analysis.regional.sources``) reads what the collector knew at a moment, and a probe's silence, from it."""
 
+MEASUREMENT_INDEXES = (
+    Index(
+        "measurements_blocked",
+        ("verdict", "started_at", "probe_id", "run_id", "input"),
+        sqlite=17,
+        postgres=7,
+        where="verdict = 'blocked'",
+    ),
+)
+"""Indexes on ``measurements`` (its columns are declared in ``probe.storage.columns``; its older indexes in the
+steps that made them). ``measurements_blocked``: the measurements judged ``blocked`` by period, with their
+probe, run and input, read from the index alone; partial, so it holds the blocked ones only, costs nothing to
+a measurement that is not, and is read by a query saying ``verdict = 'blocked'`` in those words (led by the
+verdict, one value in it, so that SQLite's planner, without statistics, prefers it to ``measurements_verdict``).
+Regional detection (``probe.analysis.regional.sources``) names each round's blocked targets from it."""
+
 TABLES = (PROBES, RUNS, ROUNDS, CHAIN_HEADS, WITHHELD_RECORDS, NETWORK_CONTEXTS, OUTAGE_WINDOWS, BATCH_ARRIVALS)
 """Every table declared here, in the order PostgreSQL's migrations made them."""
 
@@ -242,8 +260,12 @@ def apply_sqlite(conn: sqlite3.Connection, version: int) -> None:
         existing = [str(row[1]) for row in conn.execute(f"pragma table_info({table.name})")]
         for statement in sqlite_step(table, version, existing):
             conn.execute(statement)
+    for statement in sqlite_indexes_on("measurements", MEASUREMENT_INDEXES, version):
+        conn.execute(statement)
 
 
 def postgres_script(version: int) -> str:
     """What PostgreSQL's migration ``version`` does to the tables declared here, as one script."""
-    return "".join(f"{statement};\n" for table in TABLES for statement in postgres_step(table, version))
+    statements = [statement for table in TABLES for statement in postgres_step(table, version)]
+    statements += postgres_indexes_on("measurements", MEASUREMENT_INDEXES, version)
+    return "".join(f"{statement};\n" for statement in statements)

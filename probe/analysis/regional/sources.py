@@ -13,8 +13,13 @@ through ``probe.storage.connection``'s ``execute``); it opens nothing itself: th
                  its rounds all sent before, still counts its span, under the probe's latest declaration)
     state        from the round's network contexts where it has them (``shutdown`` and ``international_cut``:
                  ``network_down``; ``local_fault``), else from its counts (every one of at least
-                 ``observe.MIN_ROUND_TARGETS`` targets failed: ``network_down``); a working round with failures
-                 is ``blocked`` (the targets unnamed); ``rebooted`` or ``resumed``: the machine was off before it
+                 ``observe.MIN_ROUND_TARGETS`` targets failed: ``network_down``); a working round with failures,
+                 or with a measurement judged ``blocked``, is ``blocked``; ``rebooted`` or ``resumed``: the
+                 machine was off before it
+    blocked      the targets of a round's measurements judged ``blocked`` (``measurements.verdict``, as the probe
+                 sent it or as judged again), each named by its input's host (``https://twitter.com/`` and
+                 ``twitter.com:443`` are both ``twitter.com``: one site, whatever measured it), read by period
+                 from the partial index ``measurements_blocked`` (``probe.storage.tables``)
     SMS          an SMS round's outcome (reached or not) goes to the probe's round it falls in
 
 A round stored before the collector kept arrivals (no batch's span holds it) counts as received when it
@@ -28,10 +33,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import get_args
+from urllib.parse import urlsplit
 
 from probe.analysis.observe import MIN_ROUND_TARGETS
 from probe.analysis.regional.model import Batch, Declaration, Round, RoundState, Schedule
-from probe.analysis.times import seconds
+from probe.analysis.times import seconds, shifted
 from probe.place import NetworkType
 from probe.storage.connection import Connection, rows
 
@@ -49,13 +55,19 @@ _CONTEXT_RANK = (
     "when 'local_fault' then 1 else 2 end) from network_contexts nc where nc.run_id = ro.run_id)"
 )
 _ROUNDS = (
-    "select ro.probe_id, ro.started_at, ro.experiment, coalesce(ro.measured, 0), coalesce(ro.reached, 0), "
+    "select ro.probe_id, ro.run_id, ro.started_at, ro.experiment, coalesce(ro.measured, 0), coalesce(ro.reached, 0), "
     "coalesce(ro.failed, 0), ro.every, coalesce(ro.rebooted, 0) + coalesce(ro.resumed, 0), "
     f"coalesce(r.probe_cc, ''), coalesce(r.area, ''), coalesce(r.district, ''), r.network_type, {_CONTEXT_RANK} "
     "from rounds ro left join runs r on r.id = ro.run_id and r.probe_id = ro.probe_id "
     "where ro.probe_id is not null and ro.status != 'running' and ro.started_at is not null"
 )
+BLOCKED_MEASUREMENTS = (
+    "select probe_id, run_id, input from measurements where verdict = 'blocked' and run_id is not null"
+)
+"""Read from ``measurements_blocked`` alone: the condition is the index's, word for word."""
 _TYPES: frozenset[str] = frozenset(get_args(NetworkType))
+LATEST_MEASUREMENT = 86400.0
+"""Seconds after a round's start within which its measurements start (a day: far longer than any round)."""
 
 
 @dataclass(frozen=True)
@@ -73,20 +85,15 @@ def batches(conn: Connection, *, since: str | None = None, until: str | None = N
 
     ``since``/``until`` (ISO text) bound the rounds read; a batch keeps its whole span."""
     arrivals = _arrivals(conn)
-    sql, params = _ROUNDS, []
-    if since is not None:
-        sql += " and ro.started_at >= ?"
-        params.append(since)
-    if until is not None:
-        sql += " and ro.started_at < ?"
-        params.append(until)
+    blocked = blocked_targets(conn, since=since, until=None if until is None else shifted(until, LATEST_MEASUREMENT))
+    sql, params = _between(_ROUNDS, "ro.started_at", since, until)
     grouped: dict[tuple[str, int], dict[Declaration, list[Round]]] = defaultdict(lambda: defaultdict(list))
     loose: list[tuple[Declaration, list[Round]]] = []
     last: dict[str, tuple[list[Round], float]] = {}  # each probe's latest round: where it is held, its interval
     carriers: dict[str, _Carriers] = {}
     latest: dict[str, tuple[Declaration, float]] = {}  # each probe's latest round's declaration
     for row in rows(conn, sql + " order by ro.probe_id, ro.started_at", params):
-        probe, started, experiment, measured, reached, failed, every, off, cc, area, district, kind, rank = row
+        probe, run, started, experiment, measured, reached, failed, every, off, cc, area, district, kind, rank = row
         probe, start = str(probe), seconds(str(started))
         own = arrivals.get(probe, [])
         index = carriers.setdefault(probe, _Carriers(own)).at(start)
@@ -103,7 +110,11 @@ def batches(conn: Connection, *, since: str | None = None, until: str | None = N
             kind if kind in _TYPES else "unknown",
             Schedule(round_every, float(upload or DEFAULT_UPLOAD_EVERY)),
         )
-        item = Round(start, _state(int(measured), int(reached), int(failed), rank), machine_off=int(off) > 0)
+        targets = blocked.get((probe, str(run)), ())
+        state = _state(int(measured), int(reached), int(failed), rank)
+        if targets and state == "up":
+            state = "blocked"  # a blockpage is reached, and blocked
+        item = Round(start, state, machine_off=int(off) > 0, blocked=targets if state == "blocked" else ())
         if index < 0:
             loose.append((declaration, [item]))
             held = loose[-1][1]
@@ -126,6 +137,41 @@ def batches(conn: Connection, *, since: str | None = None, until: str | None = N
     for declaration, [item] in loose:
         found.append(Batch(declaration, item.start, item.start, item.start, (item,)))
     return found
+
+
+def blocked_targets(
+    conn: Connection, *, since: str | None = None, until: str | None = None
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Each run's targets judged ``blocked``, by (probe, run), named by ``target_name``, sorted; measurements started
+    from ``since`` and before ``until`` (ISO text)."""
+    sql, params = _between(BLOCKED_MEASUREMENTS, "started_at", since, until)
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for probe, run, text in rows(conn, sql, params):
+        if probe is not None and text:
+            found[str(probe), str(run)].add(target_name(str(text)))
+    return {key: tuple(sorted(names)) for key, names in found.items()}
+
+
+def _between(sql: str, column: str, since: str | None, until: str | None) -> tuple[str, list[str]]:
+    """``sql`` (a ``where`` already begun) bounded to ``column`` in [``since``, ``until``), and its parameters."""
+    params = []
+    if since is not None:
+        sql += f" and {column} >= ?"
+        params.append(since)
+    if until is not None:
+        sql += f" and {column} < ?"
+        params.append(until)
+    return sql, params
+
+
+def target_name(text: str) -> str:
+    """A measurement's input as the name of what it measured: a URL's or an address's host, lower case
+    (``https://Twitter.com/`` and ``twitter.com:443`` are ``twitter.com``), else the input as it is."""
+    try:
+        host = urlsplit(text if "://" in text else f"//{text}").hostname
+    except ValueError:
+        host = None
+    return host or text
 
 
 def _state(measured: int, reached: int, failed: int, rank: int | None) -> RoundState:

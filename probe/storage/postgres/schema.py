@@ -132,6 +132,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         postgres_script(5),
     ),
     (6, "batch arrivals: when each batch was received, and the span it carried", postgres_script(6)),
+    (7, "measurements judged blocked by period, for each round's blocked targets", postgres_script(7)),
 ]
 _LOCK = 0x7A68616E  # any constant: the advisory lock migrations hold
 
