@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (pytest fixtures imported from other test modules are parameters here)
-"""``probe export --format stop``: a collector's shutdown events as rows in the shape of Access Now's STOP dataset.
+"""``probe export --format stop``: a collector's shutdown events as rows of Access Now's STOP dataset.
 
 The collector is test_regional_collector's world (twelve probes in three districts, their rounds uploaded by the
 daemon's uploader to a collector on loopback): Zhanaozen cut off, KZ-47's mobile network cut, a laptop off.
@@ -22,7 +22,7 @@ from probe.analysis.regional import RegionalWindow
 from probe.cli.main import cli
 from probe.errors import ProbeError
 from probe.export import Selection, export
-from probe.export.stop import COLUMNS, stop_rows
+from probe.export.stop import COLUMNS, STOP_COLUMNS, platform, stop_rows
 from probe.place import area_name
 from probe.storage.store import open_store
 
@@ -42,54 +42,73 @@ def test_stop_rows_name_the_district_cut_the_mobile_cut_and_nothing_for_a_laptop
     path, windows = sqlite_windows
     rows = stop_csv(path, world)
     events = {(row["geo_scope"], row["district"], row["affected_network"]) for row in rows}
-    assert events == {("regional", "Zhanaozen", "all"), ("regional", "", "mobile")}
+    assert events == {
+        ("It only affected one city, county, or village", "Zhanaozen", "Broadband, Mobile"),
+        ("It affected more than one city in the same state, province, or region", "", "Mobile"),
+    }
     [district] = [row for row in rows if row["district"] == "Zhanaozen"]
     mangystau = area_name("KZ-47")
     assert mangystau
     assert (district["country"], district["country_code"], district["area_name"], district["area_code"]) == (
         "Kazakhstan",
         "KZ",
-        mangystau,
+        f"Zhanaozen, {mangystau}",
         "KZ-47",
     )
-    assert (district["shutdown_type"], district["event"], district["status"]) == (
-        "full network",
-        "regional_shutdown",
-        "confirmed",
+    assert (district["shutdown_type"], district["shutdown_extent"], district["shutdown_status"]) == (
+        "Shutdown",
+        "Full network",
+        "Ended",
     )
-    assert (district["probes_affected"], district["probes_in_group"], district["ongoing"]) == ("3", "3", "no")
+    assert (district["window_kind"], district["evidence_status"]) == ("regional_shutdown", "confirmed")
+    assert district["event"].startswith(f"Every network down in Zhanaozen, {mangystau} (KZ), ")
+    assert (district["probes_affected"], district["probes_in_group"]) == ("3", "3")
     assert "3 of 3 probes" in district["confidence_basis"] and float(district["confidence"]) > 0.99
     assert district["start_earliest"] < district["start"] <= district["start_latest"] < district["end"]
     assert district["end_earliest"] < district["end"] <= district["end_latest"]
-    assert district["start"].endswith("Z") and district["start_date"] == district["start"][:10]
+    start = datetime.strptime(district["start"], "%Y-%m-%dT%H:%M:%SZ")
+    assert district["start_date"] == f"{start.month}/{start.day}/{start.year}"  # as STOP's sheet writes dates
     assert district["source"] == "zhanaozen-probe collector" and district["software_version"]
-    [mobile] = [row for row in rows if row["affected_network"] == "mobile"]
-    assert (mobile["area_name"], mobile["area_code"], mobile["shutdown_type"], mobile["event"]) == (
+    unmeasured = ("ordered_by", "actual_cause", "info_source", "info_source_link", "gov_justification", "an_link")
+    assert [district[column] for column in unmeasured] == [""] * len(unmeasured)  # for a person to fill
+    [mobile] = [row for row in rows if row["affected_network"] == "Mobile"]
+    assert (mobile["area_name"], mobile["area_code"], mobile["shutdown_extent"], mobile["window_kind"]) == (
         mangystau,
         "KZ-47",
-        "full network",
+        "Full network",
         "mobile_shutdown",
     )
-    assert mobile["probes_affected"] == "3" and mobile["sms_affected"] == "unknown"
+    assert mobile["probes_affected"] == "3" and mobile["sms_affected"] == ""  # unknown
     assert "device_off" in {window.kind for window in windows}  # the laptop's window exists, and is no event
     assert len(rows) == len(stop_rows(windows))
 
 
-def test_stop_has_one_header_row_of_the_documented_columns_and_a_json_variant_with_the_same_rows(
+def test_stop_has_one_header_row_of_stops_columns_then_the_evidence_and_a_json_variant_with_the_same_rows(
     world: World, sqlite_windows: Collector
 ) -> None:
     path, _ = sqlite_windows
     result = CliRunner().invoke(cli, ["export", "--db", str(path), "--format", "stop", "--until", world.until])
     lines = result.stdout.splitlines()
-    assert lines[0] == ",".join(COLUMNS) and sum(1 for line in lines if line.startswith("country,")) == 1
+    assert lines[0] == ",".join(COLUMNS) and sum(1 for line in lines if line.startswith("start_date_type,")) == 1
+    assert COLUMNS[: len(STOP_COLUMNS)] == STOP_COLUMNS and len(STOP_COLUMNS) == 36
     documented = Path(__file__).parent.parent / "docs"
     for page in ("method.md", "user-guide.md"):
         text = (documented / page).read_text(encoding="utf-8")
         assert [column for column in COLUMNS if f"`{column}`" not in text] == [], page
     args = ["export", "--db", str(path), "--format", "stop-json", "--until", world.until]
     items = json.loads(CliRunner().invoke(cli, args).stdout)
-    assert [(item["district"], item["affected_network"], item["ongoing"]) for item in items] == [
+    assert [(item["district"], item["affected_network"], item["end_date"] is None) for item in items] == [
         (row["district"], row["affected_network"], False) for row in stop_csv(path, world)
+    ]
+
+
+def test_a_blocked_target_fills_its_platforms_column_and_any_other_target_other_affected() -> None:
+    assert [platform(host) for host in ("twitter.com", "mobile.twitter.com", "x.com", "t.me", "guljan.org")] == [
+        "twitter_affected",
+        "twitter_affected",
+        "twitter_affected",
+        "telegram_affected",
+        None,
     ]
 
 
@@ -99,7 +118,7 @@ def test_stop_area_and_since_select_as_probe_outages_by_district_does(world: Wor
     assert len(stop_csv(path, world, "--area", "kz-47")) == 2
     since = datetime.fromtimestamp(world.hour(8.5), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     late = stop_csv(path, world, "--since", since)
-    assert [row["affected_network"] for row in late] == ["mobile"]  # the district cut ended at hour 7
+    assert [row["affected_network"] for row in late] == ["Mobile"]  # the district cut ended at hour 7
 
 
 def test_probe_export_stop_writes_its_file_readable_by_its_owner_only(

@@ -22,6 +22,7 @@ from probe import SOFTWARE_NAME, __version__
 from probe.analysis.regional import RegionalWindow, sources
 from probe.analysis.regional import kinds as regional_kinds
 from probe.daemon import heartbeat
+from probe.export.stop import stop_rows
 from probe.model import Measurement, TCPTestKeys
 from probe.storage import open_database
 from probe.storage.store import open_store
@@ -119,6 +120,13 @@ def test_a_target_blocked_for_every_probe_of_a_country_for_a_day_is_one_targeted
     assert not block.provisional and "twitter.com blocked for 5 of 5 working probes in KZ" in block.basis
     network_kinds = {window.kind for window in windows} - {regional_kinds.TARGETED_BLOCK}
     assert not network_kinds, network_kinds  # no shutdown, no probe dark, no device off: the networks worked
+    [row] = stop_rows(windows)
+    assert (row["twitter_affected"], row["shutdown_extent"], row["area_name"], row["facebook_affected"]) == (
+        "Yes",
+        "Service-based",
+        "Nationwide",
+        None,
+    )
 
 
 def test_a_collector_names_each_rounds_blocked_targets_from_its_measurements_judged_blocked(

@@ -301,13 +301,14 @@ def test_a_postgres_collector_gives_the_same_windows_as_a_sqlite_one(
 
 def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sms_outcomes(tmp_path: Path) -> None:
     """Contexts decide over counts (a dark link is local_fault, a shutdown network_down, a working one with
-    failures blocked); counts decide without them; an SMS round's outcome lands on the round it falls in; a batch
+    failures blocked, the worst of a round's start and end taken: an international cut; a degraded one is degraded,
+    its failures no blocks); counts decide without them; an SMS round's outcome lands on the round it falls in; a batch
     received twice brings its rounds once and its span twice, under the run's place, with the declared intervals."""
     identity = load_or_create(tmp_path / "probe.key")
-    at = [f"2026-11-21T10:{minute:02d}:00.000000Z" for minute in (0, 10, 20, 30, 40)]
+    at = [f"2026-11-21T10:{minute:02d}:00.000000Z" for minute in (0, 10, 20, 30, 40, 50, 55)]
     place = {"probe_cc": "KZ", "area": "KZ-47", "district": "Aktau", "network_type": "mobile"}
     runs = [{"id": f"run{i}", "started_at": when, **place} for i, when in enumerate(at)]
-    counts = [(3, 3, 0), (3, 0, 3), (3, 0, 3), (3, 2, 1), (3, 0, 3)]  # measured, reached, failed
+    counts = [(3, 3, 0), (3, 0, 3), (3, 0, 3), (3, 2, 1), (3, 0, 3), (3, 1, 2), (3, 2, 1)]  # measured, reached, failed
     rounds = [
         {"id": f"r{i}", "group_name": "web", "experiment": "web", "started_at": when, "status": "finished"}
         | {"run_id": f"run{i}", "every": 600.0, "measured": m, "reached": r, "failed": f}
@@ -319,6 +320,9 @@ def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sm
         {"run_id": "run1", "phase": "start", "network_state": "local_fault"},
         {"run_id": "run2", "phase": "start", "network_state": "shutdown"},
         {"run_id": "run3", "phase": "start", "network_state": "ok"},
+        {"run_id": "run5", "phase": "start", "network_state": "ok"},
+        {"run_id": "run5", "phase": "end", "network_state": "international_cut"},
+        {"run_id": "run6", "phase": "start", "network_state": "degraded"},
     ]
     path = tmp_path / "collector.db"
     with running_collector(path) as server:
@@ -341,7 +345,7 @@ def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sm
         found = sources.batches(db.conn)
     finally:
         db.close()
-    assert [len(one.rounds) for one in found] == [5, 0]  # the second arrival brought nothing new
+    assert [len(one.rounds) for one in found] == [7, 0]  # the second arrival brought nothing new
     assert found[0].covers_from == found[1].covers_from and found[0].received <= found[1].received
     [declaration] = {one.declaration for one in found}
     assert (declaration.country, declaration.area, declaration.district, declaration.network_type) == (
@@ -358,4 +362,6 @@ def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sm
         ("network_down", None),
         ("blocked", False),
         ("network_down", None),
+        ("international_cut", None),
+        ("degraded", None),
     ]

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from support.regional import Fleet, at
+from support.regional import Fleet, at, kz
 
 from probe.analysis.regional import RegionalWindow, detect
-
-
-def _kz() -> tuple[Fleet, list[str], list[str], list[str]]:
-    """Mangystau (KZ-47) with Zhanaozen and Aktau, and Almaty city (KZ-75): three probes of each type in each."""
-    fleet = Fleet()
-    zhanaozen = fleet.district("KZ-47", "Zhanaozen", fixed=3, mobile=3)
-    aktau = fleet.district("KZ-47", "Aktau", fixed=3, mobile=3)
-    almaty = fleet.district("KZ-75", "Almaty", fixed=3, mobile=3)
-    return fleet, zhanaozen, aktau, almaty
 
 
 def _alarms(windows: list[RegionalWindow]) -> list[RegionalWindow]:
@@ -21,7 +12,7 @@ def _alarms(windows: list[RegionalWindow]) -> list[RegionalWindow]:
 
 
 def test_a_district_cut_off_is_a_regional_shutdown_of_that_district_with_bounds_around_the_truth() -> None:
-    fleet, zhanaozen, _, _ = _kz()
+    fleet, zhanaozen, _, _ = kz()
     fleet.happen(zhanaozen, "network_down", 10, 14)
     windows = detect(fleet.batches(24), at(24))
     [cut] = _alarms(windows)
@@ -52,14 +43,14 @@ def test_a_mobile_only_cut_with_two_mobile_and_two_fixed_probes_is_a_mobile_shut
 
 
 def test_a_national_shutdown_is_one_window_of_the_country_and_no_regional_ones() -> None:
-    fleet, zhanaozen, aktau, almaty = _kz()
+    fleet, zhanaozen, aktau, almaty = kz()
     fleet.happen([*zhanaozen, *aktau, *almaty], "network_down", 5, 8)
     [cut] = _alarms(detect(fleet.batches(24), at(24)))
     assert (cut.kind, cut.scope, cut.country, len(cut.probes)) == ("national_shutdown", "country", "KZ", 18)
 
 
 def test_nested_events_are_reported_at_once_a_district_cut_inside_a_mobile_cut_on_a_day_of_a_block() -> None:
-    fleet, zhanaozen, aktau, almaty = _kz()
+    fleet, zhanaozen, aktau, almaty = kz()
     fleet.happen([*zhanaozen, *aktau, *almaty], "blocked", 0, 24, blocked=("http://twitter.com/",))
     fleet.happen([p for p in [*zhanaozen, *aktau] if "-m" in p], "network_down", 6, 20)
     fleet.happen(zhanaozen, "network_down", 8, 18)
@@ -73,7 +64,7 @@ def test_nested_events_are_reported_at_once_a_district_cut_inside_a_mobile_cut_o
 
 
 def test_an_area_where_sms_fail_while_the_network_works_is_sms_affected() -> None:
-    fleet, zhanaozen, aktau, almaty = _kz()
+    fleet, zhanaozen, aktau, almaty = kz()
     mobile = [p for p in [*zhanaozen, *aktau, *almaty] if "-m" in p]
     fleet.happen(mobile, "up", 0, 24, sms_ok=True)
     fleet.happen([p for p in mobile if p not in almaty], "up", 9, 15, sms_ok=False)
@@ -84,7 +75,7 @@ def test_an_area_where_sms_fail_while_the_network_works_is_sms_affected() -> Non
 
 
 def test_a_window_reads_as_json_with_its_place_its_probes_and_iso_times() -> None:
-    fleet, zhanaozen, _, _ = _kz()
+    fleet, zhanaozen, _, _ = kz()
     fleet.happen(zhanaozen, "network_down", 10, 14)
     [cut] = _alarms(detect(fleet.batches(24), at(24)))
     data = cut.to_dict()
@@ -100,7 +91,7 @@ def test_a_window_reads_as_json_with_its_place_its_probes_and_iso_times() -> Non
 
 
 def test_the_bounds_hold_the_first_onset_and_last_return_of_a_cut_that_reaches_its_probes_over_minutes() -> None:
-    fleet, zhanaozen, _, _ = _kz()
+    fleet, zhanaozen, _, _ = kz()
     for index, probe in enumerate(zhanaozen):  # onsets 10:00 to 10:08, returns 14:00 to 14:08
         fleet.happen([probe], "network_down", 10 + index * 0.027, 14 + index * 0.027)
     fleet.happen(zhanaozen[:1], "network_down", 14, 14.2)  # its own line down, right as the cut ends

@@ -5,8 +5,8 @@
     json         one JSON array of measurements: the flat columns, test keys and annotations (``tabular``)
     parquet      a directory partitioned by day, ``day=YYYY-MM-DD/part-0.parquet``, with every column
                  (test keys as JSON text), for DuckDB, ClickHouse or Spark (``parquet``; needs pyarrow)
-    stop         not measurements: a collector's shutdown windows, one row per event in the shape of Access
-                 Now's STOP dataset, CSV (``stop``) or JSON (``stop-json``)
+    stop         not measurements: a collector's shutdown windows, one row per event in Access Now's STOP
+                 dataset's columns, then the evidence, CSV (``stop``) or JSON (``stop-json``)
 
 ``export`` writes the text formats to a stream; ``export_directory`` writes parquet to a directory. What each
 reads is the format's (``ExportFormat.reads``), narrowed by a ``Selection`` of the filters it takes.

@@ -78,3 +78,12 @@ class Fleet:
     def batches(self, hours: float, flush: bool = True) -> list[Batch]:
         batches: list[Batch] = simulation().play(self.declarations, self.state_of, BASE, at(hours), flush=flush)
         return batches
+
+
+def kz() -> tuple[Fleet, list[str], list[str], list[str]]:
+    """Mangystau (KZ-47) with Zhanaozen and Aktau, and Almaty city (KZ-75): three probes of each type in each."""
+    fleet = Fleet()
+    zhanaozen = fleet.district("KZ-47", "Zhanaozen", fixed=3, mobile=3)
+    aktau = fleet.district("KZ-47", "Aktau", fixed=3, mobile=3)
+    almaty = fleet.district("KZ-75", "Almaty", fixed=3, mobile=3)
+    return fleet, zhanaozen, aktau, almaty

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from probe.analysis.regional import availability, kinds
 from probe.analysis.regional.availability import Availability
 from probe.analysis.regional.bounds import Bounds, Witness, end_witness, first_onset, last_return, start_witness
-from probe.analysis.regional.groups import Group, groups_of, parts_of
+from probe.analysis.regional.groups import INTERNATIONAL, Group, groups_of, parts_of
 from probe.analysis.regional.labels import Bin, Key, Seen, is_good, label
 from probe.analysis.regional.model import Batch, Round
 from probe.analysis.regional.rules import Rules
@@ -100,8 +100,8 @@ def _bin(
                 decided.blocked if decided is not None and state == kinds.BLOCKED else (),
             )
         )
-        if state in kinds.WORKING:
-            place = "working"
+        if state in kinds.WORKING or state == kinds.INTERNATIONAL_CUT:
+            place = "working"  # for shutdowns, an international cut is a network that works inside
         elif state == kinds.NETWORK_DOWN:
             place = "down"
         elif state == kinds.SILENT and number * rules.bin_seconds >= line.last_upload:
@@ -116,9 +116,11 @@ def _bin(
                 place = "pending"
         else:
             place = "idle"
+        abroad = "down" if state in kinds.INTERNATIONAL_FAILING else place
         for group in groups:
             for part in parts:
                 getattr(tallies[group, part], place).append(probe)
+            getattr(tallies[group, INTERNATIONAL], abroad).append(probe)
     return Bin(hour, seen, tallies, usual), {item.probe: item for item in seen}
 
 
@@ -136,7 +138,7 @@ def _working(item: Round) -> bool:
 
 
 def _lit(item: Round) -> bool:
-    return item.state in kinds.WORKING or item.state == kinds.NETWORK_DOWN
+    return item.state in kinds.WORKING or item.state in kinds.INTERNATIONAL_FAILING
 
 
 def _window(
@@ -201,6 +203,8 @@ def _tests(key: Key) -> tuple[Callable[[Round], bool], Callable[[Round], bool]]:
         return (lambda item: item.state == kinds.LOCAL_FAULT), _lit
     if key.kind == kinds.SMS_AFFECTED:
         return (lambda item: item.sms_ok is False), (lambda item: item.sms_ok is True)
+    if key.kind == kinds.INTERNATIONAL_CUT:
+        return (lambda item: item.state in kinds.INTERNATIONAL_FAILING), _working
     if key.kind == kinds.TARGETED_BLOCK:
         target = key.target
         return (lambda item: target in item.blocked), (lambda item: _working(item) and target not in item.blocked)

@@ -15,6 +15,8 @@ from probe.analysis.regional.model import Declaration
 ALL = ""
 MOBILE = "mobile"
 FIXED = "fixed"
+INTERNATIONAL = "international"
+"""Not a network type: the whole group tallied for its reach abroad (``kinds.INTERNATIONAL_FAILING`` failing)."""
 
 
 @dataclass(frozen=True, order=True)

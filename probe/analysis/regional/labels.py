@@ -9,9 +9,13 @@ In one bin, for each country, in this order:
 3. mobile probes down and fixed ones working (at least ``Rules.min_per_type`` of each), the probes
    of regionally cut groups set aside: ``mobile_shutdown`` at the widest scope where it holds (so a
    district cut inside an area whose mobile network is cut reads as both);
-4. the probes down that nothing above explains: ``too_few_probes`` for two or more of a group with
+4. each group whose probes reach domestic controls and no international one, those of the cuts above set aside,
+   at least ``Rules.min_witnesses`` of them in rounds that say so (never from silence alone), judged as a
+   shutdown is (its probes cut from abroad or down as failing, each district it has that can say failing too):
+   ``international_cut`` at the widest scope where it holds (a national intranet is the country's);
+5. the probes down that nothing above explains: ``too_few_probes`` for two or more of a group with
    fewer than ``Rules.min_probes`` observed probes, else ``probe_dark`` each;
-5. per probe, ``device_off`` and ``local_fault`` (never shutdowns); per area, ``sms_affected``
+6. per probe, ``device_off`` and ``local_fault`` (never shutdowns); per area, ``sms_affected``
    (SMS failing while the network works); per country, ``targeted_block`` per target.
 """
 
@@ -23,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from probe.analysis.regional import kinds
 from probe.analysis.regional.availability import Availability
-from probe.analysis.regional.groups import ALL, FIXED, MOBILE, Group
+from probe.analysis.regional.groups import ALL, FIXED, INTERNATIONAL, MOBILE, Group
 from probe.analysis.regional.rules import Rules
 from probe.analysis.regional.verdicts import FAILING, UNKNOWN, Judged, Status, Tally, judge
 
@@ -103,6 +107,7 @@ def label(current: Bin, rules: Rules) -> dict[Key, Judged]:
         for key in found:
             if key.kind == kinds.MOBILE_SHUTDOWN:
                 explained.update(found[key].failing)
+        _international(current, [country, *inside], explained, found, rules)
     _unexplained(current, explained, found, rules)
     _own(current, found)
     _sms(current, found, rules)
@@ -137,6 +142,49 @@ def _mobile(current: Bin, group: Group, explained: set[str], rules: Rules) -> Ju
         return None
     verdict = judge(mobiles.without(explained), current.hour, current.usual, _least(rules, rules.min_per_type))
     return verdict if verdict.status in FAILING else None
+
+
+def _international(
+    current: Bin, groups: list[Group], explained: set[str], found: dict[Key, Judged], rules: Rules
+) -> None:
+    """International cuts of a country's groups (``groups``: the country, then its areas, then its districts)."""
+    cut: set[Group] = set()
+    states = {seen.probe: seen.state for seen in current.seen}
+    for group in groups:
+        if _ancestors(group) & cut:
+            continue
+        tally = current.tallies.get((group, INTERNATIONAL))
+        if tally is None:
+            continue
+        tally = tally.without(explained)
+        witnesses = sum(1 for probe in tally.down if states.get(probe) == kinds.INTERNATIONAL_CUT)
+        if witnesses < rules.min_witnesses:
+            continue
+        verdict = judge(tally, current.hour, current.usual, rules)
+        if verdict.status in FAILING and _children_failing(current, group, explained, rules):
+            found[Key(kinds.INTERNATIONAL_CUT, group)] = verdict
+            explained.update(verdict.failing)
+            cut.add(group)
+
+
+def _ancestors(group: Group) -> set[Group]:
+    found = set()
+    parent = group.parent
+    while parent is not None:
+        found.add(parent)
+        parent = parent.parent
+    return found
+
+
+def _children_failing(current: Bin, group: Group, explained: set[str], rules: Rules) -> bool:
+    """Each narrower group that can say (a country's areas, an area's districts) has its reach abroad failing too."""
+    for (child, part), tally in current.tallies.items():
+        if part != INTERNATIONAL or child.parent != group:
+            continue
+        rest = tally.without(explained)
+        if rest.considered and len(rest.down) + len(rest.silent) < rules.down_share * rest.considered:
+            return False
+    return True
 
 
 def _least(rules: Rules, probes: int) -> Rules:
@@ -198,7 +246,7 @@ def is_good(key: Key, current: Bin, states: Mapping[str, Seen], rules: Rules) ->
         if key.kind == kinds.DEVICE_OFF:
             return seen.state not in (kinds.DEVICE_OFF, kinds.SILENT, kinds.ABSENT)
         if key.kind == kinds.LOCAL_FAULT:
-            return seen.state in kinds.WORKING or seen.state == kinds.NETWORK_DOWN
+            return seen.state in kinds.WORKING or seen.state in kinds.INTERNATIONAL_FAILING
         return seen.state in kinds.WORKING
     if key.kind == kinds.SMS_AFFECTED:
         sent = [s for s in current.seen if s.sms_ok is not None and s.state in kinds.WORKING and key.group in s.groups]
@@ -206,6 +254,8 @@ def is_good(key: Key, current: Bin, states: Mapping[str, Seen], rules: Rules) ->
     if key.kind == kinds.TARGETED_BLOCK:
         working = [s for s in current.seen if s.state in kinds.WORKING and key.group in s.groups]
         return bool(working) and sum(1 for s in working if key.target in s.blocked) * 4 < len(working)
+    if key.kind == kinds.INTERNATIONAL_CUT:
+        return current.judged(key.group, INTERNATIONAL, rules).status is Status.UP
     if key.kind in (kinds.REGIONAL_SHUTDOWN, kinds.NATIONAL_SHUTDOWN):
         # Over as soon as one network type works again: what is left is a mobile-only cut, say, not this.
         parts = (ALL, MOBILE, FIXED)

@@ -15,9 +15,11 @@ from typing import Literal
 
 from probe.place import NetworkType
 
-RoundState = Literal["up", "network_down", "blocked", "local_fault"]
+RoundState = Literal["up", "network_down", "blocked", "local_fault", "international_cut", "degraded"]
 """``up``: controls fine; ``network_down``: controls failing beyond the probe's own link; ``blocked``:
-controls fine, named targets failing; ``local_fault``: the probe's own link or Wi-Fi is down."""
+controls fine, named targets failing; ``local_fault``: the probe's own link or Wi-Fi is down;
+``international_cut``: every international control failing while a domestic one works (the network works
+inside the country only); ``degraded``: some controls failing with no pattern (a flaky link: up, not down)."""
 
 
 @dataclass(frozen=True)

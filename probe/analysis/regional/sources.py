@@ -11,8 +11,9 @@ through ``probe.storage.connection``'s ``execute``); it opens nothing itself: th
                  ``network_type``, ``probe_cc``) and schedule (``rounds.every``, the batch's ``upload_every``),
                  given to the earliest batch received whose span holds its start (a batch left with none,
                  its rounds all sent before, still counts its span, under the probe's latest declaration)
-    state        from the round's network contexts where it has them (``shutdown`` and ``international_cut``:
-                 ``network_down``; ``local_fault``), else from its counts (every one of at least
+    state        from the round's network contexts where it has them, the worst of its start and end (``shutdown``:
+                 ``network_down``; ``local_fault``; ``international_cut``; ``degraded``: up, its failures never
+                 blocks), else from its counts (every one of at least
                  ``observe.MIN_ROUND_TARGETS`` targets failed: ``network_down``); a working round with failures,
                  or with a measurement judged ``blocked``, is ``blocked``; ``rebooted`` or ``resumed``: the
                  machine was off before it
@@ -51,8 +52,9 @@ _ARRIVALS = (
     "where rounds > 0 order by probe_id, created_at, id"
 )
 _CONTEXT_RANK = (
-    "(select min(case nc.network_state when 'shutdown' then 0 when 'international_cut' then 0 "
-    "when 'local_fault' then 1 else 2 end) from network_contexts nc where nc.run_id = ro.run_id)"
+    "(select min(case nc.network_state when 'shutdown' then 0 when 'local_fault' then 1 "
+    "when 'international_cut' then 2 when 'degraded' then 3 else 4 end) "
+    "from network_contexts nc where nc.run_id = ro.run_id)"
 )
 _ROUNDS = (
     "select ro.probe_id, ro.run_id, ro.started_at, ro.experiment, coalesce(ro.measured, 0), coalesce(ro.reached, 0), "
@@ -179,6 +181,10 @@ def _state(measured: int, reached: int, failed: int, rank: int | None) -> RoundS
         return "network_down"
     if rank == 1:
         return "local_fault"
+    if rank == 2:
+        return "international_cut"
+    if rank == 3:
+        return "degraded"  # failures on a flaky link are never blocks
     if rank is None and measured >= MIN_ROUND_TARGETS and reached == 0:
         return "network_down"
     return "blocked" if failed > 0 and (reached > 0 or rank is not None) else "up"

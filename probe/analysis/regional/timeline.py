@@ -5,8 +5,8 @@ a key of their own (never by arrival order) and their rounds merged, the first c
 kept: the same set of batches gives the same timeline whatever order they came in. Then, bin by bin
 (``kinds`` names the states):
 
-- a bin holding rounds takes the most telling of them (``network_down``, then ``blocked``, ``up``,
-  ``local_fault``);
+- a bin holding rounds takes the most telling of them (``network_down``, then ``international_cut``,
+  ``blocked``, ``degraded``, ``up``, ``local_fault``);
 - a bin without one, just after a round, takes that round's state (a round speaks for its own
   interval, with ``Rules.carry_intervals`` of slack for jitter), unless the next round says the
   machine was off in between;
@@ -29,7 +29,14 @@ from probe.analysis.regional.kinds import BinState
 from probe.analysis.regional.model import Batch, Declaration, Round
 from probe.analysis.regional.rules import Rules
 
-_TELLING: dict[str, int] = {kinds.NETWORK_DOWN: 0, kinds.BLOCKED: 1, kinds.UP: 2, kinds.LOCAL_FAULT: 3}
+_TELLING: dict[str, int] = {
+    kinds.NETWORK_DOWN: 0,
+    kinds.INTERNATIONAL_CUT: 1,
+    kinds.BLOCKED: 2,
+    kinds.DEGRADED: 3,
+    kinds.UP: 4,
+    kinds.LOCAL_FAULT: 5,
+}
 
 
 @dataclass(frozen=True)

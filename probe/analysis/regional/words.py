@@ -23,7 +23,7 @@ def confidence(run: Run, usual: Mapping[str, Availability], rules: Rules) -> flo
     peak, kind = run.peak, run.key.kind
     assert peak is not None
     hour = hour_of(run.peak_bin, rules.bin_seconds)
-    if kind in kinds.SHUTDOWNS:
+    if kind in kinds.GROUP_EVENTS:
         odds = peak.tail
     elif kind == kinds.TOO_FEW_PROBES:
         odds = chance.tail([usual[p].down_at(hour) for p in peak.failing], len(peak.failing))
@@ -53,6 +53,8 @@ def basis(run: Run, usual: Mapping[str, Availability], bin_seconds: float) -> st
     if key.kind == kinds.TARGETED_BLOCK:
         return f"{key.target} blocked for {len(peak.failing)} of {peak.considered} working probes in {where}"
     failing = "down or silent" if peak.silent else "down"
+    if key.kind == kinds.INTERNATIONAL_CUT:
+        failing = "cut from abroad (domestic controls working) or down" + (" or silent" if peak.silent else "")
     text = f"{len(peak.failing)} of {peak.considered} probes that could say {failing} in {where} at worst"
     text += f" ({peak.members} in the group)"
     if peak.silent:
