@@ -7,8 +7,10 @@ tests fail when an eager import comes back. Each check runs in a fresh interpret
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -22,13 +24,15 @@ RUNNER_SIDE = ("probe.runner", "probe.experiments", "probe.daemon", "probe.helpe
 """Modules that measure or serve: ``probe --help`` and ``probe results`` read a database at most."""
 
 SUBPROCESS_LIMIT = 60.0
+TESTS = Path(__file__).resolve().parent
 
 
 def loaded_after(code: str) -> set[str]:
-    """The modules in ``sys.modules`` after a fresh interpreter runs ``code``."""
+    """The modules in ``sys.modules`` after a fresh interpreter runs ``code`` (which may import ``support``)."""
     script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=SUBPROCESS_LIMIT, check=True
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=SUBPROCESS_LIMIT, check=True, env=env
     )
     return set(json.loads(done.stdout.splitlines()[-1]))
 
@@ -56,15 +60,47 @@ def test_reading_commands_load_neither_measuring_nor_heavy_modules(command: str)
     assert heavy(loaded, HEAVY + RUNNER_SIDE) == []
 
 
-RUN_NEEDS_NOT = ("scapy", "pyarrow", "psycopg", "probe.collector", "probe.lab", "probe.analysis", "probe.report.build")
-"""Besides ``HEAVY``: the outage analysis and the HTML report, which the end of a run does not draw on."""
+RUN_NEEDS_NOT = (
+    "scapy",
+    "pyarrow",
+    "psycopg",
+    "probe.collector",
+    "probe.lab",
+    "probe.analysis",
+    "probe.report.build",
+    "probe.forensics",
+)
+"""Besides ``HEAVY``: the outage analysis and the HTML report, which the end of a run does not draw on, and the
+packet capture, which only a reset or an injected answer measured again as root needs."""
 PLAIN_DNS_NEEDS_NOT = ("httpx2", "dns.query")
 """DNS over HTTPS's client, loaded by the first encrypted lookup: the shipped config has none."""
 
 
-def test_run_loads_no_packet_capture_collector_lab_report_or_doh_client() -> None:
-    loaded = loaded_after("from probe.cli.main import COMMANDS\nCOMMANDS['run'].load()")
+@pytest.mark.parametrize("command", ["run", "daemon"])
+def test_measuring_commands_load_no_packet_capture_collector_lab_report_or_doh_client(command: str) -> None:
+    loaded = loaded_after(f"from probe.cli.main import COMMANDS\nCOMMANDS[{command!r}].load()")
     assert heavy(loaded, RUN_NEEDS_NOT + PLAIN_DNS_NEEDS_NOT) == []
+
+
+FORENSIC_CAPTURE = """
+from conftest import loopback_config
+from support.dnsserver import Answer, running_dns_server
+from support.servers import reset_after_hello_server
+from test_verdict_runner import reset_measurement
+from probe.stage.verdicts import VerdictStage
+with running_dns_server({"guljan.test": Answer(("127.0.0.1",))}) as dns, reset_after_hello_server() as server:
+    judged = VerdictStage.start(loopback_config(dns.spec())).judge(reset_measurement(server.port, dns.spec()))
+assert judged.test_keys.x_forensics["status"] == "ok", judged.test_keys.x_forensics
+assert judged.test_keys.x_forensics["suspicious"], judged.test_keys.x_forensics
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="packet capture needs root")
+def test_a_reset_measured_again_under_capture_leaves_no_scapy_in_the_process() -> None:
+    # What a run or a daemon holds after its first forensic capture, for as long as it runs.
+    loaded = loaded_after(FORENSIC_CAPTURE)
+    assert "probe.forensics.capture" in loaded
+    assert heavy(loaded, ("scapy",)) == []
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -1,15 +1,18 @@
-"""Packet capture with scapy: a flow measured again while its packets are recorded.
+"""Packet capture: a flow measured again while its packets are recorded.
 
 An injected RST or DNS answer is made by a middlebox, not by the server; capturing the flow puts
 the suspicious packet next to the server's genuine ones (its SYN-ACK, its data), and
-``probe.verdict.forensics`` says what their TTL and IP-ID mean. Capture needs root (raw sockets):
-``unavailable_reason`` says why it cannot run. Only received packets are looked at: nothing here
-sends with scapy.
+``probe.verdict.forensics`` says what their TTL and IP-ID mean. Capture reads IPv4 packets from a packet
+socket (``AF_PACKET``, every interface, link headers left out by the kernel) and their headers with
+``probe.forensics.headers``: no scapy, whose 60 MB a run or a daemon would otherwise keep for good after its
+first reset. It needs root (``CAP_NET_RAW``): ``unavailable_reason`` says why it cannot run. Only received
+packets are looked at: nothing here sends a packet of its own making.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
@@ -19,104 +22,87 @@ from typing import Any
 
 import dns.message
 
+from probe.forensics.headers import parse_ipv4
 from probe.model.packet import Packet
 
 UNAVAILABLE_NO_ROOT = "unavailable (no root)"
-START_TIMEOUT = 10.0
-"""At most this long for the capture to open its socket (a loaded machine is slow to); then the flow goes on."""
+ETH_P_IP = 0x0800
+"""The link layer's protocol number for IPv4: the packet socket is given IPv4 packets only."""
+READ_POLL = 0.05
+"""How often the capture's thread looks whether it was asked to stop."""
 SETTLE_SECONDS = 0.15
 """Time for packets already on their way to be captured before the capture stops."""
 CATCH_UP_TIMEOUT = 5.0
 """At most this long for the capture to record the packets the flow is known to have had (``wait_for``): the
 capture reads in a thread of its own that a busy machine may leave behind the flow."""
 MAX_PACKETS = 64
+MAX_PACKET_BYTES = 65535
+
+
+def _packet_socket() -> socket.socket:
+    """A socket that receives a copy of every IPv4 packet in and out of this network namespace."""
+    return socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
 
 
 def unavailable_reason() -> str | None:
     """Why packet capture cannot run here, or None."""
     if os.geteuid() != 0:
         return UNAVAILABLE_NO_ROOT
+    if not hasattr(socket, "AF_PACKET"):
+        return "unavailable (no packet sockets on this system)"
     try:
-        import scapy.all  # noqa: F401
-    except Exception as exc:  # scapy fails in many ways on odd systems
-        return f"unavailable (scapy: {exc})"
+        _packet_socket().close()
+    except OSError as exc:
+        return f"unavailable (packet socket: {exc.strerror or exc})"
     return None
-
-
-def _convert(raw: Any) -> Packet | None:
-    from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, TCPerror, UDPerror
-
-    if IP not in raw:
-        return None
-    ip = raw[IP]
-    when = float(raw.time)
-    if ICMP in raw:
-        icmp = raw[ICMP]
-        quoted = None
-        if IPerror in raw:
-            inner = TCPerror if TCPerror in raw else UDPerror if UDPerror in raw else None
-            if inner is not None:
-                quoted = int(raw[inner].sport)
-        return Packet(when, "icmp", ip.src, 0, ip.dst, 0, ip.ttl, ip.id, f"{icmp.type}/{icmp.code}", 0, quoted)
-    if TCP in raw:
-        tcp = raw[TCP]
-        payload = len(bytes(tcp.payload))
-        return Packet(
-            when, "tcp", ip.src, int(tcp.sport), ip.dst, int(tcp.dport), ip.ttl, ip.id, str(tcp.flags), payload
-        )
-    if UDP in raw:
-        udp = raw[UDP]
-        return Packet(when, "udp", ip.src, int(udp.sport), ip.dst, int(udp.dport), ip.ttl, ip.id, "", len(udp.payload))
-    return None
-
-
-def interface_for(address: str) -> str | None:
-    """The interface packets to ``address`` leave by (``lo`` for loopback)."""
-    from scapy.config import conf
-
-    try:
-        iface = conf.route.route(address)[0]
-    except Exception:
-        return None
-    return str(iface) if iface else None
 
 
 class Capture:
-    """Packets seen on one interface while a ``with`` block runs; ``keep(raw)`` chooses which.
+    """Packets seen while a ``with`` block runs; ``keep(packet)`` chooses which.
 
-    ``packets`` grows as the capture's thread reads (each packet once: on loopback it is seen sent and
-    received); ``wait_for`` waits until it holds what the flow is known to have sent or received."""
+    The socket is open when ``with`` enters, so nothing the block sends is missed. ``packets`` grows as the
+    capture's thread reads (each packet once: on loopback it is seen sent and received, and a packet may cross
+    more than one interface); ``wait_for`` waits until it holds what the flow is known to have sent or
+    received. ``iface`` limits the capture to one interface (None: every one)."""
 
-    def __init__(self, iface: str | None, keep: Callable[[Any], bool], *, max_packets: int = 4 * MAX_PACKETS) -> None:
+    def __init__(
+        self, iface: str | None, keep: Callable[[Packet], bool], *, max_packets: int = 4 * MAX_PACKETS
+    ) -> None:
         self.iface = iface
         self.keep = keep
         self.max_packets = max_packets
         self.packets: list[Packet] = []
         self._seen: set[tuple[Any, ...]] = set()
         self._arrived = threading.Condition()
-        self._started = threading.Event()
-        self._sniffer: Any = None
+        self._stop = threading.Event()
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Capture:
-        from scapy.sendrecv import AsyncSniffer
-
-        self._sniffer = AsyncSniffer(
-            iface=self.iface,
-            lfilter=self.keep,
-            prn=self._record,
-            store=False,
-            count=self.max_packets,
-            started_callback=self._started.set,
-        )
-        self._sniffer.start()
-        self._started.wait(START_TIMEOUT)
+        self._socket = _packet_socket()
+        if self.iface is not None:
+            self._socket.bind((self.iface, ETH_P_IP))
+        self._thread = threading.Thread(target=self._read, name="capture", daemon=True)
+        self._thread.start()
         return self
 
-    def _record(self, raw: Any) -> None:
-        """In the capture's thread, for every packet ``keep`` chose (returns None: scapy prints what it returns)."""
-        packet = _convert(raw)
-        if packet is None:
-            return
+    def _read(self) -> None:
+        assert self._socket is not None
+        kept = 0
+        while not self._stop.is_set() and kept < self.max_packets:
+            ready, _, _ = select.select([self._socket], [], [], READ_POLL)
+            if not ready:
+                continue
+            try:
+                data = self._socket.recv(MAX_PACKET_BYTES)
+            except OSError:
+                return
+            packet = parse_ipv4(data, time.time())
+            if packet is not None and self.keep(packet):
+                kept += 1
+                self._record(packet)
+
+    def _record(self, packet: Packet) -> None:
         key = (packet.proto, packet.src, packet.sport, packet.dst, packet.dport, packet.ip_id, packet.flags)
         with self._arrived:
             if key not in self._seen:
@@ -131,24 +117,20 @@ class Capture:
 
     def __exit__(self, *exc_info: object) -> None:
         time.sleep(SETTLE_SECONDS)
-        self._started.wait(START_TIMEOUT)  # a sniffer that is not running yet could not be stopped
-        try:
-            if self._sniffer.running:
-                self._sniffer.stop()
-        except Exception:  # scapy fails in many ways on odd systems; what was recorded is kept
-            pass
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._socket is not None:
+            self._socket.close()
 
 
-def tcp_filter(address: str, port: int) -> Callable[[Any], bool]:
-    def keep(raw: Any) -> bool:
-        from scapy.layers.inet import ICMP, IP, TCP
+def tcp_filter(address: str, port: int) -> Callable[[Packet], bool]:
+    """The TCP packets between here and ``address:port``, and every ICMP packet (a router's error for them)."""
 
-        if IP not in raw:
-            return False
-        if TCP in raw and ICMP not in raw:
-            tcp, ip = raw[TCP], raw[IP]
-            return bool((ip.src == address and tcp.sport == port) or (ip.dst == address and tcp.dport == port))
-        return ICMP in raw
+    def keep(packet: Packet) -> bool:
+        if packet.proto == "tcp":
+            return (packet.src == address and packet.sport == port) or (packet.dst == address and packet.dport == port)
+        return packet.proto == "icmp"
 
     return keep
 
@@ -157,14 +139,14 @@ def tcp_filter(address: str, port: int) -> Callable[[Any], bool]:
 
 
 @contextmanager
-def _captured(iface: str | None, keep: Callable[[Any], bool]) -> Iterator[Capture]:
-    capture = Capture(iface, keep)
+def _captured(keep: Callable[[Packet], bool]) -> Iterator[Capture]:
+    capture = Capture(None, keep)
     with capture:
         yield capture
 
 
 def _recorded(address: str) -> bool:
-    """Whether the capture records the packets of ``address`` (``_convert`` reads IPv4 only)."""
+    """Whether the capture records the packets of ``address`` (``parse_ipv4`` reads IPv4 only)."""
     return ":" not in address
 
 
@@ -197,7 +179,7 @@ def capture_reset(address: str, port: int, hello: bytes | None, *, timeout: floa
         # Closing a connection sends a FIN (or a RST); a connect that never completed sends nothing more.
         return _closed_to(address) if connected else None
 
-    with _captured(interface_for(address), tcp_filter(address, port)) as capture:
+    with _captured(tcp_filter(address, port)) as capture:
         flow_end = action()
         if flow_end is not None and _recorded(address):
             capture.wait_for(flow_end)
@@ -210,13 +192,11 @@ def capture_dns(resolver: str, port: int, hostname: str, *, timeout: float, wind
     query = dns.message.make_query(hostname, "A").to_wire()
     family = socket.AF_INET6 if ":" in resolver else socket.AF_INET
 
-    def keep(raw: Any) -> bool:
-        from scapy.layers.inet import IP, UDP
-
-        return bool(IP in raw and UDP in raw and raw[IP].src == resolver and raw[UDP].sport == port)
+    def keep(packet: Packet) -> bool:
+        return packet.proto == "udp" and packet.src == resolver and packet.sport == port
 
     answers = 0
-    with _captured(interface_for(resolver), keep) as capture, socket.socket(family, socket.SOCK_DGRAM) as sock:
+    with _captured(keep) as capture, socket.socket(family, socket.SOCK_DGRAM) as sock:
         try:
             sock.connect((resolver, port))
             sock.send(query)

@@ -11,7 +11,7 @@ hop t means a box that filters what it forwards, after its own TTL check: the ro
 When the connection itself cannot be opened (the address is blocked), the SYNs are sent with
 limited TTLs instead, without a control (there is nothing to compare with on a blocked address).
 
-Needs root (ICMP is read with a raw socket through scapy). Every probe is bounded (``hop_timeout``),
+Needs root (ICMP is read from a packet socket, ``probe.forensics.capture``). Every probe is bounded (``hop_timeout``),
 and the trace stops once the control reaches the server. Known limits: a router that sends no ICMP
 time-exceeded leaves its hop unnamed; load-balanced paths can mix routers of different paths.
 """
@@ -23,7 +23,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from probe.forensics.capture import Capture, interface_for, tcp_filter, unavailable_reason
+from probe.forensics.capture import Capture, tcp_filter, unavailable_reason
 from probe.forensics.hello import hello_for
 from probe.model.packet import Packet
 
@@ -101,7 +101,7 @@ def _icmp_router(packets: list[Packet], sport: int) -> str | None:
 
 def _request_probe(address: str, port: int, payload: bytes, ttl: int, kind: str, hop_timeout: float) -> Probe:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with Capture(interface_for(address), tcp_filter(address, port)) as capture:
+    with Capture(None, tcp_filter(address, port)) as capture:
         sock = socket.socket(family, socket.SOCK_STREAM)
         outcome, detail, sport = "timeout", "", 0
         try:
@@ -133,7 +133,7 @@ def _request_probe(address: str, port: int, payload: bytes, ttl: int, kind: str,
 
 def _syn_probe(address: str, port: int, ttl: int, hop_timeout: float) -> Probe:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with Capture(interface_for(address), tcp_filter(address, port)) as capture:
+    with Capture(None, tcp_filter(address, port)) as capture:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(hop_timeout)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)

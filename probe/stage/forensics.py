@@ -4,7 +4,8 @@ For a reset (``RESET_DETAILS``) the same address and port are connected to again
 first bytes (a ClientHello with the SNI, or the HTTP request); for DNS injection the resolver that
 answered twice is asked again. The packets are judged by ``probe.verdict.forensics``; the result
 goes to ``test_keys.x_forensics``. Without root the result says ``unavailable (no root)``; nothing
-here raises for what happens on the wire.
+here raises for what happens on the wire. The capture's modules are imported by the first re-measurement: a
+round without a reset or an injected answer never loads them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from urllib.parse import urlsplit
 
 from probe.addresses import default_port
 from probe.config import Config
-from probe.forensics import capture
-from probe.forensics.hello import hello_for
 from probe.model import Measurement
 from probe.resolvers import parse_resolver
 from probe.verdict.forensics import judge_dns, judge_reset
@@ -28,6 +27,8 @@ FORENSIC_DETAILS = RESET_DETAILS | DNS_DETAILS
 def reset_forensics(address: str, port: int, hello: bytes | None, *, timeout: float) -> dict[str, Any]:
     """Connect to ``address:port`` again (sending ``hello``: a ClientHello or an HTTP request) under
     capture, and judge the reset that comes back."""
+    from probe.forensics import capture
+
     reason = capture.unavailable_reason()
     if reason is not None:
         return {"status": reason}
@@ -43,6 +44,8 @@ def reset_forensics(address: str, port: int, hello: bytes | None, *, timeout: fl
 
 def dns_forensics(resolver: str, port: int, hostname: str, *, timeout: float, window: float) -> dict[str, Any]:
     """Ask ``resolver`` for ``hostname`` again under capture, listening ``window`` seconds for more answers."""
+    from probe.forensics import capture
+
     reason = capture.unavailable_reason()
     if reason is not None:
         return {"status": reason}
@@ -65,6 +68,8 @@ def remeasure(measurement: Measurement, blocking_detail: str, config: Config) ->
         target = _reset_target(keys, parts.port or default_port(parts.scheme))
         if target is None:
             return {"status": "skipped (no address to connect to)"}
+        from probe.forensics.hello import hello_for
+
         hello = None if blocking_detail == "tcp_reset" else hello_for(parts.scheme, parts.hostname or "")
         return reset_forensics(target[0], target[1], hello, timeout=timeout)
     resolver = _injected_resolver(keys)

@@ -115,7 +115,7 @@ class VerdictStage:
             self._columns[measurement.id] = verdict.as_row()
 
     def _forensics(self, measurement: Measurement, verdict: Verdict) -> dict[str, Any] | None:
-        from probe.forensics import capture
+        from probe.forensics import capture  # the first forensic verdict loads it
 
         reason = capture.unavailable_reason()
         if reason is not None:
