@@ -524,6 +524,12 @@ class AlertsSection(_Section):
     min_confidence: Literal["low", "medium", "high"] = Field(
         "medium", description="Targeted blocks below this confidence are not alerted (shutdowns and cuts always are)."
     )
+    regional: bool = Field(
+        True,
+        description="Also alert a collector's regional windows (probe outages --by district): national, regional "
+        "and mobile shutdowns and international cuts, provisional ones (from the probes' silence) included, then "
+        "confirmed, dropped or closed; SMS affected and targeted blocks from min_confidence.",
+    )
     timeout: Seconds = Field(10.0, description="Seconds one webhook request may take.")
     backoff_min: Interval = Field(5.0, description="First wait before a failed delivery is tried again.")
     backoff_max: Interval = Field(1800.0, description="Longest wait between two tries of a delivery.")

@@ -19,7 +19,7 @@ import click
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
 from probe.analysis.regional import Rules
-from probe.analysis.regional.query import REGIONAL_SCOPES, RegionalQuery, find_regional
+from probe.analysis.regional.query import REGIONAL_SCOPES, RegionalQuery, find_regional, save_found
 from probe.analysis.times import between, now_iso
 from probe.analysis.windows import FIELDS, SCOPES
 from probe.cli.common import config_option, db_option, parse_time, store_target
@@ -159,7 +159,12 @@ def outage_window_options(func: F) -> F:
 @period_options
 @outage_window_options
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True)
-@click.option("--save", is_flag=True, help="Also keep the windows in the database's outage_windows table.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Also keep the windows in the database's outage_windows table (regional ones: in place of those saved "
+    "before for the same scope, area and period).",
+)
 def outages(
     config_path: Path | None,
     db_path: Path | str | None,
@@ -190,7 +195,8 @@ def outages(
                 Rules(open_after=open_after, close_after=close_after),
             ),
             fmt,
-            save or target is not None or network is not None,
+            save,
+            target is not None or network is not None,
         )
         return
     if area is not None:
@@ -216,13 +222,16 @@ def outages(
 
 
 def _regional(
-    config_path: Path | None, db_path: Path | str | None, query: RegionalQuery, fmt: str, other: bool
+    config_path: Path | None, db_path: Path | str | None, query: RegionalQuery, fmt: str, save: bool, other: bool
 ) -> None:
     if other:
-        raise click.UsageError("--by district or area takes no --target, --network or --save")
-    db = open_store(store_target(load_config(config_path), db_path), read_only_ok=True)
+        raise click.UsageError("--by district or area takes no --target or --network")
+    db = open_store(store_target(load_config(config_path), db_path), read_only_ok=not save)
     try:
         found = find_regional(db.conn, query)
+        if save:
+            saved = save_found(db.conn, query, found, now_iso())
+            click.echo(f"{saved} regional windows saved in outage_windows", err=True)
     finally:
         db.close()
     click.echo(REGIONAL_FORMATTERS[fmt](found).rstrip("\n"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from probe.analysis import times
 from probe.collector.alerts import AlertState, look
+from probe.collector.regional_alerts import look_regional
 from probe.collector.webhooks import Sender
 from probe.config import AlertsSection
 from probe.errors import ProbeError
@@ -42,23 +43,29 @@ class AlertWorker(threading.Thread):
         """Set after every look (tests wait on it)."""
 
     def once(self, state: AlertState, sender: Sender) -> None:
-        """One look for transitions, then every delivery that is due."""
+        """One look for transitions (the regional windows' too, unless turned off), then every delivery due."""
+        settings, now, collector = self.settings, times.now_iso(), self.identity.probe_id
         db = open_store(self.db_target, read_only_ok=True)
         try:
             made = look(
                 db.conn,
                 state,
-                now=times.now_iso(),
-                lookback=self.settings.lookback,
-                min_confidence=self.settings.min_confidence,
-                webhooks=self.settings.webhooks,
-                collector=self.identity.probe_id,
+                now=now,
+                lookback=settings.lookback,
+                min_confidence=settings.min_confidence,
+                webhooks=settings.webhooks,
+                collector=collector,
+            )
+            regional = (
+                look_regional(db.conn, state, settings, now=now, collector=collector) if settings.regional else []
             )
         finally:
             db.close()
         for transition, window in made:
             target = window.target if not isinstance(window, dict) else window.get("target")
             self.log(f"collector: alert: window {transition}: {target}")
+        for transition, described in regional:
+            self.log(f"collector: alert: regional window {transition}: {described['kind']} {described['place']}")
         for delivery, error in sender.send_due(state, times.now_iso()):
             if error is not None:
                 self.log(f"collector: alert to {delivery.webhook} not delivered (try {delivery.attempts + 1}): {error}")

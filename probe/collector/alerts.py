@@ -11,14 +11,16 @@ region, probe), so bounds that move as late data arrives do not make it a new wi
 
 Every transition is a row of ``alerts`` (unique by window and transition: it is made at most once,
 whatever happens later) with one delivery per webhook, sent by ``webhooks``. The state is a small
-SQLite file of its own (``AlertState``), so alerts need no change to either store's schema.
+SQLite file of its own (``AlertState``), so alerts need no change to either store's schema. The regional
+windows' alerts (``regional_alerts``) share it: their episodes are its ``regional_episodes``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from probe.storage.private import create_private
 
 ALERTED_KINDS = ("network_shutdown", "international_cut")
 """Kinds alerted whatever their confidence; targeted blocks need ``min_confidence``."""
-_RANK = {"low": 0, "medium": 1, "high": 2}
+RANK = {"low": 0, "medium": 1, "high": 2}
 _SCHEMA = """
 create table if not exists meta (name text primary key, value text not null);
 create table if not exists alerts (
@@ -43,6 +45,15 @@ create table if not exists alerts (
     unique (window_key, transition)
 );
 create table if not exists open_windows (grp text primary key, window_key text not null, window text not null);
+create table if not exists regional_episodes (
+    window_key text primary key,
+    grp text not null,
+    window text not null,
+    provisional integer not null,
+    closed integer not null default 0,
+    finished integer not null default 0,
+    seen_at text not null
+);
 create table if not exists deliveries (
     id integer primary key,
     alert_id integer not null references alerts (id),
@@ -61,7 +72,7 @@ def qualifies(window: Window, min_confidence: str = "medium") -> bool:
     """Whether ``window`` is worth an alert."""
     if window.kind in ALERTED_KINDS:
         return True
-    return window.kind == "targeted_block" and _RANK[label(window.confidence)] >= _RANK[min_confidence]
+    return window.kind == "targeted_block" and RANK[label(window.confidence)] >= RANK[min_confidence]
 
 
 def group_of(window: Window) -> str:
@@ -108,32 +119,59 @@ class AlertState:
         found = self.conn.execute("select 1 from alerts where window_key = ? and transition = ?", (key, transition))
         return found.fetchone() is not None
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: alerts made in it, and what they change of the followed windows, are kept together."""
+        self.conn.execute("begin immediate")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("rollback")
+            raise
+        self.conn.execute("commit")
+
+    def make(
+        self,
+        key: str,
+        transition: str,
+        window: dict[str, Any],
+        webhooks: Iterable[str],
+        now: str,
+        collector: str,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """The alert (once: False when it exists) and its deliveries, inside ``transaction``. ``extra``: more of
+        the body (its ``type`` by default ``outage_window``)."""
+        made = self.conn.execute(
+            "insert or ignore into alerts (window_key, transition, made_at, body) values (?, ?, ?, '')",
+            (key, transition, now),
+        )
+        if not made.rowcount:
+            return False
+        alert_id = made.lastrowid
+        body = {
+            "type": "outage_window",
+            "transition": transition,
+            "alert_id": f"{collector[:16]}-{alert_id}",
+            "collector": collector,
+            "made_at": now,
+            "window": window,
+            **(extra or {}),
+        }
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        self.conn.execute("update alerts set body = ? where id = ?", (text, alert_id))
+        self.conn.executemany(
+            "insert into deliveries (alert_id, webhook, next_at) values (?, ?, ?)",
+            [(alert_id, webhook, now) for webhook in webhooks],
+        )
+        return True
+
     def record(
         self, key: str, transition: str, window: dict[str, Any], webhooks: Iterable[str], now: str, collector: str
     ) -> bool:
         """Make the alert (once: False when it exists) and its deliveries, and follow the group's state."""
-        self.conn.execute("begin immediate")
-        try:
-            made = self.conn.execute(
-                "insert or ignore into alerts (window_key, transition, made_at, body) values (?, ?, ?, '')",
-                (key, transition, now),
-            )
-            if made.rowcount:
-                alert_id = made.lastrowid
-                body = {
-                    "type": "outage_window",
-                    "transition": transition,
-                    "alert_id": f"{collector[:16]}-{alert_id}",
-                    "collector": collector,
-                    "made_at": now,
-                    "window": window,
-                }
-                text = json.dumps(body, sort_keys=True, ensure_ascii=False)
-                self.conn.execute("update alerts set body = ? where id = ?", (text, alert_id))
-                self.conn.executemany(
-                    "insert into deliveries (alert_id, webhook, next_at) values (?, ?, ?)",
-                    [(alert_id, webhook, now) for webhook in webhooks],
-                )
+        with self.transaction():
+            made = self.make(key, transition, window, webhooks, now, collector)
             group = key.rsplit("|", 1)[0]
             if transition == "opened":
                 self.conn.execute(
@@ -142,11 +180,7 @@ class AlertState:
                 )
             else:
                 self.conn.execute("delete from open_windows where grp = ?", (group,))
-            self.conn.execute("commit")
-        except BaseException:
-            self.conn.execute("rollback")
-            raise
-        return bool(made.rowcount)
+        return made
 
     def due(self, now: str) -> list[Delivery]:
         rows = self.conn.execute(

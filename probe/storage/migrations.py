@@ -83,6 +83,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (15, "rounds: the group's interval, rebooted or resumed since the round before, the boot's id", declared(15)),
     (16, "batch arrivals: when each batch a collector stored was received, and the span it carried", declared(16)),
     (17, "measurements judged blocked by period, for each round's blocked targets", declared(17)),
+    (18, "saved outage windows: a collector's regional windows with their place, probes and provisional", declared(18)),
 ]
 
 

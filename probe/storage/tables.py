@@ -207,11 +207,21 @@ OUTAGE_WINDOWS = Table(
         Column("confidence_label", TEXT, not_null=True, sqlite=5),
         Column("severity", REAL, not_null=True, sqlite=5),
         Column("basis", TEXT, not_null=True, sqlite=5),
+        Column("regional", INTEGER, sqlite=18, postgres=8),
+        Column("area", TEXT, sqlite=18, postgres=8),
+        Column("district", TEXT, sqlite=18, postgres=8),
+        Column("network_type", TEXT, sqlite=18, postgres=8),
+        Column("probe_ids", TEXT, sqlite=18, postgres=8),
+        Column("provisional", INTEGER, sqlite=18, postgres=8),
     ),
     key=("id",),
     indexes=(Index("outage_windows_start", ("start_max",), sqlite=5, postgres=1),),
 )
-"""Windows saved by ``probe outages --save`` (for Datasette and other SQL readers)."""
+"""Windows saved by ``probe outages --save`` (for Datasette and other SQL readers). A collector's regional windows
+(``--by district|area``, ``regional`` 1) keep their place (``region``: the country, ``area``, ``district``,
+``network_type``: mobile, fixed, or "" for every type), the probes that saw them (``probe_ids``, a JSON list;
+``probes`` their number) and whether they rest on silence (``provisional``); they count probes, not measurements
+(``measurements`` and ``failing`` 0). ``probe.storage.outage_windows`` says how each kind is saved again."""
 
 BATCH_ARRIVALS = Table(
     "batch_arrivals",

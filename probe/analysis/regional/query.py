@@ -9,7 +9,9 @@ but the districts'.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from probe.analysis import times
 from probe.analysis.regional.detect import detect
@@ -18,6 +20,10 @@ from probe.analysis.regional.sources import batches
 from probe.analysis.regional.window import RegionalWindow
 from probe.errors import ProbeError
 from probe.storage.connection import Connection
+from probe.storage.outage_windows import Covered, save_regional
+
+if TYPE_CHECKING:
+    from probe.storage.postgres.connection import PgConnection
 
 REGIONAL_SCOPES = ("district", "area")
 """What ``probe outages --by`` groups regional windows by (beside ``probe``, ``network``, ``region``)."""
@@ -57,3 +63,17 @@ def _wanted(window: RegionalWindow, query: RegionalQuery) -> bool:
             return False
     ended = window.end_max
     return query.since is None or ended is None or ended > times.seconds(query.since)
+
+
+def save_found(
+    conn: sqlite3.Connection | PgConnection, query: RegionalQuery, found: list[RegionalWindow], saved_at: str
+) -> int:
+    """Keep ``found`` (``find_regional``'s answer to ``query``) in ``outage_windows`` in place of the regional
+    windows saved before for what ``query`` covers (``save_regional``); how many."""
+    covered = Covered(
+        districts=query.by == "district",
+        area=query.area,
+        since=None if query.since is None else times.iso(times.seconds(query.since)),
+        until=times.iso(min(times.seconds(query.until or saved_at), times.seconds(saved_at))),
+    )
+    return save_regional(conn, [window.saved_row(saved_at) for window in found], covered, saved_at)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from probe.analysis.times import iso
+from probe.analysis.scoring import label
+from probe.analysis.times import iso, seconds
 
 _TIMES = ("start", "start_min", "start_max", "end", "end_min", "end_max")
 
@@ -60,3 +62,32 @@ class RegionalWindow:
         data["probes"] = list(self.probes)
         data["ongoing"] = self.ongoing
         return data
+
+    def saved_row(self, saved_at: str) -> dict[str, Any]:
+        """The window as a row of ``outage_windows`` (``probe outages --by district|area --save``).
+
+        The columns it shares with the other saved windows mean what they mean there: ``region`` the country,
+        ``probes`` how many saw it (``probe_ids``: which, a JSON list), ``last_bad`` its end's low bound (its
+        start's high one while ongoing), ``severity`` the share of the group's probes that saw it times its
+        minutes (to ``saved_at`` while ongoing); it counts no measurements (0)."""
+        data = self.to_dict()
+        minutes = max(0.0, (self.end if self.end is not None else seconds(saved_at)) - self.start) / 60
+        share = len(self.probes) / self.probes_total if self.probes_total else 1.0
+        return {
+            **{name: data[name] for name in ("scope", "target", "kind", "probe", "basis", "confidence")},
+            **{name: data[name] for name in _TIMES if name not in ("start", "end")},
+            **{name: data[name] for name in ("probes_total", "area", "district", "network_type", "provisional")},
+            "blocking": None,
+            "blocking_detail": None,
+            "ongoing": self.ongoing,
+            "last_bad": data["end_min"] or data["start_max"],
+            "measurements": 0,
+            "failing": 0,
+            "probes": len(self.probes),
+            "network": None,
+            "region": self.country,
+            "confidence_label": label(self.confidence),
+            "severity": round(share * minutes, 1),
+            "regional": True,
+            "probe_ids": json.dumps(list(self.probes)),
+        }
