@@ -28,6 +28,8 @@ from probe.collector.serving import alert_paths, alert_worker
 from probe.config import Config
 from probe.storage.store import open_store
 
+ZHANAOZEN = {"zhanaozen-fixed0", "zhanaozen-fixed1", "zhanaozen-mobile0"}
+
 
 def config(url: str, **alerts: Any) -> Config:
     settings = {"webhooks": [url], "check_every": 0.1, "backoff_min": 0.05, "backoff_max": 0.2, **alerts}
@@ -114,11 +116,9 @@ def test_a_district_cut_is_alerted_provisional_then_confirmed_then_closed_and_a_
             "KZ-47",
             "KZ/KZ-47/Zhanaozen",
         )
-        assert sorted(who[probe] for probe in window["probes"]) == [
-            "zhanaozen-fixed0",
-            "zhanaozen-fixed1",
-            "zhanaozen-mobile0",
-        ]
+        seen = {who[probe] for probe in window["probes"]}
+        # Confirmed as soon as two of its probes' late batches show the network down: a look may come between them.
+        assert seen == ZHANAOZEN if alert is not confirmed else len(seen) >= 2 and seen <= ZHANAOZEN
         assert window["probes_total"] == 3 and window["confidence"] > 0.99 and window["basis"]
         assert "Zhanaozen" in alert["summary"] and alert["summary"].startswith("regional_shutdown")
     assert opened["window"]["end_max"] is None and "silent" in opened["window"]["basis"]
