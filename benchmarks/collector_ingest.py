@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from probe.collector import registry
 from probe.config import Config
@@ -107,7 +106,7 @@ class _Synthetic:
 def build_probe(records: int, batch: int) -> tuple[Identity, list[bytes], int]:
     """A probe with ``records`` chained measurements; its identity, encoded batches and bytes."""
     db = open_database(":memory:")
-    identity = Identity(Ed25519PrivateKey.generate())
+    identity = Identity.generate()
     register_self(db, identity)
     run_id = "run-" + identity.probe_id[:8]
     db.start_run({"id": run_id, "started_at": utc_now_iso(), "experiment": "web"})

@@ -4,6 +4,11 @@ The private key lives beside the database (``probe.db`` -> ``probe.key``), reada
 owner only, and never leaves the machine. The id is the first 32 hex digits of the SHA-256 of
 the raw public key, so a collector operator can allow a probe by its id alone and check the
 key it later presents. Losing the key file makes a new probe id; the database's chain goes on.
+
+The key file is PKCS #8 PEM (RFC 8410), as cryptography and OpenSSL write it. Making, reading and signing with
+the key go through ``probe.ed25519`` (the OpenSSL ``ssl`` links), so that a daemon never loads cryptography;
+a key file in another form that cryptography can read still works, read by cryptography. Verifying signatures
+(collectors) loads cryptography.
 """
 
 from __future__ import annotations
@@ -12,19 +17,22 @@ import base64
 import binascii
 import hashlib
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
+from probe import ed25519
 from probe.errors import ProbeError
 from probe.storage.private import open_private, private_dir
 
 KEY_SUFFIX = ".key"
 PROBE_ID_HEX_DIGITS = 32
-PUBLIC_KEY_BYTES = 32
+PUBLIC_KEY_BYTES = ed25519.PUBLIC_KEY_BYTES
+PKCS8_ED25519_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+"""What precedes the 32-byte key in the DER of an unencrypted PKCS #8 Ed25519 key without its public key
+(RFC 8410, section 7): a SEQUENCE of version 0, the algorithm id 1.3.101.112, and the key as an OCTET STRING."""
+PEM_BEGIN, PEM_END = "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"
+PEM_LINE = 64
 
 
 class IdentityError(ProbeError):
@@ -58,6 +66,9 @@ def encode(raw: bytes) -> str:
 
 def verify(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
     """Whether ``signature_b64`` is the key's signature of ``data``; False for any malformed input."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = Ed25519PublicKey.from_public_bytes(decode_public_key(public_key_b64))
         key.verify(base64.b64decode(signature_b64, validate=True), data)
@@ -68,11 +79,17 @@ def verify(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
 
 @dataclass(frozen=True)
 class Identity:
-    private_key: Ed25519PrivateKey
+    seed: bytes = field(repr=False)
+    """The raw 32-byte Ed25519 private key."""
+    public_key: bytes = field(init=False)
 
-    @property
-    def public_key(self) -> bytes:
-        return self.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public_key", ed25519.public_key(self.seed))
+
+    @classmethod
+    def generate(cls) -> Identity:
+        """A new key (32 bytes from the system's random source, RFC 8032, 5.1.5)."""
+        return cls(secrets.token_bytes(ed25519.SEED_BYTES))
 
     @property
     def public_key_b64(self) -> str:
@@ -84,7 +101,13 @@ class Identity:
 
     def sign(self, data: bytes) -> str:
         """The base64 Ed25519 signature of ``data``."""
-        return encode(self.private_key.sign(data))
+        return encode(ed25519.sign(self.seed, data))
+
+    def pem(self) -> bytes:
+        """The key as its file holds it: PKCS #8 PEM."""
+        body = base64.b64encode(PKCS8_ED25519_PREFIX + self.seed).decode("ascii")
+        lines = [PEM_BEGIN, *(body[i : i + PEM_LINE] for i in range(0, len(body), PEM_LINE)), PEM_END, ""]
+        return "\n".join(lines).encode("ascii")
 
 
 def load_or_create(path: Path) -> Identity:
@@ -95,18 +118,41 @@ def load_or_create(path: Path) -> Identity:
         return _create(path)
     except OSError as exc:
         raise IdentityError(f"cannot read the probe's key {path}: {exc.strerror or exc}") from None
+    seed = _pkcs8_ed25519_seed(pem)
+    return Identity(seed if seed is not None else _other_key_file(path, pem))
+
+
+def _pkcs8_ed25519_seed(pem: bytes) -> bytes | None:
+    """The key of a PEM file in the form ``Identity.pem`` writes (and cryptography and OpenSSL), or None."""
+    lines = pem.decode("ascii", errors="replace").strip().splitlines()
+    if len(lines) < 3 or lines[0].strip() != PEM_BEGIN or lines[-1].strip() != PEM_END:
+        return None
+    try:
+        der = base64.b64decode("".join(line.strip() for line in lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(der) != len(PKCS8_ED25519_PREFIX) + ed25519.SEED_BYTES or not der.startswith(PKCS8_ED25519_PREFIX):
+        return None
+    return der[len(PKCS8_ED25519_PREFIX) :]
+
+
+def _other_key_file(path: Path, pem: bytes) -> bytes:
+    """The Ed25519 key of a PEM file in another form, read by cryptography; ``IdentityError`` if it holds none."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise IdentityError(f"{path} is not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise IdentityError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
-    return Identity(key)
+    return key.private_bytes_raw()
 
 
 def _create(path: Path) -> Identity:
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    identity = Identity.generate()
+    pem = identity.pem()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         private_dir(path.parent)
@@ -123,4 +169,4 @@ def _create(path: Path) -> Identity:
         raise IdentityError(f"cannot create the probe's key {path}: {exc.strerror or exc}") from None
     finally:
         temporary.unlink(missing_ok=True)
-    return Identity(key)
+    return identity

@@ -82,6 +82,26 @@ def test_measuring_commands_load_no_packet_capture_collector_lab_report_or_doh_c
     assert heavy(loaded, RUN_NEEDS_NOT + PLAIN_DNS_NEEDS_NOT) == []
 
 
+DAEMON_ROUND_END = """
+import tempfile
+from pathlib import Path
+from probe.cli.main import COMMANDS
+COMMANDS["daemon"].load()
+from probe.identity import key_path_for, load_or_create
+from probe.integrity.heads import register_self
+from probe.integrity.signing import sign_head
+from probe.storage import open_database
+db_path = Path(tempfile.mkdtemp()) / "probe.db"
+register_self(open_database(db_path), load_or_create(key_path_for(db_path)))  # made
+assert len(sign_head(load_or_create(key_path_for(db_path)), 1, "ab" * 32, "2026-12-06T00:00:00Z")) == 88  # read
+"""
+
+
+def test_a_daemon_makes_its_key_and_signs_its_head_without_cryptography() -> None:
+    # cryptography's native extension was 8.5 MB of a daemon's 59: probe.ed25519 signs with ssl's OpenSSL.
+    assert heavy(loaded_after(DAEMON_ROUND_END), ("cryptography",)) == []
+
+
 FORENSIC_CAPTURE = """
 from conftest import loopback_config
 from support.dnsserver import Answer, running_dns_server

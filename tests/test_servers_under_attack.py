@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.hostile import CLIENT, Server, connect, free_port, process, status_of
 from support.unattended import fill, probe_identity
 
@@ -294,7 +293,7 @@ def test_no_refusal_path_of_the_collector_writes_the_clients_address(collector: 
     body = collector.bodies[0]
     signed = upload_headers(collector.identity, body)
     forged = {**signed, "X-Probe-Signature": upload_headers(collector.bystander, body)["X-Probe-Signature"]}
-    unknown = upload_headers(Identity(Ed25519PrivateKey.generate()), body)  # a probe nobody registered
+    unknown = upload_headers(Identity.generate(), body)  # a probe nobody registered
     for headers in (forged, unknown):
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         requests.append(f"POST /v1/batches HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode())
