@@ -209,21 +209,26 @@ def rgb(color: str) -> tuple[int, int, int]:
     return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
 
+def screenshot_colors(page: Path, tmp_path: Path, size: tuple[int, int]) -> tuple[Counter[tuple[int, int, int]], int]:
+    """How many pixels of each colour a screenshot of ``page`` at ``size`` has, and how many in all."""
+    shot = tmp_path / f"{page.stem}.png"
+    done = render(page, tmp_path / "profile-shot", f"--screenshot={shot}", f"--window-size={size[0]},{size[1]}")
+    assert shot.exists(), done.stderr[-2000:]
+    width, height, pixels = png_pixels(shot.read_bytes())
+    assert (width, height) == size
+    return Counter(pixels), len(pixels)
+
+
 def test_report_renders_with_its_charts_in_headless_chromium(tmp_path: Path) -> None:
     if chromium() is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium): the page is not rendered")
     page = tmp_path / "report.html"
     page.write_text(build_report(timeline_db().db.db.conn, ReportQuery()), encoding="utf-8")
-    shot = tmp_path / "report.png"
-    done = render(page, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1100,1200")
-    assert shot.exists(), done.stderr[-2000:]
-    width, height, pixels = png_pixels(shot.read_bytes())
-    assert (width, height) == (1100, 1200)
-    counts = Counter(pixels)
+    counts, pixels = screenshot_colors(page, tmp_path, (1100, 1200))
     # The strips and bars are drawn: reached (green), blocked (vermilion), network down (near black).
     for status in ("ok", "blocked", "network_down", "site_down"):
         assert counts[rgb(STATUS_COLORS[status])] > 200, status
-    assert counts[(255, 255, 255)] < len(pixels) * 0.9  # not a blank page
+    assert counts[(255, 255, 255)] < pixels * 0.9  # not a blank page
     dom = render(page, tmp_path / "profile-dom", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'id="chart-network"' in dom.stdout and 'id="chart-targets"' in dom.stdout

@@ -101,6 +101,13 @@ def test_wheel_carries_every_shipped_default_with_the_bytes_of_configs(wheel: Pa
     assert shipped == expected
 
 
+def test_wheel_carries_the_reports_maps_with_their_attribution(wheel: Path) -> None:
+    maps = ROOT / "probe" / "report" / "maps"
+    with zipfile.ZipFile(wheel) as archive:
+        for path in maps.iterdir():
+            assert archive.read(f"probe/report/maps/{path.name}") == path.read_bytes(), path.name
+
+
 def test_installed_wheel_reads_the_packaged_default_and_keeps_data_in_the_users_directory(
     probe: Probe, venv: Path, tmp_path: Path
 ) -> None:

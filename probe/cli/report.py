@@ -49,7 +49,10 @@ def report(
     no_verify: bool,
     out_path: Path,
 ) -> None:
-    """Write an HTML report: timelines, outage windows, the method in plain words, probes, verification."""
+    """Write an HTML report: timelines, outage windows, the method in plain words, probes, verification.
+
+    On a collector whose probes declared their places, also a map of the country's subdivisions shaded by the
+    regional windows (over the period, and over time), a timeline per area and district, and their table."""
     query = ReportQuery(
         since=parse_time(since, "--since"),
         until=parse_time(until, "--until"),

@@ -11,6 +11,7 @@ from probe.analysis.sources import normalize_network
 from probe.analysis.timeline import Timeline, timeline
 from probe.errors import ProbeError
 from probe.integrity.verify import Verification, verify_connection, verify_database
+from probe.report.regional import Regional, gather_regional
 from probe.storage.connection import Connection
 
 
@@ -64,12 +65,17 @@ class ReportData:
     verification: Verification | None = None
     chains: list[ChainRow] = field(default_factory=list)
     title: str | None = None
+    regional: Regional | None = None
+    """A collector's regional windows and its probes' places; None when no probe declared a place."""
 
 
 def period(conn: Connection, since: str | None, until: str | None) -> tuple[str, str]:
-    """The asked period, its open ends filled in from the data."""
+    """The asked period, its open ends filled in from the data (the measurements, or a collector's rounds when it
+    holds only those: probes that upload their rounds' heartbeats)."""
     if since is None or until is None:
         first, last = conn.execute("select min(started_at), max(started_at) from measurements").fetchone()
+        if first is None:
+            first, last = conn.execute("select min(started_at), max(started_at) from rounds").fetchone()
         if first is None:
             raise ProbeError("no measurements to report on")
         since = since or first
@@ -153,6 +159,7 @@ def gather(conn: Connection, query: ReportQuery, db_path: Path | str | None = No
         timeline=timeline(conn, since, until, network=query.network),
         probes=probe_rows(conn, since, until, query.network),
         title=query.title,
+        regional=gather_regional(conn, since, until, as_of=query.until),
     )
     if query.verify and isinstance(db_path, str):
         data.verification = verify_connection(conn, db_path, sqlite=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from probe.analysis import kinds, times
 from probe.analysis.windows import Window
-from probe.report import svg
+from probe.report import regional_page, svg
 from probe.report.build import ChainRow, ReportData, ReportQuery, gather
 from probe.report.words import BASIS_WORDS, VERIFY_HTML, blocking_words, kind_words, method_html
 from probe.storage.connection import Connection
@@ -188,7 +188,7 @@ def render(data: ReportData) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <meta name="generator" content="zhanaozen-probe {escape(data.version)}"/>
 <title>{escape(title)}: {escape(period)}</title>
-<style>{CSS}</style>
+<style>{CSS}{regional_page.CSS if data.regional else ""}</style>
 </head>
 <body>
 <main>
@@ -196,6 +196,7 @@ def render(data: ReportData) -> str:
 <p class="sub">{escape(period)} (UTC) · made {escape(times.short(data.generated_at))} from {escape(data.source)}</p>
 <h2 id="summary">In short</h2>
 {summary(data)}
+{regional_page.section(data.regional, axis) if data.regional else ""}
 <h2 id="network">The networks over time</h2>
 <p>For each network, the share of measured sites that could be reached ({escape(bin_text)}); shaded: whole-network
 windows.</p>

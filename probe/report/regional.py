@@ -1,0 +1,90 @@
+"""What the report shows of regional detection: a collector's regional windows and the places its probes declared.
+
+Present only when the database holds what regional detection reads: batches received (``batch_arrivals``) from
+probes whose runs declared an area. A probe's own database, or a collector whose probes declared nothing, has
+no regional section. The windows are ``find_regional``'s (``probe outages --by district``), the places are the
+runs' declarations in the period: which areas and districts had probes, of which network types.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from probe.analysis import times
+from probe.analysis.regional import RegionalWindow
+from probe.analysis.regional.query import RegionalQuery, find_regional
+from probe.place import area_country
+from probe.storage.connection import Connection
+
+_HAS_PLACES = (
+    "select 1 from batch_arrivals a where a.rounds > 0 and exists "
+    "(select 1 from runs r where r.probe_id = a.probe_id and coalesce(r.area, '') != '') limit 1"
+)
+_PLACES = (
+    "select distinct area, coalesce(district, ''), coalesce(network_type, 'unknown'), probe_id from runs "
+    "where coalesce(area, '') != '' and probe_id is not null and started_at >= ? and started_at < ?"
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    country: str
+    area: str
+    district: str
+
+
+@dataclass
+class Regional:
+    since: str
+    until: str
+    windows: list[RegionalWindow]
+    probes: dict[Place, dict[str, str]] = field(default_factory=dict)
+    """Each area's and district's probes (the area's entry holds them all), probe id -> network type."""
+
+    def countries(self) -> list[str]:
+        found = {place.country for place in self.probes} | {window.country for window in self.windows}
+        return sorted(country for country in found if country)
+
+    def areas(self, country: str) -> list[str]:
+        found = {place.area for place in self.probes if place.country == country}
+        found |= {window.area for window in self.windows if window.country == country}
+        return sorted(area for area in found if area)
+
+    def districts(self, area: str) -> list[str]:
+        found = {place.district for place in self.probes if place.area == area}
+        found |= {window.district for window in self.windows if window.area == area}
+        return sorted(district for district in found if district)
+
+    def members(self, country: str, area: str = "", district: str = "") -> dict[str, str]:
+        return self.probes.get(Place(country, area, district), {})
+
+
+def has_places(conn: Connection) -> bool:
+    """Whether regional detection has anything to read: batches from probes that declared an area."""
+    return conn.execute(_HAS_PLACES).fetchone() is not None
+
+
+def gather_regional(conn: Connection, since: str, until: str, as_of: str | None) -> Regional | None:
+    """The regional windows overlapping ``[since, until)``, as known ``as_of`` (None: now), and the places; None
+    when the database holds no declared places."""
+    if not has_places(conn):
+        return None
+    found = find_regional(conn, RegionalQuery("district", since=since, until=as_of))
+    end = times.seconds(until)
+    windows = [window for window in found if window.start_max < end]
+    regional = Regional(since, until, windows)
+    for area, district, network_type, probe in conn.execute(_PLACES, (since, until)):
+        country = area_country(str(area))
+        for place in (Place(country, "", ""), Place(country, str(area), ""), Place(country, str(area), str(district))):
+            regional.probes.setdefault(place, {})[str(probe)] = str(network_type)
+    regional.probes.pop(Place("", "", ""), None)
+    return regional
+
+
+def network_types(members: dict[str, str]) -> str:
+    """``4 fixed, 3 mobile``: a group's probes by network type."""
+    counts: dict[str, int] = defaultdict(int)
+    for network_type in members.values():
+        counts[network_type] += 1
+    return ", ".join(f"{counts[kind]} {kind}" for kind in sorted(counts))
