@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support.regional_live import BACK, CUT, Fleet, arrived_on_time
+from support.regional_live import BACK, CUT, Fleet, gone_silent
 from support.unattended import wait_for
 from test_collector_alerts import Receiver, receiver  # noqa: F401  (fixture)
 
@@ -68,15 +68,9 @@ def regional(receiver: Receiver) -> list[tuple[str, str, str, bool]]:
 def test_a_district_cut_is_alerted_provisional_then_confirmed_then_closed_and_a_disproved_one_dropped_once_each(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    path = tmp_path / "collector.db"
-    fleet = Fleet(tmp_path / "probes")
-    fleet.register(path)
+    path, fleet = gone_silent(tmp_path)  # before alerts began: else the history alone is a silent country
     settings = config(receiver.url)
     log: list[str] = []
-    with running_collector(path) as server:  # before alerts began: else the history alone is a silent country
-        fleet.upload(server, "history")
-        arrived_on_time(path)
-        fleet.upload(server, "silence")
     with serving(path, settings, log) as (server, worker):
         # Zhanaozen's and Beineu's probes overdue together: a provisional regional shutdown of each, at once.
         assert wait_for(lambda: len(regional(receiver)) == 2, timeout=60), regional(receiver)
@@ -141,13 +135,7 @@ def fleet_iso(fleet: Fleet, offset: int) -> str:
 
 
 def test_regional_alerts_can_be_turned_off_and_a_look_makes_nothing_twice(tmp_path: Path, receiver: Receiver) -> None:
-    path = tmp_path / "collector.db"
-    fleet = Fleet(tmp_path / "probes")
-    fleet.register(path)
-    with running_collector(path) as server:
-        fleet.upload(server, "history")
-        arrived_on_time(path)
-        fleet.upload(server, "silence")
+    path, _ = gone_silent(tmp_path)
     settings = config(receiver.url, regional=False)
     with serving(path, settings, []) as (_, worker):
         settle(worker)

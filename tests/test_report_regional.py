@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.regional_live import gone_silent
 from test_regional_collector import World, sqlite_collector, world  # noqa: F401  (fixture)
-from test_report import chromium, render, rgb, screenshot_colors, timeline_db, xml_body
+from test_report import assert_self_contained, chromium, render, rgb, screenshot_colors, timeline_db, xml_body
 
 from probe.analysis import times
 from probe.analysis.regional import RegionalWindow
 from probe.cli.main import cli
+from probe.collector.service import running_collector
 from probe.report import boundaries
 from probe.report.build import ReportData, ReportQuery, gather
 from probe.report.page import build_report
@@ -88,6 +90,7 @@ def test_a_collectors_report_shades_the_cut_area_and_leaves_the_working_ones_and
 ) -> None:
     data, page = report
     assert data.regional is not None
+    assert_self_contained(page)
     root = xml_body(page)
     states = area_states(svg_by_id(root, "map-KZ"))
     assert set(states) == KZ_AREAS
@@ -159,6 +162,52 @@ def test_the_timeline_has_a_row_per_area_and_district_with_the_windows_as_bars_w
     assert abs(left + width - axis.x(world.hour(7))) <= 2 * per_round + 1
     rows_text = ["".join(row.itertext()) for row in xml_body(page).iter(f"{HTML}tr")]
     assert sum("Regional shutdown" in text and "Zhanaozen" in text for text in rows_text) == 1
+
+
+def report_of(path: Path) -> ET.Element:
+    db = open_store(path, read_only_ok=True)
+    try:
+        return xml_body(build_report(db.conn, ReportQuery(verify=False)))
+    finally:
+        db.close()
+
+
+def bars_by_row(root: ET.Element) -> dict[str, list[tuple[str, str]]]:
+    """Row -> its bars' (kind, provisional)."""
+    rows = [g for g in svg_by_id(root, "timeline-KZ").iter(f"{SVG}g") if g.get("class") == "row"]
+    return {
+        row.get("data-row", ""): [
+            (bar.get("data-kind", ""), bar.get("data-provisional", ""))
+            for bar in row.iter(f"{SVG}g")
+            if bar.get("class") == "bar"
+        ]
+        for row in rows
+    }
+
+
+def test_districts_silent_together_are_hatched_until_their_late_batches_confirm_one_cut_and_drop_the_other(
+    tmp_path: Path,
+) -> None:
+    """tests/support/regional_live.py's fleet: Zhanaozen's and Beineu's probes stop uploading together 90 minutes
+    ago; Zhanaozen's late batches then show its network down, Beineu's that it worked all along."""
+    path, fleet = gone_silent(tmp_path)
+    live = report_of(path)
+    [mangystau] = [
+        g for g in svg_by_id(live, "map-KZ").iter(f"{SVG}g") if g.get("data-area") == "KZ-47" and g.find(f"{SVG}path")
+    ]
+    assert (mangystau.get("data-state"), mangystau.get("data-provisional")) == ("district", "true")
+    assert [path.get("class") for path in mangystau.iter(f"{SVG}path")] == [None, "provisional"]
+    bars = bars_by_row(live)
+    assert bars["KZ-47/Zhanaozen"] == bars["KZ-47/Beineu"] == [("regional_shutdown", "true")]
+    assert bars["KZ-47/Aktau"] == [] and area_states(svg_by_id(live, "map-KZ"))["KZ-75"] == "up"
+    with running_collector(path) as server:
+        fleet.upload(server, "late")
+    later = report_of(path)
+    bars = bars_by_row(later)
+    assert bars["KZ-47/Zhanaozen"] == [("regional_shutdown", "false")] and bars["KZ-47/Beineu"] == []
+    assert [kind for kind, _ in bars["KZ-75/Almaty"]] == ["device_off"]  # the laptop: off, then rebooted
+    assert area_states(svg_by_id(later, "map-KZ"))["KZ-47"] == "district"
+    assert 'data-provisional="true"' not in ET.tostring(svg_by_id(later, "map-KZ"), encoding="unicode")
 
 
 def test_a_probes_own_database_has_no_regional_section() -> None:

@@ -89,6 +89,8 @@ def summary(data: ReportData) -> str:
                 f"<strong>{escape(_target(window))}</strong>{where}: {escape(kind_words(window.kind).lower())}{via}, "
                 f"from about {times.short(window.start_max)} {ended} ({window.confidence_label} confidence)."
             )
+    if data.regional is not None:
+        lines.append(f"By area and district (the map below): {escape(regional_page.summary(data.regional))}")
     return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 

@@ -162,10 +162,12 @@ def _label(projection: Projection, area: Subdivision, state: AreaState, regional
     if area.symbol:
         x, anchor = x + SYMBOL_RADIUS + 3, "start"
     dark = state.state in LABEL_DARK and not area.symbol
-    fill = "#FFFFFF" if dark else "#222222"
+    fill, halo = ("#FFFFFF", STATE_COLORS[state.state]) if dark else ("#222222", "#FFFFFF")
     count = len(regional.members(area_country(area.code), area.code))
     weight = "bold" if count else "normal"
+    # A halo of the fill behind each letter: the name stays legible over borders and hatching.
     text = f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" text-anchor="{anchor}" fill="{fill}" '
+    text += f'stroke="{halo}" stroke-width="3" stroke-opacity="0.85" paint-order="stroke" '
     text += f'font-weight="{weight}">{escape(_short(area, boundary))}'
     if count:
         text += f'<tspan x="{x:.1f}" dy="13" font-size="10" font-weight="normal">{count} probe(s)</tspan>'

@@ -67,7 +67,8 @@ def windows_table(windows: list[RegionalWindow]) -> str:
     return f'<table id="regional-windows">{head}{rows}</table>'
 
 
-def _summary(regional: Regional) -> str:
+def summary(regional: Regional) -> str:
+    """How many probes declared places, in how many areas, and the windows of networks cut, in one sentence."""
     alarms = [w for w in regional.windows if w.kind in rk.GROUP_EVENTS]
     probes = len({probe for place, members in regional.probes.items() if not place.area for probe in members})
     text = f"{probes} probe(s) declared where they are, in {sum(len(regional.areas(c)) for c in regional.countries())}"
@@ -82,7 +83,7 @@ def _summary(regional: Regional) -> str:
 def section(regional: Regional, axis: Axis) -> str:
     parts = [
         '<h2 id="regional">Areas and districts</h2>',
-        f"<p>{escape(_summary(regional))} Probes say which area (ISO 3166-2) and district they are in and whether "
+        f"<p>{escape(summary(regional))} Probes say which area (ISO 3166-2) and district they are in and whether "
         "they are on a fixed or a mobile network; a collector that receives many tells a district cut off from a "
         "country blocked, a mobile-only cut from a laptop switched off (the method's page, Regional "
         "detection).</p>",

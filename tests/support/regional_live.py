@@ -28,7 +28,7 @@ from test_collector_service import post
 
 from probe.analysis.times import iso
 from probe.collector import registry
-from probe.collector.service import CollectorServer
+from probe.collector.service import CollectorServer, running_collector
 from probe.identity import Identity, load_or_create
 from probe.storage.store import open_store
 from probe.upload.protocol import encode_batch, sign_batch
@@ -146,3 +146,16 @@ def arrived_on_time(target: Path | str) -> None:
             db.conn.execute("update batch_arrivals set received_at = created_at")
     finally:
         db.close()
+
+
+def gone_silent(root: Path) -> tuple[Path, Fleet]:
+    """A SQLite collector in ``root`` that has received the fleet's history, on time, then the silence phase:
+    Zhanaozen's, Beineu's and the laptop's uploads overdue (the collector stopped again)."""
+    path = root / "collector.db"
+    fleet = Fleet(root / "probes")
+    fleet.register(path)
+    with running_collector(path) as server:
+        fleet.upload(server, "history")
+        arrived_on_time(path)
+        fleet.upload(server, "silence")
+    return path, fleet
