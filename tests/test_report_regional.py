@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from support.regional_live import gone_silent
-from test_regional_collector import World, sqlite_collector, world  # noqa: F401  (fixture)
+from test_regional_collector import World, identities, sqlite_collector, upload_all, world  # noqa: F401  (fixture)
 from test_report import assert_self_contained, chromium, render, rgb, screenshot_colors, timeline_db, xml_body
 
 from probe.analysis import times
 from probe.analysis.regional import RegionalWindow
 from probe.cli.main import cli
+from probe.collector import registry
 from probe.collector.service import running_collector
 from probe.report import boundaries
 from probe.report.build import ReportData, ReportQuery, gather
@@ -162,6 +164,30 @@ def test_the_timeline_has_a_row_per_area_and_district_with_the_windows_as_bars_w
     assert abs(left + width - axis.x(world.hour(7))) <= 2 * per_round + 1
     rows_text = ["".join(row.itertext()) for row in xml_body(page).iter(f"{HTML}tr")]
     assert sum("Regional shutdown" in text and "Zhanaozen" in text for text in rows_text) == 1
+
+
+def test_a_postgres_collector_gives_the_same_regional_section_as_a_sqlite_one(
+    world: World, report: tuple[ReportData, str], pg_url: str
+) -> None:
+    data, _ = report
+    with running_collector(pg_url) as server:
+        db = open_store(pg_url)
+        try:
+            for key in identities(world):
+                registry.register(db, key, "test probe")
+        finally:
+            db.close()
+        upload_all(world, f"http://{server.host}:{server.port}")
+    db = open_store(pg_url, read_only_ok=True)
+    try:
+        found = gather(db.conn, ReportQuery(since=data.since, until=data.until, verify=False))
+    finally:
+        db.close()
+    assert data.regional is not None and found.regional is not None
+    assert [w.to_dict() for w in found.regional.windows] == [w.to_dict() for w in data.regional.windows]
+    assert found.regional.probes == data.regional.probes
+    axis = Axis(data.since, data.until)
+    assert section(found.regional, axis) == section(data.regional, axis)
 
 
 def report_of(path: Path) -> ET.Element:

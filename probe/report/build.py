@@ -159,7 +159,7 @@ def gather(conn: Connection, query: ReportQuery, db_path: Path | str | None = No
         timeline=timeline(conn, since, until, network=query.network),
         probes=probe_rows(conn, since, until, query.network),
         title=query.title,
-        regional=gather_regional(conn, since, until, as_of=query.until),
+        regional=gather_regional(conn, since, until),
     )
     if query.verify and isinstance(db_path, str):
         data.verification = verify_connection(conn, db_path, sqlite=False)

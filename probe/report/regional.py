@@ -65,12 +65,13 @@ def has_places(conn: Connection) -> bool:
     return conn.execute(_HAS_PLACES).fetchone() is not None
 
 
-def gather_regional(conn: Connection, since: str, until: str, as_of: str | None) -> Regional | None:
-    """The regional windows overlapping ``[since, until)``, as known ``as_of`` (None: now), and the places; None
-    when the database holds no declared places."""
+def gather_regional(conn: Connection, since: str, until: str) -> Regional | None:
+    """The regional windows overlapping ``[since, until)`` and the places; None when the database holds no declared
+    places. The windows are as known now, not at ``until``: a report of a past period counts the batches that
+    arrived late, which confirm or drop what silence alone suggested (``probe outages --until`` does not)."""
     if not has_places(conn):
         return None
-    found = find_regional(conn, RegionalQuery("district", since=since, until=as_of))
+    found = find_regional(conn, RegionalQuery("district", since=since))
     end = times.seconds(until)
     windows = [window for window in found if window.start_max < end]
     regional = Regional(since, until, windows)
