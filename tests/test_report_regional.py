@@ -17,13 +17,12 @@ import pytest
 from click.testing import CliRunner
 from support.pgcluster import pg_cluster, pg_url  # noqa: F401  (fixtures)
 from support.regional_live import gone_silent
-from test_regional_collector import World, identities, sqlite_collector, upload_all, world  # noqa: F401  (fixture)
+from test_regional_collector import World, postgres_collector, sqlite_collector, world  # noqa: F401  (fixture)
 from test_report import assert_self_contained, chromium, render, rgb, screenshot_colors, timeline_db, xml_body
 
 from probe.analysis import times
 from probe.analysis.regional import RegionalWindow
 from probe.cli.main import cli
-from probe.collector import registry
 from probe.collector.service import running_collector
 from probe.report import boundaries
 from probe.report.build import ReportData, ReportQuery, gather
@@ -170,14 +169,7 @@ def test_a_postgres_collector_gives_the_same_regional_section_as_a_sqlite_one(
     world: World, report: tuple[ReportData, str], pg_url: str
 ) -> None:
     data, _ = report
-    with running_collector(pg_url) as server:
-        db = open_store(pg_url)
-        try:
-            for key in identities(world):
-                registry.register(db, key, "test probe")
-        finally:
-            db.close()
-        upload_all(world, f"http://{server.host}:{server.port}")
+    postgres_collector(world, pg_url)
     db = open_store(pg_url, read_only_ok=True)
     try:
         found = gather(db.conn, ReportQuery(since=data.since, until=data.until, verify=False))
