@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -268,6 +269,19 @@ def test_provisional_is_hatched_an_international_cut_has_its_shade_and_a_country
         ("international_cut", "false"),
     ]
     assert "provisional" in (bars[0].findtext(f"{SVG}title") or "")
+
+
+def test_a_national_shutdown_darkens_every_subdivision_and_has_the_countrys_row_on_top() -> None:
+    since, until = "2026-11-21T00:00:00.000000Z", "2026-11-21T06:00:00.000000Z"
+    national = regional_window("national_shutdown", "KZ", "", provisional=False, start=times.seconds(since) + 3600)
+    regional = Regional(since, until, [replace(national, scope="country")])
+    regional.probes[Place("KZ", "", "")] = {"p1": "fixed", "p2": "mobile"}
+    regional.probes[Place("KZ", "KZ-47", "")] = {"p1": "fixed", "p2": "mobile"}
+    root = ET.fromstring(f'<div xmlns="http://www.w3.org/1999/xhtml">{section(regional, Axis(since, until))}</div>')
+    assert set(area_states(svg_by_id(root, "map-KZ")).values()) == {"cut"}
+    rows = bars_by_row(root)
+    assert list(rows) == ["KZ", "KZ-47"] and rows["KZ"] == [("national_shutdown", "false")] and rows["KZ-47"] == []
+    assert "Kazakhstan, whole country" in "".join(svg_by_id(root, "timeline-KZ").itertext())
 
 
 def test_report_command_on_a_collector_writes_the_regional_section(collector: Path, tmp_path: Path) -> None:
