@@ -105,7 +105,8 @@ class Daemon:
                 self.rounds_run += 1
                 schedule.completed(group.name, started=result.started, now=self.clock())
                 sign_local_head(db, identity)
-                return_freed_memory()  # what the round's threads freed, not kept until the next round
+                db.release_memory()  # SQLite's page cache of the round, then what the round's threads freed:
+                return_freed_memory()  # not kept until the next round
                 self.log(result.describe())
                 if uploader is not None:
                     uploader.wake()

@@ -63,6 +63,11 @@ class Database:
     def label(self) -> str:
         return str(self.path or "memory")
 
+    def release_memory(self) -> None:
+        """Free what SQLite keeps for this connection: its page cache, up to 2 MB, filled again by the next query
+        (a daemon calls it after each round, to wait for the next with less)."""
+        self.db.execute("pragma shrink_memory")
+
     # runs -----------------------------------------------------------------
     def start_run(self, run: dict[str, Any]) -> None:
         self._write("runs", {**run, "status": RUNNING, "measurements": 0, "owner": this_process()})
