@@ -14,11 +14,17 @@ host outside the lab.
 ``--settle`` rounds. Goals (issue 24): steady RSS under 60 MB; over 1,000 rounds the RSS grows by no more than
 5 MB and the database by no more than its measurements.
 
+``--scenario NAME [--sites a,b]``: the lab's censor applies a scenario from the start, e.g. ``http_host_reset``
+on ``guljan.org`` (an http:// site of the shipped list): as root every reset is measured again under packet
+capture (forensics), and the last line counts the forensic records stored. The checkpoints print the peak RSS
+(``VmHWM``) beside the RSS.
+
 ``--cgroup``: one full round, each shipped group once, in a cgroup of ``--memory`` MB and one CPU (cgroup v1
 ``memory.limit_in_bytes`` and ``cpu.cfs_quota_us``, made as children of this process's own cgroups and removed
 after), and prints how long it took, the cgroup's peak memory and whether it was killed.
 
     sudo .venv/bin/python benchmarks/daemon_footprint.py [--rounds 1000] [--every 1]
+    sudo .venv/bin/python benchmarks/daemon_footprint.py --rounds 30 --scenario http_host_reset --sites guljan.org
     sudo .venv/bin/python benchmarks/daemon_footprint.py --cgroup [--memory 256]
 """
 
@@ -58,6 +64,7 @@ class Checkpoint:
     rounds: int
     seconds: float
     rss_mb: float
+    peak_mb: float
     cpu_seconds: float
     db_bytes: int
     measurements: int
@@ -66,7 +73,7 @@ class Checkpoint:
         per = self.db_bytes / self.measurements if self.measurements else 0
         return (
             f"  after {self.rounds:5,} rounds ({self.seconds:6.0f} s, {self.cpu_seconds:5.0f} CPU s): RSS "
-            f"{self.rss_mb:5.1f} MB, database "
+            f"{self.rss_mb:5.1f} MB (peak {self.peak_mb:5.1f}), database "
             f"{self.db_bytes / 1e6:6.2f} MB for {self.measurements:6,} measurements ({per / 1024:.1f} KiB each)"
         )
 
@@ -113,6 +120,18 @@ def database_size(db: Path) -> tuple[int, int]:
     return size, int(count)
 
 
+def forensic_records(db: Path) -> tuple[int, int]:
+    """Measurements with a forensic record, and those whose capture ran (status ok)."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        found = "json_extract(test_keys, '$.x_forensics.status')"
+        row = connection.execute(f"select count({found}), count(*) filter (where {found} = 'ok') from measurements")
+        records, ok = row.fetchone()
+    finally:
+        connection.close()
+    return int(records), int(ok)
+
+
 def daemon_command(lab: Lab, config: Path, db: Path, rounds: int) -> list[str]:
     args = ["daemon", "--accept", "--config", str(config), "--db", str(db), "--rounds", str(rounds)]
     return lab.probe_argv(args)
@@ -150,9 +169,10 @@ def run_rounds(lab: Lab, config: Path, db: Path, env: dict[str, str], rounds: in
                         if done in marks:
                             size, count = database_size(db)
                             rss = status_kb(child.pid, "VmRSS:") / 1024
+                            peak = status_kb(child.pid, "VmHWM:") / 1024
                             cpu = cpu_seconds(child.pid)
                             elapsed = time.monotonic() - began
-                            checkpoints.append(Checkpoint(done, elapsed, rss, cpu, size, count))
+                            checkpoints.append(Checkpoint(done, elapsed, rss, peak, cpu, size, count))
                             print(checkpoints[-1].line(), flush=True)
     finally:
         if child.poll() is None:
@@ -217,6 +237,8 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=1.0, help="Seconds between a group's rounds.")
     parser.add_argument("--cgroup", action="store_true", help="One web round in a cgroup instead.")
     parser.add_argument("--memory", type=int, default=256, help="The cgroup's memory, MB.")
+    parser.add_argument("--scenario", help="A lab scenario the censor applies from the start (default: none).")
+    parser.add_argument("--sites", default="", help="The scenario's sites, comma-separated (default: its own).")
     args = parser.parse_args()
     reason = unavailable_reason()
     if reason:
@@ -229,11 +251,15 @@ def main() -> None:
         with lab.test_helper(directory / "helper", port=HELPER_PORT, timeout=HELPER_TIMEOUT) as helper:
             config = lab_config(lab, directory / "probe", helper, args.every)
             db = directory / "probe.db"
+            if args.scenario:
+                sites = lab.scenario(args.scenario, [name for name in args.sites.split(",") if name])
+                print(f"scenario {args.scenario} on {', '.join(site.name for site in sites) or 'the network'}")
             if args.cgroup:
                 run_in_cgroup(lab, config, db, env, args.memory)
                 return
             print(f"probe daemon, shipped config in the lab, {args.rounds:,} rounds, every {args.every:g} s:")
             checkpoints = run_rounds(lab, config, db, env, args.rounds, args.settle)
+            records, captured = forensic_records(db)
     steady = next((c for c in checkpoints if c.rounds >= args.settle), None)
     last = checkpoints[-1] if checkpoints else None
     if steady is None or last is None or last.rounds < args.rounds:
@@ -246,6 +272,7 @@ def main() -> None:
         f"steady RSS {steady.rss_mb:.1f} MB (after {steady.rounds} rounds); grown {grown:+.1f} MB by round "
         f"{last.rounds:,}; database {per_steady / 1024:.1f} then {per_last / 1024:.1f} KiB a measurement"
     )
+    print(f"forensic records: {records} ({captured} captured); peak RSS {max(c.peak_mb for c in checkpoints):.1f} MB")
     met = steady.rss_mb < 60 and grown <= 5 and per_last <= per_steady * 1.1
     print("goals (steady < 60 MB, growth <= 5 MB, database per measurement not growing):", "met" if met else "NOT met")
 
