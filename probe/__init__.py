@@ -30,7 +30,8 @@ not from each other (``[tool.importlinter]`` in ``pyproject.toml``; ``lint-impor
     fingerprints   blockpage and DNS fingerprints
     network_identity  the network a run measured from (ASN, country), never the address
     ed25519        Ed25519 signatures by the OpenSSL that ssl links (cryptography where it cannot)
-    config, paths, defaults/, resolvers, addresses, model/, failures, limits, errors, processes: shared concepts
+    config, paths, defaults/, resolvers, addresses, model/, failures, limits, errors, processes, times: shared
+                   concepts
     place          where a volunteer says the probe is (opt-in): ISO 3166-2 area, district, network type
 """
 

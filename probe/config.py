@@ -24,8 +24,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
@@ -193,7 +195,9 @@ class HTTPSection(_Section):
 # registry statically, so it imports it by name (SMS_BACKENDS_MODULE) when a config first names a
 # back-end or holds a back-end's table: loading a config is enough, whatever was imported before.
 # [sms] is validated once, here, with the back-ends' own models, and a bad name or field fails when
-# the config is loaded.
+# the config is loaded. A command that measures no SMS (``probe results``, ``probe outages``) may load it with
+# ``sms_tables="enabled"``: then only the tables of the back-ends [sms] backends lists are validated, and none
+# is imported when it lists none (the shipped config), so reading a database does not load the SMS code.
 # Phone numbers, passwords and sender ids are SecretStr: they are used, never written out (a run
 # stores its config as JSON, where a SecretStr is "**********").
 
@@ -229,6 +233,15 @@ Section = TypeVar("Section", bound=BackendSection)
 SMS_BACKENDS_MODULE = "probe.sms.backends"
 """The registry of SMS back-ends, whose ``sections()`` gives each one's table by name. It is layers above this
 module, so it is imported by name (never at import time: a config without SMS loads none of the back-ends)."""
+
+
+SMSTables = Literal["all", "enabled"]
+"""Which ``[sms.<name>]`` tables a config is validated with: every one (``all``, what a command that may measure
+SMS loads), or only those of the back-ends ``[sms] backends`` lists (``enabled``, for a command that measures none:
+the others are set aside unread, and no back-end is imported unless one is enabled)."""
+
+_SMS_TABLES = "sms_tables"
+"""The validation context's key for ``SMSTables``."""
 
 
 def _backend_sections() -> Mapping[str, type[BackendSection]]:
@@ -286,9 +299,17 @@ class SMSSection(_Section):
             raise ValueError(f"recipient labels are role names (a letter first, a-z 0-9 _ -), got {bad[0]!r}")
         return value
 
+    _set_aside: frozenset[str] = PrivateAttr(default=frozenset())
+    """Tables not validated (``sms_tables="enabled"``, back-ends not enabled): ``section`` refuses them."""
+
     @model_validator(mode="after")
-    def _backend_tables(self) -> SMSSection:
+    def _backend_tables(self, info: ValidationInfo) -> SMSSection:
         tables = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        if (info.context or {}).get(_SMS_TABLES) == "enabled":
+            self._set_aside = frozenset(name for name in tables if name not in self.backends)
+            for name in self._set_aside:
+                del tables[name]
+                self.__pydantic_fields_set__.discard(name)
         if not tables and not self.backends:
             return self  # no SMS: every back-end's settings are its defaults (section()), none loaded
         known = _backend_sections()
@@ -302,7 +323,8 @@ class SMSSection(_Section):
             except ValidationError as exc:
                 raise _invalid_at((name,), exc) from None
         for name, model in known.items():
-            tables.setdefault(name, model())
+            if name not in self._set_aside:
+                tables.setdefault(name, model())
         for name in self.backends:
             label = tables[name].recipient_label()
             if label is not None and label not in self.recipients:
@@ -311,6 +333,8 @@ class SMSSection(_Section):
 
     def section(self, name: str, model: type[Section]) -> Section:
         """Back-end ``name``'s table, ``[sms.<name>]``, as validated (its defaults when the file has none)."""
+        if name in self._set_aside:
+            raise TypeError(f"[sms.{name}] was set aside unread: load the config with sms_tables='all' to use it")
         table = (self.__pydantic_extra__ or {}).get(name)
         if table is None:
             return model()
@@ -578,10 +602,12 @@ def _one_line(error: ValidationError, source: str) -> str:
     return f"{source}: {key}: {first['msg']}{suffix}"
 
 
-def parse_config(data: dict[str, object], source: str = "config") -> Config:
-    """Validate a config mapping; unknown keys and wrong types raise ``ConfigError`` naming the key."""
+def parse_config(data: dict[str, object], source: str = "config", *, sms_tables: SMSTables = "all") -> Config:
+    """Validate a config mapping; unknown keys and wrong types raise ``ConfigError`` naming the key.
+
+    ``sms_tables``: which ``[sms.<name>]`` tables are validated (``SMSTables``)."""
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={_SMS_TABLES: sms_tables})
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, source)) from None
 
@@ -626,8 +652,10 @@ class ConfigInUse:
     data_dir: Located
 
 
-def config_in_use(path: Path | None = None) -> ConfigInUse:
-    """Load ``path``, or the first config of ``probe.paths``' search order, and settle its data directory."""
+def config_in_use(path: Path | None = None, *, sms_tables: SMSTables = "all") -> ConfigInUse:
+    """Load ``path``, or the first config of ``probe.paths``' search order, and settle its data directory.
+
+    ``sms_tables``: which ``[sms.<name>]`` tables are validated (``SMSTables``)."""
     source = find_config(path)
     try:
         text = source.path.read_text(encoding="utf-8")
@@ -641,7 +669,7 @@ def config_in_use(path: Path | None = None) -> ConfigInUse:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source.path}: not valid TOML: {exc}") from None
-    config = parse_config(data, str(source.path))
+    config = parse_config(data, str(source.path), sms_tables=sms_tables)
     _anchor(config, source.path.parent.resolve())
     if "data_dir" in config.probe.model_fields_set:
         data_dir = Located(config.probe.data_dir, f"[probe] data_dir in {source.path}")
@@ -651,6 +679,9 @@ def config_in_use(path: Path | None = None) -> ConfigInUse:
     return ConfigInUse(config, source, data_dir)
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Load ``path``, or the first config of ``probe.paths``' search order (at worst the packaged default)."""
-    return config_in_use(path).config
+def load_config(path: Path | None = None, *, sms_tables: SMSTables = "all") -> Config:
+    """Load ``path``, or the first config of ``probe.paths``' search order (at worst the packaged default).
+
+    ``sms_tables="enabled"``: for a command that measures no SMS; the tables of back-ends not enabled are set
+    aside unread (``SMSTables``)."""
+    return config_in_use(path, sms_tables=sms_tables).config

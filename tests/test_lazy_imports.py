@@ -14,8 +14,11 @@ from pathlib import Path
 
 import click
 import pytest
+from test_storage import sample, start
 
 from probe.cli.main import COMMANDS, cli
+from probe.defaults import shipped
+from probe.storage import open_database
 
 HEAVY = ("scapy", "pyarrow", "psycopg", "probe.collector", "probe.lab", "probe.forensics", "probe.export")
 """Modules no command below needs: packet capture, Parquet, PostgreSQL, the collector, the lab, the exports."""
@@ -58,6 +61,42 @@ def test_help_lists_every_command_without_loading_one() -> None:
 def test_reading_commands_load_neither_measuring_nor_heavy_modules(command: str) -> None:
     loaded = loaded_after(f"from probe.cli.main import cli, COMMANDS\nCOMMANDS[{command!r}].load()")
     assert heavy(loaded, HEAVY + RUNNER_SIDE) == []
+
+
+READING_NEEDS_NOT = ("sqlite_utils", "probe.model", "probe.sms", "probe.storage.sms_records")
+"""What made ``probe results`` take a third of a second besides pydantic and the config: sqlite-utils (with its
+plugins' entry points), the measurement models, and the SMS back-ends, which the config imported to validate the
+shipped ``[sms.*]`` tables although none is enabled. ``probe outages`` reads the same way; ``probe show`` needs the
+measurement models, nothing else."""
+
+
+def a_database_with_a_measurement(path: Path) -> tuple[Path, str]:
+    db = open_database(path)
+    start(db)
+    measurement = sample()
+    db.save(measurement, "run1")
+    db.close()
+    return path, measurement.id
+
+
+@pytest.mark.parametrize(
+    ("command", "needs_not"),
+    [
+        (["results"], READING_NEEDS_NOT),
+        (["outages"], READING_NEEDS_NOT),
+        (["show"], tuple(set(READING_NEEDS_NOT) - {"probe.model"})),
+    ],
+)
+def test_reading_a_database_with_the_shipped_config_loads_no_sqlite_utils_sms_back_end_or_measurement_model(
+    tmp_path: Path, command: list[str], needs_not: tuple[str, ...]
+) -> None:
+    db, measurement_id = a_database_with_a_measurement(tmp_path / "probe.db")
+    argv = [*command, "--config", str(shipped("default.toml")), "--db", str(db)]
+    if command == ["show"]:
+        argv.append(measurement_id)
+    loaded = loaded_after(f"from probe.cli.main import cli\ncli({argv!r}, standalone_mode=False)")
+    assert {"probe.config", "probe.storage.db", COMMANDS[command[0]].target.partition(":")[0]} <= loaded  # it ran
+    assert heavy(loaded, HEAVY + RUNNER_SIDE + needs_not) == []
 
 
 RUN_NEEDS_NOT = (

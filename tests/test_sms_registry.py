@@ -3,7 +3,8 @@
 A toy back-end written here, with its own settings table and input form, is registered for the length of a
 test: the config validates ``[sms.toy]`` with the toy's model (and refuses a bad one in one line naming the
 table and field, when the config is loaded), ``probe run --help`` lists its form, and the sms experiment
-measures with it.
+measures with it. A command that measures no SMS (``probe results``) validates the tables of the enabled
+back-ends only, and imports none when none is.
 """
 
 from __future__ import annotations
@@ -207,6 +208,29 @@ def test_the_real_command_refuses_a_bad_sms_config_in_one_line_before_measuring(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and f": {key}: " in done.stderr and "Traceback" not in done.stderr
     assert not data.exists()
+
+
+def test_a_command_that_measures_no_sms_sets_aside_the_tables_of_back_ends_not_enabled(
+    toy: Backend[ToySection], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    path = write(tmp_path, f'[probe]\ndata_dir = "{data}"\n\n[sms.smpp]\ntls = 3\n')
+    with pytest.raises(ConfigError, match=r"sms\.smpp\.tls: "):
+        load_config(path)  # what probe run and the daemon load
+    reading = load_config(path, sms_tables="enabled")  # what probe results and probe outages load
+    with pytest.raises(TypeError, match=r"\[sms\.smpp\] was set aside unread"):
+        BACKENDS["smpp"].settings(reading.sms)
+    assert "smpp" not in json.loads(reading.model_dump_json())["sms"]
+    listed = CliRunner().invoke(cli, ["results", "--config", str(path)])
+    assert listed.exit_code == 0, listed.output
+    # An enabled back-end's table is validated whatever the command: a bad one is still refused in one line.
+    (tmp_path / "enabled").mkdir()
+    recipients = f'[sms.recipients]\nself-loop = {{ number = "{NUMBER}" }}\n'
+    enabled = write(tmp_path / "enabled", f'[sms]\nbackends = ["toy"]\n\n{recipients}\n[sms.toy]\nchannel = 12\n')
+    with pytest.raises(ConfigError, match=r"sms\.toy\.channel: Input should be less than or equal to 9"):
+        load_config(enabled, sms_tables="enabled")
+    refused = CliRunner().invoke(cli, ["results", "--config", str(enabled)])
+    assert isinstance(refused.exception, ConfigError) and "sms.toy.channel" in str(refused.exception)
 
 
 def test_a_back_end_names_the_stage_of_its_own_protocol_where_it_failed() -> None:

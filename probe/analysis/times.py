@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from probe.model import db_time, utc_now_iso
+from probe.times import db_time, utc_now_iso
 
 
 def seconds(text: str) -> float:

@@ -11,9 +11,9 @@ import click
 
 from probe.config import Config
 from probe.errors import ProbeError
-from probe.model import db_time
 from probe.storage.db import DB_FILENAME
 from probe.storage.store import is_postgres
+from probe.times import db_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 Entry = TypeVar("Entry")

@@ -210,7 +210,7 @@ def outages(
         open_after=open_after,
         close_after=close_after,
     )
-    db = open_store(store_target(load_config(config_path), db_path), read_only_ok=not save)
+    db = open_store(store_target(load_config(config_path, sms_tables="enabled"), db_path), read_only_ok=not save)
     try:
         found = find_outages(db.conn, query)
         if save:
@@ -226,7 +226,7 @@ def _regional(
 ) -> None:
     if other:
         raise click.UsageError("--by district or area takes no --target or --network")
-    db = open_store(store_target(load_config(config_path), db_path), read_only_ok=not save)
+    db = open_store(store_target(load_config(config_path, sms_tables="enabled"), db_path), read_only_ok=not save)
     try:
         found = find_regional(db.conn, query)
         if save:

@@ -62,7 +62,7 @@ def report(
         verify=not no_verify,
         title=title,
     )
-    path = store_target(load_config(config_path), db_path)
+    path = store_target(load_config(config_path, sms_tables="enabled"), db_path)
     db = open_store(path, read_only_ok=True)
     try:
         page = build_report(db.conn, query, db.path or db.label)

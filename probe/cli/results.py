@@ -19,6 +19,9 @@ from probe.storage.store import open_store
 if TYPE_CHECKING:
     from probe.storage.store import AnyDatabase
 
+LISTED = ("id", "started_at", "experiment", "input", "failure", "failed_step", "verdict", "blocking_detail")
+"""The columns ``probe results`` shows: a long list is read without its test keys."""
+
 
 def read_store(config: Config, db_path: Path | str | None) -> AnyDatabase:
     """A database for a command that only reads it: one that cannot be written here is opened read-only."""
@@ -31,7 +34,7 @@ def read_store(config: Config, db_path: Path | str | None) -> AnyDatabase:
 @click.option("--run", "run_id", help="Only this run (default: all).")
 def results(config_path: Path | None, db_path: Path | None, run_id: str | None) -> None:
     """List measurements with the step that failed and how."""
-    db = read_store(load_config(config_path), db_path)
+    db = read_store(load_config(config_path, sms_tables="enabled"), db_path)
     rows = [
         (
             r["id"],
@@ -41,7 +44,7 @@ def results(config_path: Path | None, db_path: Path | None, run_id: str | None) 
             outcome_text(r["failure"], r["failed_step"]),
             verdict_text(r["verdict"], r["blocking_detail"]),
         )
-        for r in db.measurement_rows(run_id)
+        for r in db.measurement_rows(run_id, LISTED)
     ]
     click.echo(table(("id", "started_at", "experiment", "input", "outcome", "verdict"), rows))
 
@@ -52,7 +55,7 @@ def results(config_path: Path | None, db_path: Path | None, run_id: str | None) 
 @click.argument("measurement_id")
 def show(config_path: Path | None, db_path: Path | None, measurement_id: str) -> None:
     """Print one measurement (OONI format plus the probe's own fields) as JSON."""
-    db = read_store(load_config(config_path), db_path)
+    db = read_store(load_config(config_path, sms_tables="enabled"), db_path)
     row = db.get_row(measurement_id)
     if row is None:
         raise ProbeError(f"no measurement with id {measurement_id!r}")

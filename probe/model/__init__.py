@@ -9,31 +9,16 @@ Times ``t0``/``t`` are seconds since the measurement started.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, SerializerFunctionWrapHandler, model_serializer
 
+from probe.times import DB_TIME_FORMAT as DB_TIME_FORMAT
+from probe.times import db_time as db_time
+from probe.times import ooni_time as ooni_time
+from probe.times import utc_now_iso as utc_now_iso
+
 DATA_FORMAT_VERSION = "0.2.0"
-
-
-DB_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-"""How the database stores times: ISO 8601 UTC to the microsecond, ``Z`` suffix (sorts as time does)."""
-
-
-def db_time(moment: datetime) -> str:
-    """``moment`` (timezone-aware) as the database's time text."""
-    return moment.astimezone(UTC).strftime(DB_TIME_FORMAT)
-
-
-def utc_now_iso() -> str:
-    """Now, as the database's time text."""
-    return db_time(datetime.now(UTC))
-
-
-def ooni_time(iso: str) -> str:
-    """OONI's envelope time format, ``YYYY-MM-DD HH:MM:SS`` UTC, from an ISO 8601 UTC string."""
-    return iso.replace("T", " ")[:19]
 
 
 class _Model(BaseModel):

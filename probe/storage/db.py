@@ -7,6 +7,9 @@ dropped. The files are the owner's only (``private``). Opening for writing compl
 migration a crash interrupted and closes runs left ``running`` by dead processes; a database
 that cannot be written here (a read-only copy) can be opened read-only instead.
 One ``Database`` belongs to one thread (the runner writes from its main thread).
+
+Reading needs only the connection: sqlite-utils, with which rows are written and the schema migrated, is imported
+when a write or a migration first needs it, so that ``probe results`` on an up-to-date database does without it.
 """
 
 from __future__ import annotations
@@ -15,16 +18,14 @@ import fcntl
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from probe.errors import StorageError
 from probe.limits import fit_measurement_row
-from probe.model import Measurement, TestKeys, ooni_time, utc_now_iso
 from probe.processes import this_process
 from probe.storage.busy import BUSY_TIMEOUT_MS, when_free
 from probe.storage.chain import record_hash
@@ -41,23 +42,38 @@ from probe.storage.migrations import current_version, migrate, pending
 from probe.storage.own_chain import local_chain_tail
 from probe.storage.private import create_new_private, create_private, tighten_database
 from probe.storage.readonly import connect_read_only, writable
-from probe.storage.sms_records import save_sms_records
 from probe.storage.verdict_changes import note_verdict_change
+from probe.times import ooni_time, utc_now_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from probe.model import Measurement
 
 DB_FILENAME = "probe.db"
 log = logging.getLogger("probe.storage")
 
 
 class Database:
-    def __init__(self, db: sqlite_utils.Database, path: Path | None, *, read_only: bool = False) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, *, read_only: bool = False) -> None:
+        self.conn = conn
+        """The connection (what readers shared with PostgreSQL use: ``probe.storage.connection``)."""
         self.path = path
         self.read_only = read_only
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """The connection (what readers shared with PostgreSQL use: ``probe.storage.connection``)."""
-        return self.db.conn
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the connection, made when something first writes with it (imported only then)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def _query(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, as ``sqlite_utils.Database.query`` gives them, through the connection alone."""
+        cursor = self.conn.execute(sql, params or [])
+        keys = [column[0] for column in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row, strict=True))
 
     @property
     def label(self) -> str:
@@ -66,7 +82,7 @@ class Database:
     def release_memory(self) -> None:
         """Free what SQLite keeps for this connection: its page cache, up to 2 MB, filled again by the next query
         (a daemon calls it after each round, to wait for the next with less)."""
-        self.db.execute("pragma shrink_memory")
+        self.conn.execute("pragma shrink_memory")
 
     # runs -----------------------------------------------------------------
     def start_run(self, run: dict[str, Any]) -> None:
@@ -99,10 +115,10 @@ class Database:
             raise StorageError(f"cannot update run {run_id}: {exc}") from None
 
     def runs(self) -> list[dict[str, Any]]:
-        return list(self.db.query("select * from runs order by started_at desc"))
+        return list(self._query("select * from runs order by started_at desc"))
 
     def latest_run_id(self) -> str | None:
-        row = self.db.execute("select id from runs order by started_at desc limit 1").fetchone()
+        row = self.conn.execute("select id from runs order by started_at desc limit 1").fetchone()
         return str(row[0]) if row else None
 
     # measurements ---------------------------------------------------------
@@ -148,8 +164,10 @@ class Database:
         """Rows other tables keep about a measurement: an SMS's message, reports and receipts."""
 
         def write() -> None:
-            with self.db.conn:
-                save_sms_records(self.db.conn, measurement)
+            from probe.storage.sms_records import save_sms_records  # the SMS models, when a measurement is saved
+
+            with self.conn:
+                save_sms_records(self.conn, measurement)
 
         try:
             when_free(write, what=f"the SMS records of {measurement.id}")
@@ -158,12 +176,12 @@ class Database:
 
     def sms_events(self, measurement_id: str) -> list[dict[str, Any]]:
         """Reports and receipts of the SMS a measurement sent, late ones included, in arrival order."""
-        return list(self.db.query("select * from sms_events where measurement_id = ? order by id", [measurement_id]))
+        return list(self._query("select * from sms_events where measurement_id = ? order by id", [measurement_id]))
 
     def _append_to_chain(self, row: dict[str, Any]) -> None:
         # BEGIN IMMEDIATE takes the write lock before reading the chain's tail, so two
         # processes saving into one database (a daemon and a manual run) never share a seq.
-        conn = self.db.conn
+        conn = self.conn
         own_transaction = not conn.in_transaction
 
         def append() -> None:
@@ -199,9 +217,9 @@ class Database:
         sql, params = verdict_update(measurement_id, row, only_if_changed=True)
 
         def write() -> None:
-            with self.db.conn:
-                if self.db.conn.execute(sql, params).rowcount:
-                    note_verdict_change(self.db.conn, measurement_id, utc_now_iso())
+            with self.conn:
+                if self.conn.execute(sql, params).rowcount:
+                    note_verdict_change(self.conn, measurement_id, utc_now_iso())
 
         try:
             when_free(write, what=f"the verdict of {measurement_id}")
@@ -223,14 +241,18 @@ class Database:
         self._write("network_contexts", row)
 
     def network_contexts(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.db.query("select * from network_contexts where run_id = ? order by id", [run_id]))
+        return list(self._query("select * from network_contexts where run_id = ? order by id", [run_id]))
 
-    def measurement_rows(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def measurement_rows(
+        self, run_id: str | None = None, columns: Sequence[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every measurement (of one run), oldest first; ``columns``: only these (names of ``probe.storage.columns``),
+        e.g. to list many without reading their test keys."""
         where, params = ("where run_id = ?", [run_id]) if run_id else ("", [])
-        yield from self.db.query(f"select * from measurements {where} order by started_at, id", params)
+        yield from self._query(f"select {_selected(columns)} from measurements {where} order by started_at, id", params)
 
     def get_row(self, measurement_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("select * from measurements where id = ?", [measurement_id]))
+        rows = list(self._query("select * from measurements where id = ?", [measurement_id]))
         return rows[0] if rows else None
 
     def _write(self, table: str, row: dict[str, Any]) -> None:
@@ -244,11 +266,18 @@ class Database:
             raise StorageError(f"cannot write to {table} in {self.path or 'memory'}: {exc}") from None
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
+
+
+def _selected(columns: Sequence[str] | None) -> str:
+    """What a select reads: ``columns`` (names this code gives, never a user's text), or every column."""
+    return ", ".join(columns) if columns else "*"
 
 
 def row_to_measurement(row: dict[str, Any]) -> Measurement:
     """Rebuild the full measurement (OONI envelope included) from its row."""
+    from probe.model import Measurement, TestKeys  # the measurement models: ``probe show``, not ``probe results``
+
     annotations = json.loads(row["annotations"] or "{}")
     return Measurement(
         id=row["id"],
@@ -280,13 +309,20 @@ def _migration_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _prepare(db: sqlite_utils.Database) -> None:
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
+        with conn:
+            conn.execute("pragma journal_mode = wal")
+
+
+def _prepare(database: Database) -> None:
     """WAL, every pending migration, and runs left running by dead processes closed."""
-    when_free(db.enable_wal, what="the journal mode")
-    when_free(lambda: migrate(db), what="the schema")
+    conn = database.conn
+    when_free(lambda: _enable_wal(conn), what="the journal mode")
+    if pending(conn):  # migrate() looks again under the write lock: another process may be migrating it too
+        when_free(lambda: migrate(database.db), what="the schema")
 
     def close_runs() -> None:
-        conn = db.conn
         conn.execute("begin immediate")
         try:
             close_dead_runs(conn)
@@ -298,12 +334,12 @@ def _prepare(db: sqlite_utils.Database) -> None:
     when_free(close_runs, what="interrupted runs")
 
 
-def _durable(db: sqlite_utils.Database, path: Path) -> None:
+def _durable(conn: sqlite3.Connection, path: Path) -> None:
     """Every commit on the disk before it returns, whatever this SQLite's build defaults to (a power cut keeps
     what was committed: NORMAL in WAL mode may lose the last commits); no memory-mapped I/O (a stray write in
     the process could reach the file); and a word when the file is on a network filesystem."""
-    db.execute("pragma synchronous = full")
-    db.execute("pragma mmap_size = 0")
+    conn.execute("pragma synchronous = full")
+    conn.execute("pragma mmap_size = 0")
     remote = network_filesystem(path)
     if remote is not None:
         log.warning(
@@ -321,41 +357,41 @@ def open_database(path: Path | str, *, read_only_ok: bool = False) -> Database:
     file, directory or mount) is then opened read-only instead of refused.
     """
     if str(path) == ":memory:":
-        db = sqlite_utils.Database(memory=True)
-        migrate(db)
-        return Database(db, None)
+        database = Database(sqlite3.connect(":memory:"), None)
+        migrate(database.db)
+        return database
     path = Path(path)
     if read_only_ok and path.exists() and not writable(path):
         return _open_read_only(path)
     try:
         create_new_private(path)  # before SQLite makes it: -wal and -shm take the database's mode
-        db = sqlite_utils.Database(path)
+        database = Database(sqlite3.connect(str(path)), path)
+        conn = database.conn
         # Wait for other writers before anything else: switching to WAL needs the lock too.
-        db.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
         # Whether it is a database at all is SQLite's to say: reading its header here would take a second
         # descriptor, and closing it would drop this process's locks (``tighten_database``).
-        db.execute("select count(*) from sqlite_master").fetchone()
+        conn.execute("select count(*) from sqlite_master").fetchone()
         tighten_database(path)
-        _durable(db, path)
+        _durable(conn, path)
         with _migration_lock(path):
-            _prepare(db)
+            _prepare(database)
         tighten_database(path)
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from None
-    return Database(db, path)
+    return database
 
 
 def _open_read_only(path: Path) -> Database:
     try:
         conn = connect_read_only(path)
-        db = sqlite_utils.Database(conn)
-        behind = pending(db)
+        behind = pending(conn)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read database {path}: {exc}") from None
     if behind:
         conn.close()
         raise StorageError(
-            f"{path} is read-only here and was made by an older version (schema {current_version(db)}): "
+            f"{path} is read-only here and was made by an older version (schema {current_version(conn)}): "
             "copy it somewhere writable to read it"
         )
-    return Database(db, path, read_only=True)
+    return Database(conn, path, read_only=True)

@@ -19,8 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.errors import StorageError
 from probe.storage.columns import INITIAL_SCHEMA
@@ -38,6 +37,9 @@ from probe.storage.schema_unattended import unattended
 from probe.storage.schema_verdicts import verdict_tables
 from probe.storage.tables import RUNS, apply_sqlite
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 def _initial(db: sqlite_utils.Database) -> None:
     db.table("runs").create(RUNS.python_types(1), pk="id", if_not_exists=True)
@@ -52,7 +54,7 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.table("measurements").create_index(["started_at"], if_not_exists=True)
 
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[["sqlite_utils.Database"], None]
 
 
 def declared(version: int) -> Migration:
@@ -87,19 +89,25 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
 ]
 
 
-def applied(db: sqlite_utils.Database) -> set[int]:
-    if "schema_migrations" not in db.table_names():
+def applied(db: sqlite_utils.Database | sqlite3.Connection) -> set[int]:
+    """The numbers of the migrations applied to ``db``: read through the connection alone, so that opening an
+    up-to-date database does not need sqlite-utils (``probe.storage.db``)."""
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
+    if (
+        conn.execute("select 1 from sqlite_master where type = 'table' and name = 'schema_migrations'").fetchone()
+        is None
+    ):
         return set()
-    return {int(row[0]) for row in db.execute("select version from schema_migrations")}
+    return {int(row[0]) for row in conn.execute("select version from schema_migrations")}
 
 
-def pending(db: sqlite_utils.Database) -> list[int]:
+def pending(db: sqlite_utils.Database | sqlite3.Connection) -> list[int]:
     """The numbers of the migrations not applied to ``db`` yet."""
     done = applied(db)
     return sorted(number for number, _, _ in MIGRATIONS if number not in done)
 
 
-def current_version(db: sqlite_utils.Database) -> int:
+def current_version(db: sqlite_utils.Database | sqlite3.Connection) -> int:
     return max(applied(db), default=0)
 
 

@@ -11,7 +11,11 @@ chain_epochs  one row per chain of this probe's own that was archived (``probe.u
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 CHAIN_EPOCHS = """
 create table if not exists chain_epochs (

@@ -10,9 +10,12 @@ SIM swap or a VPN between two runs shows as two networks. The address itself is 
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.tables import apply_sqlite
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def network_identity_columns(db: sqlite_utils.Database) -> None:

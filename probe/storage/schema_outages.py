@@ -15,9 +15,12 @@ after upgrading builds these indexes once (about a minute for 10 million measure
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.tables import apply_sqlite
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _COVERING = """
 create index if not exists measurements_outages on measurements (

@@ -7,7 +7,10 @@ Declaring a place, or another one, asks for consent again, as pointing uploads e
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def consent_place(db: sqlite_utils.Database) -> None:

@@ -16,10 +16,13 @@ whose record 1 it holds; without it they keep NULL (a chain known from a later r
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.ddl import sqlite_create
 from probe.storage.tables import CHAIN_HEADS, apply_sqlite
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _QUARANTINE = """
 create table if not exists upload_quarantine (

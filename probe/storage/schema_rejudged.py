@@ -13,7 +13,11 @@ A verdict changed before this migration left no row: it is not sent again by its
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 VERDICT_CHANGES = """
 create table if not exists verdict_changes (

@@ -10,9 +10,12 @@ judged again when the rules change, and the version says which rules judged it.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.columns import VERDICT_RULE_COLUMNS, add_missing_columns
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def rule_columns(db: sqlite_utils.Database) -> None:

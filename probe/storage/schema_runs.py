@@ -9,9 +9,12 @@ The owner stays in this database: it is not uploaded, exported or bundled.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.tables import apply_sqlite
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def run_owners(db: sqlite_utils.Database) -> None:

@@ -10,11 +10,12 @@ not chained, so their hash chain is untouched.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from probe.config import without_password
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def _masked_config(text: str) -> str:

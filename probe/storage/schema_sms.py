@@ -12,7 +12,10 @@ exported.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def sms_tables(db: sqlite_utils.Database) -> None:

@@ -15,12 +15,14 @@ Existing measurements are chained in insertion (rowid) order when the migration 
 from __future__ import annotations
 
 import sqlite3
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.chain import GENESIS, record_hash
 from probe.storage.columns import CHAIN_COLUMNS, CHAINED_COLUMNS, add_missing_columns
 from probe.storage.tables import apply_sqlite
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _TABLES = """
 create table if not exists upload_acks (

@@ -12,10 +12,13 @@ columns are not part of the hash chain: a verdict can be judged again later.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from probe.storage.columns import VERDICT_DETAIL_COLUMNS, add_missing_columns
 from probe.storage.tables import apply_sqlite
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def verdict_tables(db: sqlite_utils.Database) -> None:

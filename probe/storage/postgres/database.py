@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -75,14 +75,18 @@ class PgDatabase:
             self.conn.execute("set local lock_timeout = 0")
         self._months.add(month)
 
-    def measurement_rows(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every measurement (of one run), oldest first, streamed from a server-side cursor."""
+    def measurement_rows(
+        self, run_id: str | None = None, columns: Sequence[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every measurement (of one run), oldest first, streamed from a server-side cursor; ``columns``: only
+        these (as ``probe.storage.db.Database.measurement_rows``)."""
         where, params = ("where run_id = %s", [run_id]) if run_id else ("", [])
         try:
             # WITH HOLD: the caller may commit on this connection (``set_verdict``) while it reads.
             with self.conn.raw.cursor(name=f"rows_{next(_cursors)}", withhold=True) as cursor:
                 cursor.itersize = STREAM_ROWS
-                cursor.execute(f"select * from measurements {where} order by started_at, id", params)
+                selected = ", ".join(columns) if columns else "*"
+                cursor.execute(f"select {selected} from measurements {where} order by started_at, id", params)
                 names = [column.name for column in cursor.description or ()]
                 for values in cursor:
                     yield dict(zip(names, values, strict=True))
