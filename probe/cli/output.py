@@ -7,8 +7,6 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from tabulate import tabulate
-
 if TYPE_CHECKING:
     from probe.model import Measurement
     from probe.runner import RunSummary
@@ -56,11 +54,37 @@ class Progress:
             self._line_open = False
 
 
+HEADER_PADDING = 2
+"""What tabulate's simple format adds to a header's width (its ``MIN_PADDING``)."""
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Rows under their headers, left-aligned as given (numbers too: ids and ASNs are not quantities)."""
+    """Rows under their headers, left-aligned as given (numbers too: ids and ASNs are not quantities).
+
+    tabulate's simple format. Cells of printable ASCII without surrounding spaces (ids, times, URLs, failures:
+    what ``probe results`` lists, thousands of rows) are laid out here, as tabulate would, without its guess at each
+    cell's type, which took most of the time of a long listing; any other text goes through tabulate itself."""
     cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
-    text = tabulate(cells, headers=list(headers), tablefmt="simple", disable_numparse=True, stralign="left")
-    return "\n".join(line.rstrip() for line in text.splitlines())
+    plain = all(_plain(text) for text in headers) and all(
+        len(row) == len(headers) and all(_plain(text) for text in row) for row in cells
+    )
+    if not plain:
+        from tabulate import tabulate  # wide characters, line breaks, escapes: its rules, not ours
+
+        text = tabulate(cells, headers=list(headers), tablefmt="simple", disable_numparse=True, stralign="left")
+        return "\n".join(line.rstrip() for line in text.splitlines())
+    widths = [len(header) + HEADER_PADDING for header in headers]
+    for row in cells:
+        widths = [max(width, len(text)) for width, text in zip(widths, row, strict=True)]
+    lines = [headers, ["-" * width for width in widths], *cells]
+    text = "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+    return "\n".join(text.splitlines())  # as tabulate's text is read above: a last row that is blank is dropped
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable() and text == text.strip()
 
 
 def summary_table(summary: RunSummary) -> str:
