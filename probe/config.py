@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -560,8 +560,36 @@ class AlertsSection(_Section):
     max_attempts: int = Field(20, ge=1, le=1000, description="Tries of one delivery before it is given up (logged).")
 
 
+class RegionalSection(_Section):
+    """The probes' schedules as a collector's regional detection assumes them (``probe outages --by district|area``
+    and its alerts); unset: the shipped probe's (``probe.analysis.regional.Rules``). Set them when your probes'
+    schedules differ."""
+
+    bin_seconds: Interval | None = Field(
+        None, description="Width of a time bin: about the probes' round interval (default 600 seconds)."
+    )
+    overdue_uploads: float | None = Field(
+        None, gt=0, le=100, description="Upload intervals of silence after which a probe is overdue (default 1.5)."
+    )
+    resume_grace: Interval | None = Field(
+        None,
+        description="After the collector was down, the longest a probe may back off before it uploads again: the "
+        "probes' [upload] backoff_max (default 3600 seconds).",
+    )
+    resume_backoff_min: Interval | None = Field(
+        None, description="The probes' [upload] backoff_min (default 30 seconds)."
+    )
+
+    def overrides(self) -> dict[str, Any]:
+        """The values set, by their ``Rules`` names."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class CollectorSection(_Section):
     alerts: AlertsSection = Field(default_factory=AlertsSection, description="Outage alerts to webhooks.")
+    regional: RegionalSection = Field(
+        default_factory=RegionalSection, description="Regional detection's view of the probes' schedules."
+    )
 
 
 class Config(_Section):

@@ -18,8 +18,7 @@ import click
 
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
-from probe.analysis.regional import Rules
-from probe.analysis.regional.query import REGIONAL_SCOPES, RegionalQuery, find_regional, save_found
+from probe.analysis.regional.query import REGIONAL_SCOPES, RegionalQuery, configured, find_regional, save_found
 from probe.analysis.times import between, now_iso
 from probe.analysis.windows import FIELDS, SCOPES
 from probe.cli.common import config_option, db_option, parse_time, store_target
@@ -192,7 +191,7 @@ def outages(
                 area,
                 parse_time(since, "--since"),
                 parse_time(until, "--until"),
-                Rules(open_after=open_after, close_after=close_after),
+                configured(load_config(config_path).collector.regional, open_after=open_after, close_after=close_after),
             ),
             fmt,
             save,

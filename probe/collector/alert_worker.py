@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from probe.analysis import times
+from probe.analysis.regional.rules import Rules
 from probe.collector.alerts import AlertState, look
 from probe.collector.regional_alerts import look_regional
 from probe.collector.webhooks import Sender
@@ -31,6 +32,7 @@ class AlertWorker(threading.Thread):
         state_path: Path,
         *,
         log: Callable[[str], None] = lambda line: None,
+        rules: Rules | None = None,
     ) -> None:
         super().__init__(name="collector-alerts", daemon=True)
         self.db_target = db_target
@@ -38,6 +40,8 @@ class AlertWorker(threading.Thread):
         self.identity = identity
         self.state_path = state_path
         self.log = log
+        self.rules = rules
+        """Regional detection's rules (``[collector.regional]``); None: the shipped probe's schedules."""
         self.stopping = threading.Event()
         self.looked = threading.Event()
         """Set after every look (tests wait on it)."""
@@ -57,7 +61,9 @@ class AlertWorker(threading.Thread):
                 collector=collector,
             )
             regional = (
-                look_regional(db.conn, state, settings, now=now, collector=collector) if settings.regional else []
+                look_regional(db.conn, state, settings, now=now, collector=collector, rules=self.rules)
+                if settings.regional
+                else []
             )
         finally:
             db.close()

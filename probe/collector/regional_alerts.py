@@ -35,6 +35,7 @@ from typing import Any
 from probe.analysis import times
 from probe.analysis.regional import RegionalWindow, kinds
 from probe.analysis.regional.query import RegionalQuery, find_regional
+from probe.analysis.regional.rules import Rules
 from probe.analysis.scoring import label
 from probe.collector.alerts import RANK, AlertState
 from probe.config import AlertsSection
@@ -156,14 +157,21 @@ class _Look:
 
 
 def look_regional(
-    conn: Connection, state: AlertState, settings: AlertsSection, *, now: str, collector: str
+    conn: Connection,
+    state: AlertState,
+    settings: AlertsSection,
+    *,
+    now: str,
+    collector: str,
+    rules: Rules | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """One look at the regional windows of the last ``settings.lookback`` seconds, as of ``now``: the transitions
-    found (and recorded, each once, for ``settings.webhooks``) as (transition, window)."""
+    """One look at the regional windows of the last ``settings.lookback`` seconds, as of ``now`` (``rules``: those
+    ``[collector.regional]`` sets): the transitions found (and recorded, each once, for ``settings.webhooks``) as
+    (transition, window)."""
     look = _Look(state, [str(hook) for hook in settings.webhooks], now, collector)
     began = times.seconds(state.started_at(now))
     lookback = settings.lookback
-    found = find_regional(conn, RegionalQuery("district", since=times.shifted(now, -lookback), until=now))
+    found = find_regional(conn, RegionalQuery("district", since=times.shifted(now, -lookback), until=now, rules=rules))
     followed = _episodes(state)
     met: set[str] = set()
     for window in (window for window in found if qualifies(window, settings.min_confidence)):

@@ -17,7 +17,8 @@ Request threads validate bodies; one writer thread owns the database and stores 
 time, so concurrent probes never contend for SQLite's lock. With PostgreSQL, several processes may
 each run one (``probe.collector.workers``: ``serve --workers N``). When the writer is behind by
 ``queue_size`` batches, or ``max_clients`` requests are being handled, the answer is 503 and the
-probe retries later. The client's address is never logged or stored.
+probe retries later. The client's address is never logged or stored. While it serves, its session
+(``probe.collector.sessions``) records when it started, a heartbeat a minute and when it stopped.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from probe.collector.ingest import IngestError, IngestResult, Received, ingest, parse_batch
 from probe.collector.registry import ProbeEntry, lookup
+from probe.collector.sessions import Session
 from probe.errors import ProbeError
 from probe.identity import IdentityError, decode_public_key, fingerprint, verify
 from probe.integrity.signing import upload_statement
@@ -269,6 +271,10 @@ class CollectorServer(HTTPServer):
         except OSError:
             self._stop_writer()
             raise
+        self.session = Session(db_path, log=log)
+        """When it listened (``collector_sessions``): from now, the socket bound, until ``close``."""
+        self.session.start()
+        self.session.started.wait(limits.store_timeout)
 
     def store(self, received: Received) -> IngestResult:
         future: Future[IngestResult] = Future()
@@ -285,6 +291,7 @@ class CollectorServer(HTTPServer):
 
     def close(self) -> None:
         super().close()
+        self.session.stop()
         self._stop_writer()
 
     def _stop_writer(self) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from probe.analysis.regional.query import configured
 from probe.collector.alert_worker import AlertWorker
 from probe.collector.service import Limits, make_server
 from probe.collector.workers import STOP_TIMEOUT, Child, Supervisor, worker
@@ -49,7 +50,8 @@ def alert_worker(config: Config, db_path: Path | str, log: Log) -> AlertWorker |
     if not settings.webhooks:
         return None
     key, state = alert_paths(config, db_path)
-    made = AlertWorker(db_path, settings, load_or_create(key), state, log=log)
+    rules = configured(config.collector.regional)
+    made = AlertWorker(db_path, settings, load_or_create(key), state, log=log, rules=rules)
     log(f"collector: alerts to {len(settings.webhooks)} webhook(s), signed by {key}")
     return made
 

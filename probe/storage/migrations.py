@@ -86,6 +86,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (16, "batch arrivals: when each batch a collector stored was received, and the span it carried", declared(16)),
     (17, "measurements judged blocked by period, for each round's blocked targets", declared(17)),
     (18, "saved outage windows: a collector's regional windows with their place, probes and provisional", declared(18)),
+    (19, "collector sessions: when a collector started serving, its latest heartbeat, when it stopped", declared(19)),
 ]
 
 

@@ -244,6 +244,21 @@ probe made it (``created_at``), the span of the rounds and measurements it carri
 their start times; NULL when it carried none), how many, and the upload interval it declared. Regional detection
 (``probe.analysis.regional.sources``) reads what the collector knew at a moment, and a probe's silence, from it."""
 
+COLLECTOR_SESSIONS = Table(
+    "collector_sessions",
+    (
+        Column("id", TEXT, not_null=True, sqlite=19, postgres=9),
+        Column("started_at", TIME, not_null=True, sqlite=19, postgres=9),
+        Column("alive_at", TIME, not_null=True, sqlite=19, postgres=9),
+        Column("stopped_at", TIME, sqlite=19, postgres=9),
+    ),
+    key=("id",),
+)
+"""At a collector: one row per time it served (``probe collector serve``; each worker of ``--workers``): when it
+started listening, its latest heartbeat (every minute, ``probe.collector.sessions``) and when it stopped (NULL
+after a crash: it listened until about its latest heartbeat). Regional detection (``probe.analysis.regional``,
+``listening``) counts no probe's silence while it was not listening, nor while a probe may still back off after."""
+
 MEASUREMENT_INDEXES = (
     Index(
         "measurements_blocked",
@@ -260,7 +275,17 @@ a measurement that is not, and is read by a query saying ``verdict = 'blocked'``
 verdict, one value in it, so that SQLite's planner, without statistics, prefers it to ``measurements_verdict``).
 Regional detection (``probe.analysis.regional.sources``) names each round's blocked targets from it."""
 
-TABLES = (PROBES, RUNS, ROUNDS, CHAIN_HEADS, WITHHELD_RECORDS, NETWORK_CONTEXTS, OUTAGE_WINDOWS, BATCH_ARRIVALS)
+TABLES = (
+    PROBES,
+    RUNS,
+    ROUNDS,
+    CHAIN_HEADS,
+    WITHHELD_RECORDS,
+    NETWORK_CONTEXTS,
+    OUTAGE_WINDOWS,
+    BATCH_ARRIVALS,
+    COLLECTOR_SESSIONS,
+)
 """Every table declared here, in the order PostgreSQL's migrations made them."""
 
 

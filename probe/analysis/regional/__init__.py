@@ -6,6 +6,7 @@ through a connection it is given.
     model         inputs: a probe's declaration (place, network type, schedule), rounds, batches
     rules         the thresholds, with why
     kinds         a probe's state in a time bin, and the kinds of window
+    listening     when the collector was down, and from when a probe's silence counts after that
     timeline      one probe's state per bin, from the batches received by a moment
     availability  each probe's usual off / down / silent rates per hour of the day
     chance        how likely that many fail together by chance (Poisson-binomial tail)
@@ -17,13 +18,14 @@ through a connection it is given.
     words         confidence and its basis in words
     window        ``RegionalWindow``, the output
     detect        ``detect(batches, as_of)``: all of it
-    sources       a collector's database (SQLite or PostgreSQL) as batches: arrivals, rounds, states, places
+    sources       a collector's database (SQLite or PostgreSQL) as batches: arrivals, rounds, states, places;
+                  and its sessions (when it was listening)
     query         ``find_regional``: ``probe outages --by district|area``
 """
 
 from probe.analysis.regional.detect import detect
-from probe.analysis.regional.model import Batch, Declaration, Round, Schedule
+from probe.analysis.regional.model import Batch, Declaration, Listening, Round, Schedule
 from probe.analysis.regional.rules import Rules
 from probe.analysis.regional.window import RegionalWindow
 
-__all__ = ["Batch", "Declaration", "RegionalWindow", "Round", "Rules", "Schedule", "detect"]
+__all__ = ["Batch", "Declaration", "Listening", "RegionalWindow", "Round", "Rules", "Schedule", "detect"]

@@ -19,7 +19,8 @@ nor is a probe whose streak began before the window (or goes on after it: anothe
 mobile cut around a district cut). Witnesses whose rounds are not consecutive (off just before, or
 just after) bound only when no consecutive one does. A witness known only by its silence has no
 first bad round: its last good round still bounds the start from below, and its first missed
-upload (its last upload plus one upload and one round interval) from above.
+upload (its last upload, or after a collector's outage the resume plus its backoff: ``listening``;
+plus one upload and one round interval) from above.
 """
 
 from __future__ import annotations

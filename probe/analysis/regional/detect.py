@@ -17,7 +17,8 @@ from probe.analysis.regional.availability import Availability
 from probe.analysis.regional.bounds import Bounds, Witness, end_witness, first_onset, last_return, start_witness
 from probe.analysis.regional.groups import INTERNATIONAL, Group, groups_of, parts_of
 from probe.analysis.regional.labels import Bin, Key, Seen, is_good, label
-from probe.analysis.regional.model import Batch, Round
+from probe.analysis.regional.listening import gaps
+from probe.analysis.regional.model import Batch, Listening, Round
 from probe.analysis.regional.rules import Rules
 from probe.analysis.regional.runs import Run, Tracker
 from probe.analysis.regional.timeline import ProbeTimeline, timelines
@@ -34,14 +35,18 @@ def detect(
     rules: Rules | None = None,
     since: float | None = None,
     usual: Mapping[str, Availability] | None = None,
+    listening: Iterable[Listening] | None = None,
 ) -> list[RegionalWindow]:
     """Windows from ``since`` (default: the first round) to ``as_of``, sorted by start, kind and place.
 
     ``usual`` (each probe's availability, ``availability.estimate``) is estimated from the batches
     when not given; given, only the bins from ``since`` are built (a collector keeps the estimate).
+    ``listening``: when the collector was listening (``sources.listening``); a probe's silence while it
+    was not, and while the probe may still be backing off after it, is no witness (``listening``). None:
+    unknown, every silence counts.
     """
     rules = rules or Rules()
-    lines = timelines(batches, as_of, rules, since if usual is not None else None)
+    lines = timelines(batches, as_of, rules, since if usual is not None else None, gaps(listening, as_of, rules))
     if not lines:
         return []
     if usual is None:
@@ -105,7 +110,7 @@ def _bin(
         elif state == kinds.NETWORK_DOWN:
             place = "down"
         elif state == kinds.SILENT and number * rules.bin_seconds >= line.last_upload:
-            missed = line.last_upload + declaration.schedule.upload_interval  # its first missed upload
+            missed = line.silence_from + declaration.schedule.upload_interval  # its first missed upload
             if (
                 line.overdue
                 and number * rules.bin_seconds >= missed
@@ -184,7 +189,7 @@ def _bounds(run: Run, lines: Mapping[str, ProbeTimeline], rules: Rules) -> tuple
         gap = schedule.round_interval * rules.carry_intervals
         last_good, first_bad = start_witness(line, low, high, bad, good)
         if first_bad is None and line.overdue:
-            first_bad = line.last_upload + schedule.upload_interval + schedule.round_interval
+            first_bad = line.silence_from + schedule.upload_interval + schedule.round_interval
         starts.append(Witness(last_good, first_bad, gap))
     start = first_onset(starts) or Bounds(None, run.first * width)
     if run.close is None:

@@ -6,6 +6,7 @@ its ISO text into seconds once (``probe.analysis.times.seconds``).
     Declaration   where the probe says it is and how it runs (per run: a probe can move)
     Round         one round's network state, whether the machine was off before it, SMS
     Batch         what one upload brought, the span of time it covers, and when it arrived
+    Listening     a time the collector was listening (a session of ``probe collector serve``)
 """
 
 from __future__ import annotations
@@ -73,3 +74,12 @@ class Batch:
     @property
     def probe(self) -> str:
         return self.declaration.probe
+
+
+@dataclass(frozen=True)
+class Listening:
+    """A time the collector was listening: one session of ``probe collector serve``, from its start to its stop, or
+    to its latest heartbeat when it did not stop cleanly (a crash, a power cut)."""
+
+    start: float
+    end: float

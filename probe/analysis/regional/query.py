@@ -1,6 +1,7 @@
 """``find_regional``: a collector's regional windows for ``probe outages --by district|area``.
 
-Reads the collector's batches (``sources.batches``), detects as of ``until`` (now when it is later or not
+Reads the collector's batches (``sources.batches``) and sessions (``sources.listening``: a probe silent while the
+collector was down is no witness), detects as of ``until`` (now when it is later or not
 given: a batch received later is not known then) and keeps the windows that overlap ``[since, until)``: with
 ``by="district"`` every window, from a national shutdown down to one probe's device off; with ``by="area"`` all
 but the districts'.
@@ -10,14 +11,15 @@ but the districts'.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from probe.analysis import times
 from probe.analysis.regional.detect import detect
 from probe.analysis.regional.rules import Rules
-from probe.analysis.regional.sources import batches
+from probe.analysis.regional.sources import batches, listening
 from probe.analysis.regional.window import RegionalWindow
+from probe.config import RegionalSection
 from probe.errors import ProbeError
 from probe.storage.connection import Connection
 from probe.storage.outage_windows import Covered, save_regional
@@ -44,12 +46,18 @@ class RegionalQuery:
             raise ProbeError(f"regional windows are grouped by one of {', '.join(REGIONAL_SCOPES)}, not {self.by!r}")
 
 
+def configured(section: RegionalSection, **more: int) -> Rules:
+    """The rules ``[collector.regional]`` sets (the shipped probe's schedules where it sets none), and ``more``."""
+    return replace(Rules(**more), **section.overrides())
+
+
 def find_regional(conn: Connection, query: RegionalQuery) -> list[RegionalWindow]:
     """The regional windows ``query`` asks for, ordered by start (``detect``'s order)."""
     now = times.now_iso()
     until = min(query.until, now) if query.until else now  # a batch not received yet is not known
     read_from = times.shifted(query.since, -HISTORY) if query.since else None
-    found = detect(batches(conn, since=read_from, until=until), times.seconds(until), query.rules)
+    read = batches(conn, since=read_from, until=until)
+    found = detect(read, times.seconds(until), query.rules, listening=listening(conn, until=until))
     return [window for window in found if _wanted(window, query)]
 
 

@@ -29,7 +29,22 @@ class Rules:
     close_after: int = 2
     """Up bins in a row that close it."""
     overdue_uploads: float = 1.5
-    """A probe is overdue when nothing arrived for this many upload intervals after its last upload."""
+    """A probe is overdue when nothing arrived for this many upload intervals after its last upload (or after
+    the collector's outage: ``resume_grace``)."""
+    resume_grace: float = 3600.0
+    """After the collector was not listening (``listening``: a crash, an upgrade), the longest a probe may still
+    wait before it uploads again: the probes' ``[upload] backoff_max`` as shipped. A probe whose upload failed
+    while the collector was down backs off (``probe.upload.uploader.Backoff``): its wait after the n-th failure in a
+    row is drawn from [b/2, b] with b = backoff_min x 2^(n-1), capped at backoff_max. Its waits before the last
+    failure were each at least half their b, so they add up to at least (b_n - backoff_min) / 2, all inside the
+    outage: b_n is at most 2 x the outage plus backoff_min. So the probe tries again by the resume plus the
+    smaller of ``resume_grace`` and 2 x the outage + ``resume_backoff_min`` (plus one attempt's timeout, which
+    the ``overdue_uploads`` after it cover), and its silence counts only from then."""
+    resume_backoff_min: float = 30.0
+    """The probes' first wait after a failed upload (``[upload] backoff_min`` as shipped): see ``resume_grace``."""
+    listening_slack: float = 180.0
+    """A collector counts as listening until this long after its latest heartbeat (``probe collector serve`` writes
+    one every minute): later, with no newer session, it is down, and no probe's silence since counts."""
     sms_min_probes: int = 2
     """Probes whose SMS fail while their network works before an area is ``sms_affected``."""
     sms_fail_share: float = 0.75

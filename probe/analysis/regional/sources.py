@@ -23,6 +23,9 @@ through ``probe.storage.connection``'s ``execute``); it opens nothing itself: th
                  from the partial index ``measurements_blocked`` (``probe.storage.tables``)
     SMS          an SMS round's outcome (reached or not) goes to the probe's round it falls in
 
+    listening    ``collector_sessions``: when the collector was serving, from each session's start to its stop or,
+                 after a crash, its latest heartbeat (``Listening``; none before the collector kept them)
+
 A round stored before the collector kept arrivals (no batch's span holds it) counts as received when it
 started, covering nothing: a gap there reads as silence, never as a device off.
 """
@@ -37,7 +40,7 @@ from typing import get_args
 from urllib.parse import urlsplit
 
 from probe.analysis.observe import MIN_ROUND_TARGETS
-from probe.analysis.regional.model import Batch, Declaration, Round, RoundState, Schedule
+from probe.analysis.regional.model import Batch, Declaration, Listening, Round, RoundState, Schedule
 from probe.analysis.times import seconds, shifted
 from probe.place import NetworkType
 from probe.storage.connection import Connection, rows
@@ -139,6 +142,15 @@ def batches(conn: Connection, *, since: str | None = None, until: str | None = N
     for declaration, [item] in loose:
         found.append(Batch(declaration, item.start, item.start, item.start, (item,)))
     return found
+
+
+_SESSIONS = "select started_at, coalesce(stopped_at, alive_at) from collector_sessions"
+
+
+def listening(conn: Connection, *, until: str | None = None) -> list[Listening]:
+    """The collector's sessions (started before ``until``, ISO text), as times it was listening."""
+    sql, params = _between(_SESSIONS + " where started_at is not null", "started_at", None, until)
+    return [Listening(seconds(str(start)), seconds(str(end))) for start, end in rows(conn, sql, params)]
 
 
 def blocked_targets(

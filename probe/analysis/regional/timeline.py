@@ -14,7 +14,9 @@ kept: the same set of batches gives the same timeline whatever order they came i
   and made no round in it: the machine was off), and ``silent`` when none does yet.
 
 A probe is *overdue* when nothing arrived for ``Rules.overdue_uploads`` of its announced upload
-intervals after its last upload: its silent bins then count as possible cuts (``verdicts``).
+intervals after its last upload: its silent bins then count as possible cuts (``verdicts``). When the
+collector was not listening in between (``listening.gaps``), the clock starts after the resume instead
+(``listening.silence_from``), and a batch held back by the gap is not late.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 from probe.analysis.regional import kinds
 from probe.analysis.regional.kinds import BinState
+from probe.analysis.regional.listening import Gap, silence_from
 from probe.analysis.regional.model import Batch, Declaration, Round
 from probe.analysis.regional.rules import Rules
 
@@ -54,6 +57,8 @@ class ProbeTimeline:
     rounds: tuple[Round, ...]
     last_upload: float
     """The end of the latest span received."""
+    silence_from: float
+    """When its overdue clock starts: ``last_upload``, or after a collector's gap the resume plus its backoff."""
     overdue: bool
     late_share: float
     """Share of its batches that arrived after it would have been overdue (its usual lateness)."""
@@ -85,23 +90,24 @@ def _batch_key(batch: Batch) -> tuple[float, float, float, str, int]:
 
 
 def timelines(
-    batches: Iterable[Batch], as_of: float, rules: Rules, since: float | None = None
+    batches: Iterable[Batch], as_of: float, rules: Rules, since: float | None = None, gaps: Sequence[Gap] = ()
 ) -> dict[str, ProbeTimeline]:
-    """Every probe's timeline from the batches received by ``as_of``, up to ``as_of`` (from ``since``)."""
+    """Every probe's timeline from the batches received by ``as_of``, up to ``as_of`` (from ``since``); ``gaps``:
+    when the collector was not listening (``listening.gaps``)."""
     by_probe: dict[str, list[Batch]] = {}
     for batch in batches:
         if batch.received <= as_of:
             by_probe.setdefault(batch.probe, []).append(batch)
     found = {}
     for probe in sorted(by_probe):
-        timeline = _timeline(probe, sorted(set(by_probe[probe]), key=_batch_key), as_of, rules, since)
+        timeline = _timeline(probe, sorted(set(by_probe[probe]), key=_batch_key), as_of, rules, since, gaps)
         if timeline is not None:
             found[probe] = timeline
     return found
 
 
 def _timeline(
-    probe: str, batches: Sequence[Batch], as_of: float, rules: Rules, since: float | None
+    probe: str, batches: Sequence[Batch], as_of: float, rules: Rules, since: float | None, gaps: Sequence[Gap]
 ) -> ProbeTimeline | None:
     merged: dict[float, tuple[Round, Declaration]] = {}
     for batch in batches:
@@ -159,11 +165,8 @@ def _timeline(
             states.append(kinds.DEVICE_OFF if covered else kinds.SILENT)
             deciding.append(-1)
         declarations.append(declaration)
-    late = sum(
-        1
-        for batch in batches
-        if batch.received - batch.covers_to > rules.overdue_uploads * batch.declaration.schedule.upload_interval
-    )
+    late = sum(1 for batch in batches if _late(batch, rules, gaps))
+    clock = silence_from(last_upload, upload, gaps, rules)
     return ProbeTimeline(
         probe=probe,
         first_bin=first,
@@ -173,9 +176,16 @@ def _timeline(
         starts=tuple(starts),
         rounds=tuple(rounds),
         last_upload=last_upload,
-        overdue=as_of > last_upload + rules.overdue_uploads * upload,
+        silence_from=clock,
+        overdue=as_of > clock + rules.overdue_uploads * upload,
         late_share=late / len(batches),
     )
+
+
+def _late(batch: Batch, rules: Rules, gaps: Sequence[Gap]) -> bool:
+    """Whether a batch arrived after its probe would have been overdue (a collector's gap excused)."""
+    upload = batch.declaration.schedule.upload_interval
+    return batch.received > silence_from(batch.covers_to, upload, gaps, rules) + rules.overdue_uploads * upload
 
 
 def _merged_spans(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:

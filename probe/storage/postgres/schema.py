@@ -134,6 +134,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "batch arrivals: when each batch was received, and the span it carried", postgres_script(6)),
     (7, "measurements judged blocked by period, for each round's blocked targets", postgres_script(7)),
     (8, "saved outage windows: regional windows with their place, probes and provisional", postgres_script(8)),
+    (
+        9,
+        "collector sessions: when a collector started serving, its latest heartbeat, when it stopped",
+        postgres_script(9),
+    ),
 ]
 _LOCK = 0x7A68616E  # any constant: the advisory lock migrations hold
 
