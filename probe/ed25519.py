@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from probe.errors import ProbeError
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -27,7 +29,7 @@ NID_ED25519 = 1087
 """OpenSSL's number for Ed25519 keys (``EVP_PKEY_ED25519``, obj_mac.h), the same in 1.1.1 and 3.x."""
 
 
-class SigningError(Exception):
+class SigningError(ProbeError):
     """OpenSSL refused a step of a signature (not expected with a 32-byte key)."""
 
 

@@ -23,6 +23,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from probe.errors import ProbeError
 from probe.forensics.capture import Capture, tcp_filter, unavailable_reason
 from probe.forensics.hello import hello_for
 from probe.model.packet import Packet
@@ -82,7 +83,7 @@ def _describe(probe: Probe | None) -> str:
     return text + (f" ({probe.detail})" if probe.detail else "")
 
 
-class TraceError(Exception):
+class TraceError(ProbeError):
     """The trace cannot run (no root, no address)."""
 
 
