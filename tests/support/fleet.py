@@ -96,8 +96,9 @@ batch_size = 7
 class Collector:
     """``probe collector serve`` on a fixed port, which can be killed and started again."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path, log: Path, config: Path | None = None) -> None:
         self.db = db
+        self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -106,7 +107,8 @@ class Collector:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "probe", "collector", "serve", "--db", str(self.db), "--port", str(self.port)],
+                [sys.executable, "-m", "probe", "collector", "serve", "--db", str(self.db), "--port", str(self.port)]
+                + (["--config", str(self.config)] if self.config else []),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
