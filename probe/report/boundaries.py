@@ -1,9 +1,9 @@
 """The shipped maps of countries' subdivisions, and a projection of one onto the page.
 
 A map is ``probe/report/maps/<CC>.json`` (made by ``scripts/make_boundaries.py`` from Natural Earth, public
-domain; docs/method.md, "On the map", says how): per ISO 3166-2 subdivision, its rings (longitude, latitude), a label point,
-and for a subdivision without a polygon of its own (formed after the boundary file's edition, or too small to see)
-a symbol at its administrative centre. A country without a file gets no map (``load`` returns None).
+domain; docs/method.md, "On the map", says how): per ISO 3166-2 subdivision, its rings (longitude, latitude), a
+label point, and for a subdivision without a polygon of its own (formed after the boundary file's edition, or too
+small to see) a symbol at its administrative centre. A country without a file gets no map (``load`` returns None).
 """
 
 from __future__ import annotations
