@@ -566,7 +566,9 @@ class RegionalSection(_Section):
     schedules differ."""
 
     bin_seconds: Interval | None = Field(
-        None, description="Width of a time bin: about the probes' round interval (default 600 seconds)."
+        None,
+        description="The widest time bin (default 600 seconds): probes rounding more often are read in bins of "
+        "their usual round interval (`probe outages --bin` sets a bin exactly).",
     )
     overdue_uploads: float | None = Field(
         None, gt=0, le=100, description="Upload intervals of silence after which a probe is overdue (default 1.5)."

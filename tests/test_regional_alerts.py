@@ -19,7 +19,7 @@ from support.regional_live import BACK, CUT, Fleet, gone_silent
 from support.unattended import wait_for
 from test_collector_alerts import Receiver, receiver  # noqa: F401  (fixture)
 
-from probe.analysis.times import iso, now_iso
+from probe.analysis.times import iso, now_iso, seconds
 from probe.collector.alert_worker import AlertWorker
 from probe.collector.alerts import AlertState
 from probe.collector.regional_alerts import look_regional
@@ -118,7 +118,8 @@ def test_a_district_cut_is_alerted_provisional_then_confirmed_then_closed_and_a_
     assert opened["window"]["end_max"] is None and "silent" in opened["window"]["basis"]
     assert "provisional" in opened["summary"]
     assert not confirmed["window"]["provisional"] and confirmed["window"]["ongoing"]
-    assert closed["window"]["end_min"] < closed["window"]["end_max"] <= fleet_iso(fleet, -1)
+    # The first good round's end: a round judged by its counts saw the network working before it ended.
+    assert closed["window"]["end_min"] < closed["window"]["end_max"] <= iso(seconds(fleet_iso(fleet, -1)) + 5)
     assert closed["window"]["start_min"] < fleet_iso(fleet, 0) <= closed["window"]["start_max"]
     # The laptop off for an hour and a half, and back after a reboot: nothing, from either look.
     laptop = fleet.identities["laptop"].probe_id

@@ -7,8 +7,9 @@ import math
 
 from support.regional import Fleet, at
 
-from probe.analysis.regional import Batch, detect
+from probe.analysis.regional import Batch, Declaration, detect
 from probe.analysis.regional.chance import tail
+from probe.analysis.regional.query import usual_bin
 
 
 def test_the_chance_of_failing_together_is_the_poisson_binomial_tail() -> None:
@@ -34,3 +35,18 @@ def test_a_probe_that_moved_counts_where_its_run_declared_it() -> None:
     assert (cut.district, cut.probes) == ("Zhanaozen", ("Aktau-f0", *zhanaozen))
     without_move: list[Batch] = fleet.batches(24)
     assert {w.kind for w in detect(without_move, at(24))} == {"probe_dark", "too_few_probes"}
+
+
+def test_the_usual_bin_is_the_median_of_the_probes_round_intervals_at_most_ten_minutes() -> None:
+    fleet = Fleet()
+    for name in ("a", "b", "c"):
+        fleet.add(name, "KZ-47")
+    hourly = [dataclasses.replace(b, declaration=_every(b.declaration, 3600.0)) for b in fleet.batches(4)]
+    assert usual_bin(hourly) == 600.0 and usual_bin([]) == 600.0
+    fast = [dataclasses.replace(b, declaration=_every(b.declaration, 6.0)) for b in hourly if b.probe != "c"]
+    assert usual_bin([*fast, *(b for b in hourly if b.probe == "c")]) == 6.0
+
+
+def _every(declaration: Declaration, seconds: float) -> Declaration:
+    schedule = dataclasses.replace(declaration.schedule, round_interval=seconds)
+    return dataclasses.replace(declaration, schedule=schedule)

@@ -291,6 +291,23 @@ def test_probe_outages_by_district_json_carries_the_place_the_probes_and_the_con
     assert refused.exit_code != 0 and "--by district" in refused.output
 
 
+def test_probe_outages_bins_by_the_probes_round_interval_unless_told_another_bin(
+    world: World, sqlite_windows: tuple[Path, list[RegionalWindow]]
+) -> None:
+    path, _ = sqlite_windows
+    runner = CliRunner()
+    base = ["outages", "--db", str(path), "--until", world.until, "--by", "district", "--format", "json"]
+    derived = json.loads(runner.invoke(cli, base).output)
+    assert json.loads(runner.invoke(cli, [*base, "--bin", "600"]).output) == derived  # rounds every 10 minutes
+    hourly = json.loads(runner.invoke(cli, [*base, "--bin", "3600"]).output)
+    [cut] = [row for row in hourly if row["kind"] == "regional_shutdown"]
+    assert cut["district"] == "Zhanaozen" and hourly != derived
+    refused = runner.invoke(cli, ["outages", "--db", str(path), "--bin", "60"])
+    assert refused.exit_code != 0 and "--bin goes with --by district" in refused.output
+    refused = runner.invoke(cli, [*base, "--bin", "0"])
+    assert refused.exit_code != 0 and "--bin" in refused.output
+
+
 def test_a_postgres_collector_gives_the_same_windows_as_a_sqlite_one(
     world: World, sqlite_windows: tuple[Path, list[RegionalWindow]], pg_url: str
 ) -> None:
@@ -303,7 +320,8 @@ def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sm
     """Contexts decide over counts (a dark link is local_fault, a shutdown network_down, a working one with
     failures blocked, the worst of a round's start and end taken: an international cut; a degraded one is degraded,
     its failures no blocks); counts decide without them; an SMS round's outcome lands on the round it falls in; a batch
-    received twice brings its rounds once and its span twice, under the run's place, with the declared intervals."""
+    received twice brings its rounds once and its span twice, under the run's place, with the declared intervals; a
+    round saw its state when its first context saying so was measured, else at its end."""
     identity = load_or_create(tmp_path / "probe.key")
     at = [f"2026-11-21T10:{minute:02d}:00.000000Z" for minute in (0, 10, 20, 30, 40, 50, 55)]
     place = {"probe_cc": "KZ", "area": "KZ-47", "district": "Aktau", "network_type": "mobile"}
@@ -312,17 +330,20 @@ def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sm
     rounds = [
         {"id": f"r{i}", "group_name": "web", "experiment": "web", "started_at": when, "status": "finished"}
         | {"run_id": f"run{i}", "every": 600.0, "measured": m, "reached": r, "failed": f}
+        | {"finished_at": when.replace(":00.000000Z", ":50.000000Z")}
         for i, (when, (m, r, f)) in enumerate(zip(at, counts, strict=True))
     ]
     sms = {"id": "s1", "group_name": "sms", "experiment": "sms", "started_at": "2026-11-21T10:31:00.000000Z"}
     rounds.append(sms | {"status": "finished", "run_id": "run3", "measured": 1, "reached": 0, "every": 3600.0})
     contexts = [
         {"run_id": "run1", "phase": "start", "network_state": "local_fault"},
-        {"run_id": "run2", "phase": "start", "network_state": "shutdown"},
-        {"run_id": "run3", "phase": "start", "network_state": "ok"},
-        {"run_id": "run5", "phase": "start", "network_state": "ok"},
-        {"run_id": "run5", "phase": "end", "network_state": "international_cut"},
-        {"run_id": "run6", "phase": "start", "network_state": "degraded"},
+        {"run_id": "run2", "phase": "start", "network_state": "ok", "measured_at": "2026-11-21T10:20:05.000000Z"},
+        {"run_id": "run2", "phase": "end", "network_state": "shutdown", "measured_at": "2026-11-21T10:20:45.000000Z"},
+        {"run_id": "run3", "phase": "start", "network_state": "ok", "measured_at": "2026-11-21T10:30:05.000000Z"},
+        {"run_id": "run5", "phase": "start", "network_state": "ok", "measured_at": "2026-11-21T10:50:05.000000Z"},
+        {"run_id": "run5", "phase": "end", "network_state": "international_cut"}
+        | {"measured_at": "2026-11-21T10:50:40.000000Z"},
+        {"run_id": "run6", "phase": "start", "network_state": "degraded", "measured_at": "2026-11-21T10:55:07.000000Z"},
     ]
     path = tmp_path / "collector.db"
     with running_collector(path) as server:
@@ -365,3 +386,5 @@ def test_a_collectors_network_contexts_and_sms_rounds_become_round_states_and_sm
         ("international_cut", None),
         ("degraded", None),
     ]
+    seen = [int(item.seen_at - item.start) for item in found[0].rounds]
+    assert seen == [50, 50, 45, 5, 50, 40, 7]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from support.regional import Fleet, at, kz
 
 from probe.analysis.regional import RegionalWindow, detect
@@ -98,3 +100,18 @@ def test_the_bounds_hold_the_first_onset_and_last_return_of_a_cut_that_reaches_i
     [cut] = _alarms(detect(fleet.batches(24), at(24)))
     assert cut.start_min is not None and cut.end_min is not None and cut.end_max is not None
     assert cut.start_min < at(10) <= cut.start_max and cut.end_min < at(14 + 5 * 0.027) <= cut.end_max
+
+
+def test_a_cut_that_strikes_while_rounds_run_is_bounded_by_when_they_saw_it_not_by_their_starts() -> None:
+    """Rounds take minutes (their controls run at their start and end): one that started before the cut and saw
+    it at its end is bad, and bounds the start from above by when it saw it."""
+    fleet, zhanaozen, _, _ = kz()
+    fleet.happen(zhanaozen, "network_down", 10, 14)
+    took = 240.0  # each round saw its state at its end, 4 minutes after it started
+    batches = [
+        replace(batch, rounds=tuple(replace(item, start=item.start - took, seen=item.start) for item in batch.rounds))
+        for batch in fleet.batches(24)
+    ]
+    [cut] = _alarms(detect(batches, at(24)))
+    assert cut.start_min is not None and cut.end_min is not None and cut.end_max is not None
+    assert cut.start_min < at(10) <= cut.start_max and cut.end_min < at(14) <= cut.end_max

@@ -2,7 +2,7 @@
 ``--by district`` or ``--by area``, a collector's regional windows (``probe.analysis.regional``).
 
 probe outages [--db PATH] [--target T] [--network ASN] [--by probe|network|region|district|area] [--area CODE]
-              [--since] [--until] [--format table|json|csv]
+              [--bin SECONDS] [--since] [--until] [--format table|json|csv]
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ import click
 
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
-from probe.analysis.regional.query import REGIONAL_SCOPES, RegionalQuery, configured, find_regional, save_found
+from probe.analysis.regional.query import (
+    MAX_BIN,
+    REGIONAL_SCOPES,
+    RegionalQuery,
+    configured,
+    find_regional,
+    save_found,
+)
 from probe.analysis.times import between, now_iso
 from probe.analysis.windows import FIELDS, SCOPES
 from probe.cli.common import config_option, db_option, parse_time, store_target
@@ -155,6 +162,14 @@ def outage_window_options(func: F) -> F:
 )
 @click.option("--network", help="Only this network's probes (ASN, e.g. AS9198).")
 @click.option("--area", help="With --by district or area: only this ISO 3166-2 area's windows (e.g. KZ-47).")
+@click.option(
+    "--bin",
+    "bin_seconds",
+    type=click.FloatRange(0, MAX_BIN, min_open=True),
+    metavar="SECONDS",
+    help="With --by district or area: the time bin; default: the probes' usual round interval, at most "
+    "[collector.regional] bin_seconds (600).",
+)
 @period_options
 @outage_window_options
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="table", show_default=True)
@@ -172,6 +187,7 @@ def outages(
     since: str | None,
     until: str | None,
     area: str | None,
+    bin_seconds: float | None,
     by: str,
     open_after: int,
     close_after: int,
@@ -192,14 +208,15 @@ def outages(
                 parse_time(since, "--since"),
                 parse_time(until, "--until"),
                 configured(load_config(config_path).collector.regional, open_after=open_after, close_after=close_after),
+                bin_seconds,
             ),
             fmt,
             save,
             target is not None or network is not None,
         )
         return
-    if area is not None:
-        raise click.UsageError("--area goes with --by district or --by area")
+    if area is not None or bin_seconds is not None:
+        raise click.UsageError(f"{'--area' if area is not None else '--bin'} goes with --by district or --by area")
     query = outage_query(
         since=since,
         until=until,

@@ -1,6 +1,11 @@
 """A window's bounds from the rounds of the probes that saw it: start in [last good, first bad], end in
 [last bad, first good].
 
+A round takes time (its controls run at its start and at its end), so a round is placed by its start where
+that bounds from below (the last good round, the last bad one: its network was as it says then or after) and
+by when it saw its state (``Round.seen_at``) where that bounds from above (the first bad round, the first good
+one): a cut that strikes while a round runs makes it bad though it started before the cut.
+
 Each probe that saw a window is a witness: its last good round before the window and its first
 bad round inside (and, at the end, its last bad round and its first good one after). A cut need
 not strike every witness at one moment, so the bounds are those of its *first* onset and its *last*
@@ -107,7 +112,7 @@ def start_witness(line: ProbeTimeline, since: float, until: float, bad: Test, go
         return _last_good(line, line.round_before(until), good), None  # silent since: its last good round
     if index > 0 and bad(line.rounds[index - 1]):
         return None, None
-    return _last_good(line, index - 1, good), line.starts[index]
+    return _last_good(line, index - 1, good), line.rounds[index].seen_at
 
 
 def _last_good(line: ProbeTimeline, index: int, good: Test) -> float | None:
@@ -136,4 +141,4 @@ def end_witness(line: ProbeTimeline, since: float, until: float, bad: Test, good
     after = index + 1
     while after < len(line.rounds) and not good(line.rounds[after]):
         after += 1
-    return line.starts[index], (line.starts[after] if after < len(line.rounds) else None)
+    return line.starts[index], (line.rounds[after].seen_at if after < len(line.rounds) else None)

@@ -57,6 +57,13 @@ class Round:
     """Whether the round's SMS went through; None when it sent none."""
     blocked: tuple[str, ...] = ()
     """The targets a ``blocked`` round found blocked."""
+    seen: float | None = None
+    """When the round had seen its state: its first network context saying so (a round's controls run at its start
+    and its end, so a cut that strikes during a round is seen at its end), else its end; None: at its start."""
+
+    @property
+    def seen_at(self) -> float:
+        return self.start if self.seen is None else self.seen
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ through ``probe.storage.connection``'s ``execute``); it opens nothing itself: th
                  sent it or as judged again), each named by its input's host (``https://twitter.com/`` and
                  ``twitter.com:443`` are both ``twitter.com``: one site, whatever measured it), read by period
                  from the partial index ``measurements_blocked`` (``probe.storage.tables``)
+    seen         when the round saw its state: the first of its network contexts that decided it, else its end
     SMS          an SMS round's outcome (reached or not) goes to the probe's round it falls in
 
     listening    ``collector_sessions``: when the collector was serving, from each session's start to its stop or,
@@ -54,15 +55,26 @@ _ARRIVALS = (
     "select probe_id, received_at, created_at, first_at, last_at, upload_every from batch_arrivals "
     "where rounds > 0 order by probe_id, created_at, id"
 )
-_CONTEXT_RANK = (
-    "(select min(case nc.network_state when 'shutdown' then 0 when 'local_fault' then 1 "
-    "when 'international_cut' then 2 when 'degraded' then 3 else 4 end) "
-    "from network_contexts nc where nc.run_id = ro.run_id)"
+
+
+def _rank(alias: str) -> str:
+    """A network context's rank: the lowest of a round's decides its state (``_state``)."""
+    return (
+        f"case {alias}.network_state when 'shutdown' then 0 when 'local_fault' then 1 "
+        "when 'international_cut' then 2 when 'degraded' then 3 else 4 end"
+    )
+
+
+_CONTEXT_RANK = f"(select min({_rank('nc')}) from network_contexts nc where nc.run_id = ro.run_id)"
+_SEEN = (
+    "(select min(seen.measured_at) from network_contexts seen where seen.run_id = ro.run_id "
+    f"and {_rank('seen')} = {_CONTEXT_RANK})"
 )
 _ROUNDS = (
     "select ro.probe_id, ro.run_id, ro.started_at, ro.experiment, coalesce(ro.measured, 0), coalesce(ro.reached, 0), "
     "coalesce(ro.failed, 0), ro.every, coalesce(ro.rebooted, 0) + coalesce(ro.resumed, 0), "
-    f"coalesce(r.probe_cc, ''), coalesce(r.area, ''), coalesce(r.district, ''), r.network_type, {_CONTEXT_RANK} "
+    f"coalesce(r.probe_cc, ''), coalesce(r.area, ''), coalesce(r.district, ''), r.network_type, {_CONTEXT_RANK}, "
+    f"ro.finished_at, {_SEEN} "
     "from rounds ro left join runs r on r.id = ro.run_id and r.probe_id = ro.probe_id "
     "where ro.probe_id is not null and ro.status != 'running' and ro.started_at is not null"
 )
@@ -98,7 +110,8 @@ def batches(conn: Connection, *, since: str | None = None, until: str | None = N
     carriers: dict[str, _Carriers] = {}
     latest: dict[str, tuple[Declaration, float]] = {}  # each probe's latest round's declaration
     for row in rows(conn, sql + " order by ro.probe_id, ro.started_at", params):
-        probe, run, started, experiment, measured, reached, failed, every, off, cc, area, district, kind, rank = row
+        probe, run, started, experiment, measured, reached, failed, every, off, cc, area, district, kind = row[:13]
+        rank, finished, first_seen = row[13:]
         probe, start = str(probe), seconds(str(started))
         own = arrivals.get(probe, [])
         index = carriers.setdefault(probe, _Carriers(own)).at(start)
@@ -119,7 +132,13 @@ def batches(conn: Connection, *, since: str | None = None, until: str | None = N
         state = _state(int(measured), int(reached), int(failed), rank)
         if targets and state == "up":
             state = "blocked"  # a blockpage is reached, and blocked
-        item = Round(start, state, machine_off=int(off) > 0, blocked=targets if state == "blocked" else ())
+        item = Round(
+            start,
+            state,
+            machine_off=int(off) > 0,
+            blocked=targets if state == "blocked" else (),
+            seen=_seen(rank, finished, first_seen),
+        )
         if index < 0:
             loose.append((declaration, [item]))
             held = loose[-1][1]
@@ -200,6 +219,14 @@ def _state(measured: int, reached: int, failed: int, rank: int | None) -> RoundS
     if rank is None and measured >= MIN_ROUND_TARGETS and reached == 0:
         return "network_down"
     return "blocked" if failed > 0 and (reached > 0 or rank is not None) else "up"
+
+
+def _seen(rank: int | None, finished: object, first: object) -> float | None:
+    """When a round had seen its state: the first of its network contexts of the rank that decided it (the first
+    saying ``shutdown`` for a cut), else its end."""
+    if rank is not None and first:
+        return seconds(str(first))
+    return seconds(str(finished)) if finished else None
 
 
 def _sms(last: tuple[list[Round], float] | None, start: float, measured: int, reached: int) -> None:
