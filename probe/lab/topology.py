@@ -56,28 +56,29 @@ def create(ns: Namespaces) -> None:
     for name in ns.all():
         run(["ip", "netns", "add", name])
         for key in _NO_IPV6:
-            _sysctl(name, key, "1")
+            sysctl(name, key, "1")
         run(["ip", "-n", name, "link", "set", "lo", "up"])
-    _link(ns.probe, plan.PROBE_IF, plan.PROBE_ADDRESS, ns.isp, plan.ISP_PROBE_IF, plan.ISP_PROBE_SIDE)
-    _link(ns.isp, plan.ISP_NET_IF, plan.ISP_NET_SIDE, ns.net, plan.NET_ISP_IF, plan.NET_ISP_SIDE)
-    _link(ns.net, plan.NET_HELPER_IF, plan.NET_HELPER_SIDE, ns.helper, plan.HELPER_IF, plan.HELPER_ADDRESS)
+    link(ns.probe, plan.PROBE_IF, plan.PROBE_ADDRESS, ns.isp, plan.ISP_PROBE_IF, plan.ISP_PROBE_SIDE)
+    link(ns.isp, plan.ISP_NET_IF, plan.ISP_NET_SIDE, ns.net, plan.NET_ISP_IF, plan.NET_ISP_SIDE)
+    link(ns.net, plan.NET_HELPER_IF, plan.NET_HELPER_SIDE, ns.helper, plan.HELPER_IF, plan.HELPER_ADDRESS)
     for address in plan.ISP_LOCAL_ADDRESSES:
         run(["ip", "-n", ns.isp, "addr", "add", f"{address}/32", "dev", "lo"])
     for address in plan.NET_LOCAL_ADDRESSES:
         run(["ip", "-n", ns.net, "addr", "add", f"{address}/32", "dev", "lo"])
     lab = str(plan.LAB_NETWORK)
-    _route(ns.probe, lab, plan.ISP_PROBE_SIDE)
-    _route(ns.isp, plan.INTERNET, plan.NET_ISP_SIDE)
-    _route(ns.isp, f"{plan.HELPER_ADDRESS}/32", plan.NET_ISP_SIDE)
-    _route(ns.net, lab, plan.ISP_NET_SIDE)
-    _route(ns.helper, lab, plan.NET_HELPER_SIDE)
+    route(ns.probe, lab, plan.ISP_PROBE_SIDE)
+    route(ns.isp, plan.INTERNET, plan.NET_ISP_SIDE)
+    route(ns.isp, f"{plan.HELPER_ADDRESS}/32", plan.NET_ISP_SIDE)
+    route(ns.net, lab, plan.ISP_NET_SIDE)
+    route(ns.helper, lab, plan.NET_HELPER_SIDE)
     for router in (ns.isp, ns.net):
-        _sysctl(router, "net/ipv4/ip_forward", "1")
+        sysctl(router, "net/ipv4/ip_forward", "1")
     _etc_files(ns.probe, plan.ISP_RESOLVER)
     _etc_files(ns.helper, plan.PUBLIC_RESOLVER)
 
 
-def _link(ns_a: str, if_a: str, ip_a: str, ns_b: str, if_b: str, ip_b: str) -> None:
+def link(ns_a: str, if_a: str, ip_a: str, ns_b: str, if_b: str, ip_b: str) -> None:
+    """A veth pair between two namespaces, each end with its address (a /24) and up."""
     # Made inside ns_a with its peer sent straight to ns_b: neither end ever exists in the host's namespace.
     run(["ip", "-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b])
     for name, interface, address in ((ns_a, if_a, ip_a), (ns_b, if_b, ip_b)):
@@ -85,12 +86,12 @@ def _link(ns_a: str, if_a: str, ip_a: str, ns_b: str, if_b: str, ip_b: str) -> N
         run(["ip", "-n", name, "link", "set", interface, "up"])
 
 
-def _sysctl(namespace: str, key: str, value: str) -> None:
+def sysctl(namespace: str, key: str, value: str) -> None:
     # /proc/sys/net shows the namespace of the process that reads it; sh is everywhere, sysctl(8) is not.
     run(in_netns(namespace, ["sh", "-c", 'echo "$1" > "/proc/sys/$2"', "sh", value, key]))
 
 
-def _route(namespace: str, network: str, gateway: str) -> None:
+def route(namespace: str, network: str, gateway: str) -> None:
     run(["ip", "-n", namespace, "route", "add", network, "via", gateway])
 
 
