@@ -327,7 +327,7 @@ def test_the_regional_report_renders_in_headless_chromium_with_its_map_at_full_w
     _, page = report
     shown = tmp_path / "report.html"
     shown.write_text(page, encoding="utf-8")
-    counts, _ = screenshot_colors(shown, tmp_path, (1100, 1700))
+    counts, _ = screenshot_colors(shown, tmp_path, (1100, 2100))  # "In short" names each regional window first
     assert counts[rgb(STATE_COLORS["district"])] > 3000  # Mangystau on the big map and in three panels
     assert counts[rgb(STATE_COLORS["mobile"])] > 300  # in the panels of the mobile cut, and its bar
     assert counts[rgb(STATE_COLORS["up"])] > 300

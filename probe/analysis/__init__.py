@@ -7,6 +7,7 @@
     aggregate    one probe's windows merged per network (ASN) or region (country)
     sources      the series read from SQLite, streaming, in index order
     outages      ``find_outages``: both passes (network, then targets) for a query
+    extent       how far a whole-network window reached, on a collector whose probes declared places
     timeline     binned status counts for charts (``probe report``)
     regional/    district, area, mobile-only and national cuts told from dead devices, from many probes
 

@@ -57,6 +57,7 @@ def probe_window(raw: RawWindow) -> Window:
         confidence=round(scoring.probe_confidence(raw, found.basis), 3),
         severity=round(scoring.drop(raw) * duration, 1),
         basis=found.basis,
+        seen_by=(raw.key.probe,),
     )
 
 
@@ -147,4 +148,5 @@ def _merged(cluster: Sequence[RawWindow], scope: str, name: str, measuring: Sequ
         confidence=round(confidence, 3),
         severity=round(drop * duration, 1),
         basis=found.basis,
+        seen_by=tuple(sorted(seeing)),
     )

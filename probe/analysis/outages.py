@@ -11,17 +11,24 @@ Two passes, each one streaming read of the database (SQLite, or a collector's Po
 Series are read from ``margin`` seconds before ``since`` to ``margin`` after ``until`` so that a
 window crossing either edge keeps its true bounds; windows that overlap ``[since, until)`` are
 returned, per probe, or merged per network or region (``probe.analysis.aggregate``).
+
+On a collector whose probes declared their places (``has_places``), each whole-network window of a kind the
+regional detection judges carries its extent (``probe.analysis.extent``): the country's, parts of it (a district
+cut off, a mobile-only cut), or probes alone; three probes of one district cut off are not the network down.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from probe.analysis import kinds, observe, times
 from probe.analysis.aggregate import Coverage, aggregate
+from probe.analysis.extent import qualify
 from probe.analysis.hysteresis import Hysteresis, RawWindow, SeriesKey, Tracker
+from probe.analysis.regional import RegionalWindow, Rules
+from probe.analysis.regional.query import RegionalQuery, find_regional, has_places
 from probe.analysis.sources import Span, down_runs, measurement_rows, network_points
 from probe.analysis.windows import SCOPES, Window
 from probe.errors import ProbeError
@@ -45,6 +52,8 @@ class OutageQuery:
     """``probe``, ``network`` or ``region``: what windows are merged across."""
     hysteresis: Hysteresis = field(default_factory=Hysteresis)
     margin: float = DEFAULT_MARGIN
+    rules: Rules | None = None
+    """Regional detection's, for the windows' extent on a collector with declared places (None: the shipped)."""
 
     def __post_init__(self) -> None:
         if self.by not in SCOPES:
@@ -79,15 +88,21 @@ class _Found:
                 self.coverage.append(Coverage(tracker.key, tracker.first_time, tracker.last_time))
 
 
-def find_outages(conn: Connection, query: OutageQuery) -> list[Window]:
-    """The outage windows ``query`` asks for, ordered by start."""
+def find_outages(
+    conn: Connection, query: OutageQuery, regional: Sequence[RegionalWindow] | None = None
+) -> list[Window]:
+    """The outage windows ``query`` asks for, ordered by start; with their extent on a collector with declared
+    places, from ``regional`` (its regional windows over the period, when the caller has them) or found here."""
     span = query.span()
     found = _Found()
     down = _network(conn, span, query, found)
     if query.wants_targets:
         _targets(conn, span, query, down, found)
     windows = aggregate(found.raws, found.coverage, query.by)
-    return [window for window in windows if _overlaps(window, query.since, query.until)]
+    windows = [window for window in windows if _overlaps(window, query.since, query.until)]
+    if regional is None and query.wants_network and has_places(conn):
+        regional = find_regional(conn, RegionalQuery(since=query.since, until=query.until, rules=query.rules))
+    return windows if regional is None else qualify(windows, regional)
 
 
 def _overlaps(window: Window, since: str | None, until: str | None) -> bool:

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 import click
 
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages
+from probe.analysis.extent import FIELDS as EXTENT_FIELDS
 from probe.analysis.hysteresis import DEFAULT_CLOSE_AFTER, DEFAULT_OPEN_AFTER
+from probe.analysis.regional import Rules
 from probe.analysis.regional.query import (
     MAX_BIN,
     REGIONAL_SCOPES,
@@ -89,6 +91,7 @@ def outage_query(
     by: str,
     open_after: int,
     close_after: int,
+    rules: Rules | None = None,
 ) -> OutageQuery:
     return OutageQuery(
         since=parse_time(since, "--since"),
@@ -97,7 +100,13 @@ def outage_query(
         network=network,
         by=by,
         hysteresis=Hysteresis(open_after, close_after),
+        rules=rules,
     )
+
+
+def _qualified(windows: Sequence[Window]) -> bool:
+    """Whether the windows come from a collector whose probes declared places: they carry their extent."""
+    return any(window.extent is not None for window in windows)
 
 
 def windows_table(windows: Sequence[Window]) -> str:
@@ -115,19 +124,27 @@ def windows_table(windows: Sequence[Window]) -> str:
             window.network if window.scope != "probe" else f"{window.network} {window.probe[:8]}".strip(),
             f"{window.confidence:.2f} {window.confidence_label}",
             f"{window.severity:g}",
+            *((window.extent.words() if window.extent else "",) if _qualified(windows) else ()),
         )
         for window in windows
     ]
     headers = ("target", "kind", "how", "start between", "end between", "failing", "probes", "network")
-    return table((*headers, "confidence", "severity"), rows)
+    return table((*headers, "confidence", "severity", *(("extent",) if _qualified(windows) else ())), rows)
 
 
 def windows_csv(windows: Sequence[Window]) -> str:
+    """One row a window (a collector's with declared places: its extent, the regional windows "; "-separated, and
+    its probes, space-separated)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    fields = (*FIELDS, *EXTENT_FIELDS) if _qualified(windows) else FIELDS
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for window in windows:
-        writer.writerow(window.to_dict())
+        row = window.to_dict()
+        if "extent" in row:
+            row["extent_windows"] = "; ".join(row["extent_windows"])
+            row["probe_ids"] = " ".join(row["probe_ids"])
+        writer.writerow(row)
     return out.getvalue()
 
 
@@ -217,6 +234,7 @@ def outages(
         return
     if area is not None or bin_seconds is not None:
         raise click.UsageError(f"{'--area' if area is not None else '--bin'} goes with --by district or --by area")
+    config = load_config(config_path, sms_tables="enabled")
     query = outage_query(
         since=since,
         until=until,
@@ -225,8 +243,9 @@ def outages(
         by=by,
         open_after=open_after,
         close_after=close_after,
+        rules=configured(config.collector.regional, open_after=open_after, close_after=close_after),
     )
-    db = open_store(store_target(load_config(config_path, sms_tables="enabled"), db_path), read_only_ok=not save)
+    db = open_store(store_target(config, db_path), read_only_ok=not save)
     try:
         found = find_outages(db.conn, query)
         if save:

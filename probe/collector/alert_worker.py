@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from probe.analysis import times
+from probe.analysis.regional.query import has_places
 from probe.analysis.regional.rules import Rules
 from probe.collector.alerts import AlertState, look
-from probe.collector.regional_alerts import look_regional
+from probe.collector.regional_alerts import look_regional, looked_at
 from probe.collector.webhooks import Sender
 from probe.config import AlertsSection
 from probe.errors import ProbeError
@@ -51,6 +52,8 @@ class AlertWorker(threading.Thread):
         settings, now, collector = self.settings, times.now_iso(), self.identity.probe_id
         db = open_store(self.db_target, read_only_ok=True)
         try:
+            places = has_places(db.conn)  # the regional windows, read once: both looks need them
+            found = looked_at(db.conn, settings, now=now, rules=self.rules) if places or settings.regional else None
             made = look(
                 db.conn,
                 state,
@@ -59,9 +62,12 @@ class AlertWorker(threading.Thread):
                 min_confidence=settings.min_confidence,
                 webhooks=settings.webhooks,
                 collector=collector,
+                regional=found if places else None,
+                rules=self.rules,
+                leave_to_regional=settings.regional,
             )
             regional = (
-                look_regional(db.conn, state, settings, now=now, collector=collector, rules=self.rules)
+                look_regional(db.conn, state, settings, now=now, collector=collector, rules=self.rules, found=found)
                 if settings.regional
                 else []
             )

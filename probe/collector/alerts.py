@@ -2,8 +2,12 @@
 
 A look runs the outage analysis (``find_outages``) over the last ``lookback`` seconds and keeps the
 windows worth waking someone for: a network shutdown, an international cut, or a targeted block of
-at least ``min_confidence``. A window is followed by its group (scope, kind, target, network,
-region, probe), so bounds that move as late data arrives do not make it a new window:
+at least ``min_confidence``. On a collector whose probes declared places, a whole-network window says how far it
+reached (``extent`` in its body: ``probe.analysis.extent``), and one that the regional windows explain as narrower
+than the country (a district cut off, a mobile-only cut) is left to the regional alerts when they are on: the
+webhooks hear of a district cut as a ``regional_shutdown`` of that district, never as the network's shutdown.
+A window is followed by its group (scope, kind, target, network, region, probe), so bounds that move as late
+data arrives do not make it a new window:
 
     opened   a group with an ongoing window that was not open at the last look
     closed   a group open at the last look with no ongoing window now (the closed window's bounds
@@ -19,13 +23,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from probe.analysis import OutageQuery, Window, find_outages, times
+from probe.analysis.regional import RegionalWindow, Rules
 from probe.analysis.scoring import label
 from probe.errors import StorageError
 from probe.storage.connection import Connection
@@ -232,12 +237,25 @@ def look(
     min_confidence: str,
     webhooks: Iterable[str],
     collector: str,
+    regional: Sequence[RegionalWindow] | None = None,
+    rules: Rules | None = None,
+    leave_to_regional: bool = False,
 ) -> list[tuple[str, Window | dict[str, Any]]]:
-    """One look: the transitions found (and recorded, each once) as (transition, window)."""
+    """One look: the transitions found (and recorded, each once) as (transition, window).
+
+    On a collector whose probes declared places, each whole-network window carries its extent (from ``regional``,
+    the regional windows of the lookback when the caller has them, found with ``rules``); with
+    ``leave_to_regional`` (the regional alerts are sent too), one narrower than the country whose every probe a
+    regional window holds is theirs to send (a district cut off, a mobile-only cut): not alerted here."""
     hooks = list(webhooks)
     began = state.started_at(now)
-    found = find_outages(conn, OutageQuery(since=times.shifted(now, -lookback)))
-    windows = [window for window in found if qualifies(window, min_confidence)]
+    found = find_outages(conn, OutageQuery(since=times.shifted(now, -lookback), rules=rules), regional)
+    windows = [
+        window
+        for window in found
+        if qualifies(window, min_confidence)
+        and not (leave_to_regional and window.extent is not None and window.extent.leaves_to_regional)
+    ]
     ongoing = {group_of(window): window for window in windows if window.ongoing}
     was_open = state.open_groups()
     made: list[tuple[str, Window | dict[str, Any]]] = []

@@ -156,6 +156,15 @@ class _Look:
         )
 
 
+def looked_at(
+    conn: Connection, settings: AlertsSection, *, now: str, rules: Rules | None = None
+) -> list[RegionalWindow]:
+    """The regional windows a look at ``now`` reads: those of the last ``settings.lookback`` seconds."""
+    return find_regional(
+        conn, RegionalQuery("district", since=times.shifted(now, -settings.lookback), until=now, rules=rules)
+    )
+
+
 def look_regional(
     conn: Connection,
     state: AlertState,
@@ -164,14 +173,16 @@ def look_regional(
     now: str,
     collector: str,
     rules: Rules | None = None,
+    found: list[RegionalWindow] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """One look at the regional windows of the last ``settings.lookback`` seconds, as of ``now`` (``rules``: those
-    ``[collector.regional]`` sets): the transitions found (and recorded, each once, for ``settings.webhooks``) as
-    (transition, window)."""
+    ``[collector.regional]`` sets; ``found``: ``looked_at``'s answer, when the caller has it): the transitions found
+    (and recorded, each once, for ``settings.webhooks``) as (transition, window)."""
     look = _Look(state, [str(hook) for hook in settings.webhooks], now, collector)
     began = times.seconds(state.started_at(now))
     lookback = settings.lookback
-    found = find_regional(conn, RegionalQuery("district", since=times.shifted(now, -lookback), until=now, rules=rules))
+    if found is None:
+        found = looked_at(conn, settings, now=now, rules=rules)
     followed = _episodes(state)
     met: set[str] = set()
     for window in (window for window in found if qualifies(window, settings.min_confidence)):

@@ -3,6 +3,8 @@
     build   what a report shows, read from the database (windows, timeline, probes, verification)
     svg     the charts: each network's reachability, each target's status strip, windows with bounds
     words   kinds, methods and statuses in plain language; the method for a lay reader
+    in_short  the summary on a collector with declared places: the regional windows first, then each window
+              per network with how far it reached
     page    the page: inline CSS and SVG, no script, nothing loaded from anywhere
     regional           a collector's regional windows and its probes' declared places (``find_regional``)
     boundaries         the shipped maps of subdivisions (``maps/``, Natural Earth) and their projection

@@ -148,6 +148,7 @@ def gather(conn: Connection, query: ReportQuery, db_path: Path | str | None = No
     database (verified on ``conn``)."""
     since, until = period(conn, query.since, query.until)
     outages = OutageQuery(since=since, until=until, network=query.network, by=query.by, hysteresis=query.hysteresis)
+    regional = gather_regional(conn, since, until)  # first: the windows per network say how far each reached
     data = ReportData(
         since=since,
         until=until,
@@ -155,11 +156,11 @@ def gather(conn: Connection, query: ReportQuery, db_path: Path | str | None = No
         version=__version__,
         source=db_path.name if isinstance(db_path, Path) else db_path or "database",
         hysteresis=query.hysteresis,
-        windows=find_outages(conn, outages),
+        windows=find_outages(conn, outages, regional.windows if regional else None),
         timeline=timeline(conn, since, until, network=query.network),
         probes=probe_rows(conn, since, until, query.network),
         title=query.title,
-        regional=gather_regional(conn, since, until),
+        regional=regional,
     )
     if query.verify and isinstance(db_path, str):
         data.verification = verify_connection(conn, db_path, sqlite=False)

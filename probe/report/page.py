@@ -15,6 +15,7 @@ from probe.analysis import kinds, times
 from probe.analysis.windows import Window
 from probe.report import regional_page, svg
 from probe.report.build import ChainRow, ReportData, ReportQuery, gather
+from probe.report.in_short import extent_words, network_target, regional_lines
 from probe.report.words import BASIS_WORDS, VERIFY_HTML, blocking_words, kind_words, method_html
 from probe.storage.connection import Connection
 
@@ -62,11 +63,23 @@ def _badge(kind: str) -> str:
     return f'<span class="badge" style="background:{color};color:{text}">{escape(kind_words(kind))}</span>'
 
 
-def _target(window: Window) -> str:
-    return "the whole network" if window.target == kinds.NETWORK_TARGET else window.target
+def _network_line(window: Window) -> str:
+    """One window for "In short": what, where, how, when, how sure; and how far it reached, where places tell."""
+    how = blocking_words(window.blocking, None)
+    where = f" in {escape(window.network)}" if window.network else ""
+    ended = "and is still ongoing" if window.ongoing else f"until about {times.short(window.end_min)}"
+    via = f", by {escape(how)}" if how else ""
+    reach = extent_words(window)
+    return (
+        f"<strong>{escape(network_target(window))}</strong>{where}: {escape(kind_words(window.kind).lower())}{via}, "
+        f"from about {times.short(window.start_max)} {ended} ({window.confidence_label} confidence)"
+        + (f"; {escape(reach)}." if reach else ".")
+    )
 
 
 def summary(data: ReportData) -> str:
+    """The period in a few lines. On a collector whose probes declared places, the regional windows lead (what was
+    cut, where, when) and each window per network says how far it reached."""
     windows = data.windows
     networks = sorted({probe.network for probe in data.probes if probe.network})
     measured = sum(sum(counts.values()) for bins in data.timeline.networks.values() for counts in bins)
@@ -74,23 +87,17 @@ def summary(data: ReportData) -> str:
         f"{measured:,} measurements by {len({p.probe for p in data.probes})} probe(s) in "
         f"{len(networks)} network(s) ({escape(', '.join(networks)) or 'unknown'})."
     ]
+    if data.regional is not None:
+        lines.append(f"By area and district (the map below): {escape(regional_page.summary(data.regional))}")
+        lines += regional_lines(data.regional)
+    per = " per network" if data.regional is not None else ""
     if not windows:
-        lines.append("No outage window was found in this period.")
+        lines.append(f"No outage window{per} was found in this period.")
     else:
         counts = Counter(window.kind for window in windows)
         listed = ", ".join(f"{count} × {escape(kind_words(kind).lower())}" for kind, count in counts.most_common())
-        lines.append(f"{len(windows)} outage window(s): {listed}.")
-        for window in sorted(windows, key=lambda w: -w.severity)[:5]:
-            how = blocking_words(window.blocking, None)
-            where = f" in {escape(window.network)}" if window.network else ""
-            ended = "and is still ongoing" if window.ongoing else f"until about {times.short(window.end_min)}"
-            via = f", by {escape(how)}" if how else ""
-            lines.append(
-                f"<strong>{escape(_target(window))}</strong>{where}: {escape(kind_words(window.kind).lower())}{via}, "
-                f"from about {times.short(window.start_max)} {ended} ({window.confidence_label} confidence)."
-            )
-    if data.regional is not None:
-        lines.append(f"By area and district (the map below): {escape(regional_page.summary(data.regional))}")
+        lines.append(f"{len(windows)} outage window(s){per}: {listed}.")
+        lines += [_network_line(window) for window in sorted(windows, key=lambda w: -w.severity)[:5]]
     return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 
@@ -100,9 +107,10 @@ def windows_table(windows: Sequence[Window]) -> str:
     rows = []
     for window in windows:
         where = " ".join(part for part in (window.network, window.region) if part)
+        reach = f'<br/><span class="where">{escape(extent_words(window))}</span>' if extent_words(window) else ""
         rows.append(
             "<tr>"
-            f'<td>{escape(_target(window))}<br/><span class="where">{escape(where)}</span></td>'
+            f'<td>{escape(network_target(window))}<br/><span class="where">{escape(where)}</span>{reach}</td>'
             f"<td>{_badge(window.kind)}</td>"
             f"<td>{escape(blocking_words(window.blocking, window.blocking_detail))}</td>"
             f'<td class="when">{_between(window.start_min, window.start_max)}</td>'
@@ -183,6 +191,8 @@ def render(data: ReportData) -> str:
     period = f"{times.short(data.since)} to {times.short(data.until)}"
     size = data.timeline.bin
     bin_text = f"each column is {size:,} seconds" if size < 3600 else f"each column is {size / 3600:g} hour(s)"
+    partial = " (a window of some of a network's probes only, as the areas and districts tell: that share of the band)"
+    partial = partial if data.regional else ""
     return f"""<!DOCTYPE html>
 <html lang="en" xmlns="http://www.w3.org/1999/xhtml">
 <head>
@@ -201,7 +211,7 @@ def render(data: ReportData) -> str:
 {regional_page.section(data.regional, axis) if data.regional else ""}
 <h2 id="network">The networks over time</h2>
 <p>For each network, the share of measured sites that could be reached ({escape(bin_text)}); shaded: whole-network
-windows.</p>
+windows{escape(partial)}.</p>
 {svg.network_chart(data.timeline, data.windows, axis)}
 <h2 id="targets">Each target over time</h2>
 <p>One strip per site or service; under it, its windows.</p>

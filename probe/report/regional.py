@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 
 from probe.analysis import times
 from probe.analysis.regional import RegionalWindow
-from probe.analysis.regional.query import RegionalQuery, find_regional
-from probe.place import area_country
+from probe.analysis.regional.query import RegionalQuery, find_regional, has_places
+from probe.place import area_country, area_name, country_name
+from probe.report import boundaries
 from probe.storage.connection import Connection
 
-_HAS_PLACES = (
-    "select 1 from batch_arrivals a where a.rounds > 0 and exists "
-    "(select 1 from runs r where r.probe_id = a.probe_id and coalesce(r.area, '') != '') limit 1"
-)
 _PLACES = (
     "select distinct area, coalesce(district, ''), coalesce(network_type, 'unknown'), probe_id from runs "
     "where coalesce(area, '') != '' and probe_id is not null and started_at >= ? and started_at < ?"
@@ -60,11 +57,6 @@ class Regional:
         return self.probes.get(Place(country, area, district), {})
 
 
-def has_places(conn: Connection) -> bool:
-    """Whether regional detection has anything to read: batches from probes that declared an area."""
-    return conn.execute(_HAS_PLACES).fetchone() is not None
-
-
 def gather_regional(conn: Connection, since: str, until: str) -> Regional | None:
     """The regional windows overlapping ``[since, until)`` and the places; None when the database holds no declared
     places. The windows are as known now, not at ``until``: a report of a past period counts the batches that
@@ -89,3 +81,15 @@ def network_types(members: dict[str, str]) -> str:
     for network_type in members.values():
         counts[network_type] += 1
     return ", ".join(f"{counts[kind]} {kind}" for kind in sorted(counts))
+
+
+def place_words(window: RegionalWindow) -> str:
+    """``Mangystau Region (KZ-47), Zhanaozen``: the names as the map has them, else as ISO 3166 does."""
+    shipped = boundaries.load(window.country)
+    if not window.area:
+        place = country_name(window.country) or window.country
+    else:
+        found = shipped.areas.get(window.area) if shipped else None
+        place = f"{found.name if found else area_name(window.area) or window.area} ({window.area})"
+    place += f", {window.district}" if window.district else ""
+    return f"{place}, probe {window.probe[:12]}" if window.probe else place

@@ -13,9 +13,9 @@ from html import escape
 from probe.analysis import times
 from probe.analysis.regional import RegionalWindow
 from probe.analysis.regional import kinds as rk
-from probe.place import area_name, country_name
+from probe.place import country_name
 from probe.report import boundaries
-from probe.report.regional import Regional
+from probe.report.regional import Regional, place_words
 from probe.report.regional_map import map_legend, map_svg, slices, small_multiples
 from probe.report.regional_timeline import kind_words, timeline_legend, timeline_svg
 from probe.report.svg import Axis
@@ -34,25 +34,13 @@ def _when(epoch: float | None) -> str:
     return "ongoing" if epoch is None else times.short(times.iso(epoch))
 
 
-def _where(window: RegionalWindow) -> str:
-    """``Mangystau Region (KZ-47), Zhanaozen``: the names as the map has them, else as ISO 3166 does."""
-    shipped = boundaries.load(window.country)
-    if not window.area:
-        place = country_name(window.country) or window.country
-    else:
-        found = shipped.areas.get(window.area) if shipped else None
-        place = f"{found.name if found else area_name(window.area) or window.area} ({window.area})"
-    place += f", {window.district}" if window.district else ""
-    return f"{place}, probe {window.probe[:12]}" if window.probe else place
-
-
 def windows_table(windows: list[RegionalWindow]) -> str:
     if not windows:
         return "<p>No regional window in this period: no area, district or network type went dark together.</p>"
     rows = "".join(
         "<tr>"
         f"<td>{escape(kind_words(w.kind))}{' <em>(provisional)</em>' if w.provisional else ''}</td>"
-        f"<td>{escape(_where(w))}</td><td>{escape(w.network_type or 'every network')}</td>"
+        f"<td>{escape(place_words(w))}</td><td>{escape(w.network_type or 'every network')}</td>"
         f'<td class="when">{_when(w.start_min) if w.start_min else "?"}<br/>and {_when(w.start_max)}</td>'
         f'<td class="when">{_when(w.end_min)}<br/>and {_when(w.end_max)}</td>'
         f'<td class="num">{len(w.probes)} of {w.probes_total}</td>'

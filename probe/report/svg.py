@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from probe.analysis import kinds, times
+from probe.analysis import extent, kinds, times
 from probe.analysis.timeline import STATUSES, Timeline
 from probe.analysis.windows import Window
 from probe.report.words import STATUS_WORDS, kind_words
@@ -103,7 +103,18 @@ def _axis(axis: Axis, top: float, bottom: float) -> str:
 def _window_title(window: Window) -> str:
     end = "ongoing" if window.ongoing else f"ended {times.short(window.end_min)} .. {times.short(window.end_max)}"
     start = f"{times.short(window.start_min)} .. " if window.start_min else "by "
-    return f"{kind_words(window.kind)}: started {start}{times.short(window.start_max)}, {end}"
+    reach = ""
+    if window.extent is not None and _part(window) < 1:
+        reach = f"; {window.probes} of {window.probes_total} probes, {window.extent.words()}"
+    return f"{kind_words(window.kind)}: started {start}{times.short(window.start_max)}, {end}{reach}"
+
+
+def _part(window: Window) -> float:
+    """The share of a network's probes a whole-network window held, where regional windows say it was not all of
+    it (``probe.analysis.extent``); 1 where nothing says so."""
+    if window.extent is None or window.extent.reach in (extent.NATIONAL, extent.NOT_JUDGED) or not window.probes_total:
+        return 1.0
+    return window.probes / window.probes_total
 
 
 def _window_bar(axis: Axis, window: Window, y: float, height: float, *, opacity: float = 1.0) -> str:
@@ -156,7 +167,8 @@ def network_chart(line: Timeline, windows: Sequence[Window], axis: Axis) -> str:
         parts.append(_text(6, top + 34, "share of sites reached", size=10))
         parts.append(_rect(LABEL, top, PLOT, plot_height, "#F7F7F7"))
         for window in by_network.get(name, []):
-            parts.append(_window_bar(axis, window, top, plot_height, opacity=0.45))
+            band = plot_height * _part(window)  # some of its probes only: that share of the height, from below
+            parts.append(_window_bar(axis, window, top + plot_height - band, band, opacity=0.45))
         parts.append(_text(LABEL - 4, top + 9, "100%", size=9, anchor="end"))
         parts.append(_text(LABEL - 4, top + plot_height, "0%", size=9, anchor="end"))
         bins = line.networks.get(name, [])

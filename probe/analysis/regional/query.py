@@ -12,6 +12,9 @@ each probe's latest declared interval), at most the rules' bin (``[collector.reg
 unset): probes rounding every hour, as shipped, are read in 10-minute bins as before, and probes rounding every
 5 minutes, or every few seconds in a lab, in bins of their own interval, so that a cut of a few of their rounds is
 seen.
+
+``has_places``: whether the database holds what regional detection is for (a collector whose probes declared
+their places), so that the other views qualify their windows by it (``probe.analysis.extent``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ REGIONAL_SCOPES = ("district", "area")
 MAX_BIN = 86400.0
 HISTORY = 28 * 86400.0
 """Seconds of rounds read before ``since``: each probe's usual availability per hour is learned from them."""
+_HAS_PLACES = (
+    "select 1 from batch_arrivals a where a.rounds > 0 and exists "
+    "(select 1 from runs r where r.probe_id = a.probe_id and coalesce(r.area, '') != '') limit 1"
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,11 @@ class RegionalQuery:
 def configured(section: RegionalSection, **more: int) -> Rules:
     """The rules ``[collector.regional]`` sets (the shipped probe's schedules where it sets none), and ``more``."""
     return replace(Rules(**more), **section.overrides())
+
+
+def has_places(conn: Connection) -> bool:
+    """Whether regional detection has anything to read: batches from probes that declared an area."""
+    return conn.execute(_HAS_PLACES).fetchone() is not None
 
 
 def find_regional(conn: Connection, query: RegionalQuery) -> list[RegionalWindow]:
