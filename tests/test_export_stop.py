@@ -18,12 +18,14 @@ import pytest
 from click.testing import CliRunner
 from test_regional_collector import World, sqlite_windows, world  # noqa: F401  (fixtures)
 
-from probe.analysis.regional import RegionalWindow
+from probe.analysis.regional import RegionalWindow, query
 from probe.cli.main import cli
+from probe.config import load_config
 from probe.errors import ProbeError
 from probe.export import Selection, export
 from probe.export.stop import COLUMNS, STOP_COLUMNS, platform, stop_rows
 from probe.place import area_name
+from probe.report.regional import gather_regional
 from probe.storage.store import open_store
 
 Collector = tuple[Path, list[RegionalWindow]]
@@ -150,3 +152,38 @@ def test_filters_a_format_does_not_take_are_refused_before_anything_is_written(
             export(db, io.StringIO(), fmt="stop", selection=Selection(run_id="r1"))
     finally:
         db.close()
+
+
+def test_stop_rows_and_the_report_find_windows_with_the_collectors_regional_settings_as_probe_outages_does(
+    world: World, sqlite_windows: Collector, tmp_path: Path
+) -> None:
+    path, _ = sqlite_windows
+    config = tmp_path / "collector.toml"
+    config.write_text("[collector.regional]\nbin_seconds = 300\n", encoding="utf-8")
+    runner = CliRunner()
+
+    def listed(*extra: str) -> set[tuple[str, str]]:
+        args = ["outages", "--db", str(path), "--until", world.until, "--by", "district", "--format", "json", *extra]
+        found = json.loads(runner.invoke(cli, args).output)
+        return {(row["kind"], row["basis"]) for row in found if row["kind"].endswith("shutdown")}
+
+    def exported(*extra: str) -> set[tuple[str, str]]:
+        args = ["export", "--db", str(path), "--format", "stop-json", "--until", world.until, *extra]
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return {(row["window_kind"], row["confidence_basis"]) for row in json.loads(result.stdout)}
+
+    configured = listed("--config", str(config))
+    assert configured != listed()  # five-minute bins: another chance of that many failing together
+    assert exported("--config", str(config)) == configured
+    assert exported() == listed()
+    db = open_store(path, read_only_ok=True)
+    try:
+        rules = query.configured(load_config(config).collector.regional)
+        since = datetime.fromtimestamp(world.start, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        found = gather_regional(db.conn, since, world.until, rules)
+    finally:
+        db.close()
+    assert found is not None
+    shutdowns = {(window.kind, window.basis) for window in found.windows if window.kind.endswith("shutdown")}
+    assert shutdowns == configured

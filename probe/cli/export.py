@@ -45,9 +45,12 @@ def export_command(
     out_path: Path | None,
 ) -> None:
     """Export measurements in one of the formats below (--format); stop: a collector's shutdown events."""
-    selection = Selection(run_id, parse_time(since, "--since"), parse_time(until, "--until"), area)
+    config = load_config(config_path, sms_tables="enabled")
+    selection = Selection(
+        run_id, parse_time(since, "--since"), parse_time(until, "--until"), area, config.collector.regional
+    )
     unit = check(fmt, selection).unit
-    db = read_store(load_config(config_path, sms_tables="enabled"), db_path)
+    db = read_store(config, db_path)
     try:
         if writes_directory(fmt):
             if out_path is None:

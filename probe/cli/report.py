@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from probe.analysis import Hysteresis
+from probe.analysis.regional.query import configured
 from probe.cli.common import config_option, db_option, parse_time, store_target
 from probe.cli.outages import period_options, window_options
 from probe.config import load_config
@@ -53,6 +54,7 @@ def report(
 
     On a collector whose probes declared their places, also a map of the country's subdivisions shaded by the
     regional windows (over the period, and over time), a timeline per area and district, and their table."""
+    config = load_config(config_path, sms_tables="enabled")
     query = ReportQuery(
         since=parse_time(since, "--since"),
         until=parse_time(until, "--until"),
@@ -61,8 +63,9 @@ def report(
         hysteresis=Hysteresis(open_after, close_after),
         verify=not no_verify,
         title=title,
+        regional=configured(config.collector.regional),
     )
-    path = store_target(load_config(config_path, sms_tables="enabled"), db_path)
+    path = store_target(config, db_path)
     db = open_store(path, read_only_ok=True)
     try:
         page = build_report(db.conn, query, db.path or db.label)

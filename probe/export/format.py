@@ -7,11 +7,12 @@ Most formats read the stored measurements (``measurements``, one run or all); a 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from probe.config import RegionalSection
     from probe.storage.store import AnyDatabase
 
 Rows = Iterable[dict[str, Any]]
@@ -25,10 +26,17 @@ class Selection:
     since: str | None = None
     until: str | None = None
     area: str | None = None
+    regional: RegionalSection | None = field(default=None, metadata={"filter": False})
+    """``[collector.regional]``: the rules a collector's windows are found with (``stop``), as ``probe outages``
+    and the alerts find them."""
 
     def given(self) -> tuple[str, ...]:
         """The names of the filters that were given."""
-        return tuple(field.name for field in fields(self) if getattr(self, field.name) is not None)
+        return tuple(
+            item.name
+            for item in fields(self)
+            if item.metadata.get("filter", True) and getattr(self, item.name) is not None
+        )
 
 
 def measurements(db: AnyDatabase, selection: Selection) -> Rows:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from probe import SOFTWARE_NAME, __version__
 from probe.analysis.regional import RegionalWindow
 from probe.analysis.regional import kinds as regional_kinds
-from probe.analysis.regional.query import RegionalQuery, find_regional
+from probe.analysis.regional.query import RegionalQuery, configured, find_regional
 from probe.export.format import ExportFormat, Rows, Selection
 from probe.place import area_name, country_name
 
@@ -261,7 +261,8 @@ def stop_rows(windows: Iterable[RegionalWindow]) -> list[dict[str, Any]]:
 
 def read_events(db: AnyDatabase, selection: Selection) -> Rows:
     """A collector's events, as ``probe outages --by district`` finds them (``--since``, ``--until``, ``--area``)."""
-    query = RegionalQuery("district", selection.area, selection.since, selection.until)
+    rules = configured(selection.regional) if selection.regional is not None else None
+    query = RegionalQuery("district", selection.area, selection.since, selection.until, rules)
     return stop_rows(find_regional(db.conn, query))
 
 

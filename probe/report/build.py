@@ -7,6 +7,7 @@ from pathlib import Path
 
 from probe import __version__
 from probe.analysis import Hysteresis, OutageQuery, Window, find_outages, times
+from probe.analysis.regional import Rules
 from probe.analysis.sources import normalize_network
 from probe.analysis.timeline import Timeline, timeline
 from probe.errors import ProbeError
@@ -24,6 +25,9 @@ class ReportQuery:
     hysteresis: Hysteresis = field(default_factory=Hysteresis)
     verify: bool = True
     title: str | None = None
+    regional: Rules | None = None
+    """The rules a collector's regional windows are found with (``[collector.regional]``, as ``probe outages`` and
+    the alerts find them); None: the shipped ones."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +151,16 @@ def gather(conn: Connection, query: ReportQuery, db_path: Path | str | None = No
     """``db_path``: the SQLite file (verified read-only), or the label of a PostgreSQL
     database (verified on ``conn``)."""
     since, until = period(conn, query.since, query.until)
-    outages = OutageQuery(since=since, until=until, network=query.network, by=query.by, hysteresis=query.hysteresis)
-    regional = gather_regional(conn, since, until)  # first: the windows per network say how far each reached
+    outages = OutageQuery(
+        since=since,
+        until=until,
+        network=query.network,
+        by=query.by,
+        hysteresis=query.hysteresis,
+        rules=query.regional,
+    )
+    # first: the windows per network say how far each reached
+    regional = gather_regional(conn, since, until, query.regional)
     data = ReportData(
         since=since,
         until=until,

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from probe.analysis import times
-from probe.analysis.regional import RegionalWindow
+from probe.analysis.regional import RegionalWindow, Rules
 from probe.analysis.regional.query import RegionalQuery, find_regional, has_places
 from probe.place import area_country, area_name, country_name
 from probe.report import boundaries
@@ -57,13 +57,13 @@ class Regional:
         return self.probes.get(Place(country, area, district), {})
 
 
-def gather_regional(conn: Connection, since: str, until: str) -> Regional | None:
+def gather_regional(conn: Connection, since: str, until: str, rules: Rules | None = None) -> Regional | None:
     """The regional windows overlapping ``[since, until)`` and the places; None when the database holds no declared
     places. The windows are as known now, not at ``until``: a report of a past period counts the batches that
     arrived late, which confirm or drop what silence alone suggested (``probe outages --until`` does not)."""
     if not has_places(conn):
         return None
-    found = find_regional(conn, RegionalQuery("district", since=since))
+    found = find_regional(conn, RegionalQuery("district", since=since, rules=rules))
     end = times.seconds(until)
     windows = [window for window in found if window.start_max < end]
     regional = Regional(since, until, windows)
