@@ -31,12 +31,12 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from probe.analysis.regional import Batch, Declaration, RegionalWindow, Round, Rules, Schedule, detect
 from probe.analysis.regional import kinds as regional_kinds
-from probe.analysis.regional.availability import estimate_all
+from probe.analysis.regional.availability import Availability, estimate_all
 from probe.analysis.regional.timeline import timelines
 
 BASE = 1_795_219_200  # 2026-11-21T00:00:00Z
@@ -48,6 +48,10 @@ STAGGER = 300.0
 """A cut reaches each of its probes within 5 minutes of its start, and leaves each within 5 minutes of its end."""
 LIVE_HOURS = (1, 2, 3, 4, 6)
 """When, after a cut began, live detection is asked (uploads come every 30 minutes to 2 hours)."""
+LOOK_EVERY = 3 * HOUR
+"""How often, through the month, live detection is asked for the provisional alarms that are dropped after."""
+LOOK_BACK = 6 * HOUR
+"""Each of those looks builds this many hours of bins (and reads a week of batches), as a collector's look would."""
 
 State = tuple[str, bool | None, tuple[str, ...]] | None
 """A probe's state at a moment: (round state, SMS ok or None, blocked targets), or None when it is off."""
@@ -407,6 +411,9 @@ class Figures:
     live_found: list[float] = field(default_factory=list)
     power_live: int = 0
     power_cuts: int = 0
+    dropped: int = 0
+    """Provisional shutdown alarms seen at a look that no true event explains (dropped when the batches came)."""
+    dropped_on_power: int = 0
     probe_dark: int = 0
     device_off: int = 0
     sms_found: int = 0
@@ -484,8 +491,39 @@ def evaluate(seed: int, days: int, stagger: float = STAGGER) -> Figures:
         figures.power_live += any(
             w.kind in regional_kinds.SHUTDOWNS and w.provisional and w.area == cut.area for w in live
         )
+    _dropped(figures, place, batches, rules, usual, end)
     figures.seconds = time.perf_counter() - began
     return figures
+
+
+def _dropped(
+    figures: Figures, place: World, batches: list[Batch], rules: Rules, usual: Mapping[str, Availability], end: float
+) -> None:
+    """Looks every ``LOOK_EVERY`` through the month: each provisional shutdown alarm (a group's ongoing provisional
+    window, followed from look to look while it goes on) that overlaps no true event of a related place was dropped
+    once the late batches came; counted once, and whether it overlapped a power cut of its area."""
+    alarms: dict[tuple[str, str, str, str, str], RegionalWindow] = {}
+    false: list[RegionalWindow] = []
+    moment = BASE + DAY
+    while moment < end:
+        recent = [b for b in batches if b.received <= moment and b.covers_to >= moment - 7 * DAY]
+        live = [
+            w
+            for w in detect(recent, moment, rules, since=moment - LOOK_BACK, usual=usual)
+            if w.kind in regional_kinds.SHUTDOWNS and w.provisional and w.ongoing
+        ]
+        seen = {(w.kind, w.scope, w.area, w.district, w.network_type): w for w in live}
+        for key, window in seen.items():
+            if key not in alarms and not any(
+                _related(window, e) and _overlaps(window, e.start, e.end, moment) for e in place.truth
+            ):
+                false.append(window)
+        alarms = seen
+        moment += LOOK_EVERY
+    figures.dropped = len(false)
+    figures.dropped_on_power = sum(
+        any(_overlaps(w, p.start, p.end, end) and w.area == p.area for p in place.power) for w in false
+    )
 
 
 def _share(part: int, whole: int) -> str:
@@ -510,6 +548,8 @@ def report(figures: Figures, days: int) -> str:
             f" median {median} after the start;"
             " power cuts with a provisional alarm at the time, dropped after:"
             f" {_share(figures.power_live, figures.power_cuts)}",
+            f"  provisional shutdown alarms dropped after (looks every {LOOK_EVERY / HOUR:.0f} h):"
+            f" {figures.dropped * 30 / days:.1f} per 30 days ({figures.dropped_on_power} on a power cut)",
             f"  also: {figures.probe_dark} probe_dark, {figures.device_off} device_off windows;"
             f" SMS events found {figures.sms_found}/1; country-wide blocks found {figures.blocks_found}/2",
         )

@@ -571,7 +571,11 @@ class RegionalSection(_Section):
         "their usual round interval (`probe outages --bin` sets a bin exactly).",
     )
     overdue_uploads: float | None = Field(
-        None, gt=0, le=100, description="Upload intervals of silence after which a probe is overdue (default 1.5)."
+        None,
+        gt=0,
+        le=100,
+        description="Upload intervals of silence after which a probe is overdue, before its own grace (its median "
+        "lateness, at least a round interval; default 1).",
     )
     resume_grace: Interval | None = Field(
         None,

@@ -54,7 +54,8 @@ def test_a_district_that_stays_silent_beyond_the_grace_after_the_resume_is_still
     fleet.happen(zhanaozen, "network_down", DOWN + 1, 29)
     batches = through_an_outage(fleet, 30, held=frozenset(zhanaozen))
     grace = UP + 1  # a backoff of at most resume_grace (an hour) after the resume
-    for tenth in range(0, 25):  # before it could have reached the collector again and been overdue: nothing
+    # Before it could have reached the collector again and been overdue (an upload interval and a round later): nothing.
+    for tenth in range(0, 22):
         assert shutdowns(detect(batches, at(UP + tenth / 10), listening=SESSIONS)) == [], tenth
     [live] = [w for w in detect(batches, at(grace + 2), listening=SESSIONS) if w.kind.endswith("shutdown")]
     assert (live.kind, live.district, live.provisional, live.ongoing) == ("regional_shutdown", "Zhanaozen", True, True)

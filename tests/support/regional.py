@@ -53,15 +53,18 @@ class Fleet:
     declarations: list[Declaration] = field(default_factory=list)
     happenings: list[Happening] = field(default_factory=list)
 
-    def add(self, probe: str, area: str = "", district: str = "", network_type: str = "fixed") -> str:
+    def add(
+        self, probe: str, area: str = "", district: str = "", network_type: str = "fixed", upload: float = 3600.0
+    ) -> str:
         self.declarations.append(
-            Declaration(probe, "KZ", area, district, network_type, Schedule(600.0, 3600.0))  # type: ignore[arg-type]
+            Declaration(probe, "KZ", area, district, network_type, Schedule(600.0, upload))  # type: ignore[arg-type]
         )
         return probe
 
-    def district(self, area: str, district: str, fixed: int, mobile: int) -> list[str]:
-        names = [self.add(f"{district}-f{i}", area, district, "fixed") for i in range(fixed)]
-        return names + [self.add(f"{district}-m{i}", area, district, "mobile") for i in range(mobile)]
+    def district(self, area: str, district: str, fixed: int, mobile: int, upload: float = 3600.0) -> list[str]:
+        """Its probes, uploading every ``upload`` seconds."""
+        names = [self.add(f"{district}-f{i}", area, district, "fixed", upload) for i in range(fixed)]
+        return names + [self.add(f"{district}-m{i}", area, district, "mobile", upload) for i in range(mobile)]
 
     def happen(self, probes: list[str], state: str | None, start: float, end: float, **details: object) -> None:
         self.happenings.append(Happening(frozenset(probes), state, at(start), at(end), **details))  # type: ignore[arg-type]

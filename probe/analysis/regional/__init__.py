@@ -13,7 +13,8 @@ through a connection it is given.
     groups        country, area, district; each split by network type
     verdicts      one group's verdict in one bin (up, down, provisional, too few)
     labels        the kinds of window one bin holds, nested, from the country to a probe
-    runs          hysteresis over bins: open after k labelled bins, close after k good ones
+    runs          hysteresis over bins: open after k labelled bins, close after k good ones; provisional
+                  windows of narrower places folded into the wider shutdown they began
     bounds        start and end bounds from the witnesses' rounds
     words         confidence and its basis in words
     window        ``RegionalWindow``, the output

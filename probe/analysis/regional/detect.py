@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 from probe.analysis.regional import availability, kinds
 from probe.analysis.regional.availability import Availability
@@ -20,9 +21,9 @@ from probe.analysis.regional.labels import Bin, Key, Seen, is_good, label
 from probe.analysis.regional.listening import gaps
 from probe.analysis.regional.model import Batch, Listening, Round
 from probe.analysis.regional.rules import Rules
-from probe.analysis.regional.runs import Run, Tracker
+from probe.analysis.regional.runs import Run, Tracker, widened
 from probe.analysis.regional.timeline import ProbeTimeline, timelines
-from probe.analysis.regional.verdicts import Tally
+from probe.analysis.regional.verdicts import Tally, together
 from probe.analysis.regional.window import RegionalWindow
 from probe.analysis.regional.words import basis, confidence
 
@@ -51,7 +52,11 @@ def detect(
         return []
     if usual is None:
         usual = availability.estimate_all(lines, rules.bin_seconds)
-    usual = {probe: usual.get(probe) or availability.estimate(lines[probe], rules.bin_seconds) for probe in lines}
+    # How late a probe is now is this look's (its silence so far), whatever the estimate was made from.
+    usual = {
+        probe: replace(usual.get(probe) or availability.estimate(line, rules.bin_seconds), late=line.late_share)
+        for probe, line in lines.items()
+    }
     width = rules.bin_seconds
     first = min(line.first_bin for line in lines.values())
     if since is not None:
@@ -77,7 +82,7 @@ def detect(
             if tracker.idle:
                 del active[key]
     runs.extend(run for tracker in active.values() if (run := tracker.finish()) is not None)
-    windows = [_window(run, lines, usual, rules) for run in runs]
+    windows = [_window(run, lines, usual, rules) for run in widened(runs)]
     return sorted(windows, key=_order)
 
 
@@ -86,6 +91,7 @@ def _bin(
 ) -> tuple[Bin, dict[str, Seen]]:
     tallies: dict[tuple[Group, str], Tally] = defaultdict(Tally)
     seen: list[Seen] = []
+    onsets: dict[str, tuple[float, float]] = {}
     hour = availability.hour_of(number, rules.bin_seconds)
     for probe, line in lines.items():
         state = line.state(number)
@@ -111,14 +117,13 @@ def _bin(
             place = "down"
         elif state == kinds.SILENT and number * rules.bin_seconds >= line.last_upload:
             missed = line.silence_from + declaration.schedule.upload_interval  # its first missed upload
-            if (
-                line.overdue
-                and number * rules.bin_seconds >= missed
-                and _unexpected(usual[probe], hour, line, as_of, rules)
-            ):
-                place = "silent"
-            else:
+            if not line.overdue or number * rules.bin_seconds < missed:
                 place = "pending"
+            elif _unexpected(usual[probe], hour, line, as_of, rules):
+                place = "silent"
+                onsets[probe] = (line.last_upload, missed)  # it stopped uploading in there
+            else:
+                place = "idle"  # its habit at this hour (a laptop off at night), or gone: says nothing
         else:
             place = "idle"
         abroad = "down" if state in kinds.INTERNATIONAL_FAILING else place
@@ -126,6 +131,10 @@ def _bin(
             for part in parts:
                 getattr(tallies[group, part], place).append(probe)
             getattr(tallies[group, INTERNATIONAL], abroad).append(probe)
+    for tally in tallies.values():
+        if len(tally.silent) > 1:
+            tally.silent, apart = together(tally.silent, onsets, rules.together)
+            tally.idle.extend(apart)
     return Bin(hour, seen, tallies, usual), {item.probe: item for item in seen}
 
 
@@ -173,7 +182,14 @@ def _window(
         basis=basis(run, usual, width),
         probe=key.probe,
         target=key.target,
+        revises=tuple(sorted(_named(revised) for revised in run.revises)),
     )
+
+
+def _named(key: Key) -> str:
+    """A window's group as ``kind|scope|country|area|district|network_type|target``."""
+    group = key.group
+    return "|".join((key.kind, group.scope, group.country, group.area, group.district, key.part, key.target))
 
 
 def _bounds(run: Run, lines: Mapping[str, ProbeTimeline], rules: Rules) -> tuple[Bounds, Bounds | None]:

@@ -7,8 +7,9 @@ In one bin, for each country, in this order:
 2. else each area, then each district of an area not labelled, down with every network type and
    every district it has that can say failing (``Rules.down_share``): ``regional_shutdown``;
 3. mobile probes down and fixed ones working (at least ``Rules.min_per_type`` of each), the probes
-   of regionally cut groups set aside: ``mobile_shutdown`` at the widest scope where it holds (so a
-   district cut inside an area whose mobile network is cut reads as both);
+   of regionally cut groups set aside: ``mobile_shutdown`` at the widest scope where it holds, each
+   narrower group's mobile probes that can say down too (so a district cut inside an area whose mobile
+   network is cut reads as both, and one district's mobile cut is not its area's);
 4. each group whose probes reach domestic controls and no international one, those of the cuts above set aside,
    at least ``Rules.min_witnesses`` of them in rounds that say so (never from silence alone), judged as a
    shutdown is (its probes cut from abroad or down as failing, each district it has that can say failing too):
@@ -119,11 +120,15 @@ def _every_part_failing(current: Bin, group: Group, rules: Rules) -> bool:
     """Each network type, and each narrower group (a country's areas, an area's districts), that can say is down.
 
     Without it, a district cut at night, when its neighbour's laptops are off, would read as its whole
-    area cut; and a district cut inside an area whose mobile network is cut, as the area cut.
+    area cut; and a district cut inside an area whose mobile network is cut, as the area cut. And of a group
+    with two narrower groups or more, at least two must say: one district that can say (its neighbour's laptops
+    off at their usual hour, silent) is that district, not its area.
     """
+    children = [tally for (child, part), tally in current.tallies.items() if part == ALL and child.parent == group]
+    if len(children) >= 2 and sum(1 for tally in children if tally.considered) < 2:
+        return False
     parts = [current.tallies.get((group, part)) for part in (MOBILE, FIXED)]
-    parts += [tally for (child, part), tally in current.tallies.items() if part == ALL and child.parent == group]
-    for tally in parts:
+    for tally in [*parts, *children]:
         if tally is None:
             continue
         if tally.considered and len(tally.down) + len(tally.silent) < rules.down_share * tally.considered:
@@ -141,7 +146,9 @@ def _mobile(current: Bin, group: Group, explained: set[str], rules: Rules) -> Ju
     if len(fixed.working) < rules.min_per_type or len(fixed.working) < rules.up_share * observed:
         return None
     verdict = judge(mobiles.without(explained), current.hour, current.usual, _least(rules, rules.min_per_type))
-    return verdict if verdict.status in FAILING else None
+    if verdict.status not in FAILING or not _children_failing(current, group, explained, rules, MOBILE):
+        return None  # a district's mobile cut, with another district's mobile probes silent or off, is not its area's
+    return verdict
 
 
 def _international(
@@ -161,7 +168,7 @@ def _international(
         if witnesses < rules.min_witnesses:
             continue
         verdict = judge(tally, current.hour, current.usual, rules)
-        if verdict.status in FAILING and _children_failing(current, group, explained, rules):
+        if verdict.status in FAILING and _children_failing(current, group, explained, rules, INTERNATIONAL):
             found[Key(kinds.INTERNATIONAL_CUT, group)] = verdict
             explained.update(verdict.failing)
             cut.add(group)
@@ -176,10 +183,11 @@ def _ancestors(group: Group) -> set[Group]:
     return found
 
 
-def _children_failing(current: Bin, group: Group, explained: set[str], rules: Rules) -> bool:
-    """Each narrower group that can say (a country's areas, an area's districts) has its reach abroad failing too."""
-    for (child, part), tally in current.tallies.items():
-        if part != INTERNATIONAL or child.parent != group:
+def _children_failing(current: Bin, group: Group, explained: set[str], rules: Rules, part: str) -> bool:
+    """Each narrower group that can say (a country's areas, an area's districts) has that part failing too: its
+    mobile probes for a mobile cut, its reach abroad for an international one."""
+    for (child, its), tally in current.tallies.items():
+        if its != part or child.parent != group:
             continue
         rest = tally.without(explained)
         if rest.considered and len(rest.down) + len(rest.silent) < rules.down_share * rest.considered:

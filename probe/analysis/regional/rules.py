@@ -28,9 +28,10 @@ class Rules:
     """Down bins in a row (bins without a verdict skipped) that open a window."""
     close_after: int = 2
     """Up bins in a row that close it."""
-    overdue_uploads: float = 1.5
+    overdue_uploads: float = 1.0
     """A probe is overdue when nothing arrived for this many upload intervals after its last upload (or after
-    the collector's outage: ``resume_grace``)."""
+    the collector's outage: ``resume_grace``), and its own grace after that (``overdue_lateness``,
+    ``overdue_rounds``)."""
     resume_grace: float = 3600.0
     """After the collector was not listening (``listening``: a crash, an upgrade), the longest a probe may still
     wait before it uploads again: the probes' ``[upload] backoff_max`` as shipped. A probe whose upload failed
@@ -45,6 +46,16 @@ class Rules:
     listening_slack: float = 180.0
     """A collector counts as listening until this long after its latest heartbeat (``probe collector serve`` writes
     one every minute): later, with no newer session, it is down, and no probe's silence since counts."""
+    overdue_lateness: float = 0.5
+    """The grace: a probe is overdue when its next upload is later than ``overdue_uploads`` after its last one, by
+    more than this share (the median) of its own batches were late arriving once made (a probe behind a slow link
+    gets the slack its history shows; rarer stalls are counted as chance, ``timeline.ProbeTimeline.late_share``)..."""
+    overdue_rounds: float = 1.0
+    """...and by more than this many of its round intervals (an upload may wait for the round in progress)."""
+    together: float = 3600.0
+    """Silent probes count as failing together only when they stopped uploading within this long of each other
+    (beyond their upload intervals): a cut reaches its probes within minutes, an hour for a slow roll-out, while
+    uploads that stall or devices that die independently go silent at unrelated times."""
     sms_min_probes: int = 2
     """Probes whose SMS fail while their network works before an area is ``sms_affected``."""
     sms_fail_share: float = 0.75

@@ -13,10 +13,13 @@ kept: the same set of batches gives the same timeline whatever order they came i
 - otherwise the bin is ``device_off`` when a received batch covers it (the probe uploaded that span
   and made no round in it: the machine was off), and ``silent`` when none does yet.
 
-A probe is *overdue* when nothing arrived for ``Rules.overdue_uploads`` of its announced upload
-intervals after its last upload: its silent bins then count as possible cuts (``verdicts``). When the
-collector was not listening in between (``listening.gaps``), the clock starts after the resume instead
-(``listening.silence_from``), and a batch held back by the gap is not late.
+A probe is *overdue* when nothing arrived for ``Rules.overdue_uploads`` of its announced upload intervals after its
+last upload, and a grace of its own after that: how late its batches usually arrive once made
+(``Rules.overdue_lateness``), and at least ``Rules.overdue_rounds`` round intervals. Its silent bins then count as
+possible cuts (``verdicts``), as likely to be mere lateness as the share of its batches that came later still
+(``late_share``: the longer the silence, the smaller, so a probe whose uploads stall now and then is a weak witness
+at first, a stronger one later). When the collector was not listening in between (``listening.gaps``), the clock
+starts after the resume instead (``listening.silence_from``), and a batch held back by the gap is not late.
 """
 
 from __future__ import annotations
@@ -60,8 +63,12 @@ class ProbeTimeline:
     silence_from: float
     """When its overdue clock starts: ``last_upload``, or after a collector's gap the resume plus its backoff."""
     overdue: bool
+    """Nothing arrived for its upload interval and ``grace`` after its last upload."""
     late_share: float
-    """Share of its batches that arrived after it would have been overdue (its usual lateness)."""
+    """Share of its batches that arrived later after being made than ``grace``, or, when it is overdue, than its
+    next batch is already: how likely a working probe is this late (its usual lateness)."""
+    grace: float
+    """How late its next upload may be before it is overdue (``Rules.overdue_lateness``, ``Rules.overdue_rounds``)."""
 
     def state(self, number: int) -> BinState:
         index = number - self.first_bin
@@ -165,8 +172,13 @@ def _timeline(
             states.append(kinds.DEVICE_OFF if covered else kinds.SILENT)
             deciding.append(-1)
         declarations.append(declaration)
-    late = sum(1 for batch in batches if _late(batch, rules, gaps))
+    lateness = sorted(_lateness(batch, rules, gaps) for batch in batches)
+    usual = lateness[min(len(lateness) - 1, math.floor(rules.overdue_lateness * len(lateness)))]
+    grace = max(usual, rules.overdue_rounds * latest.declaration.schedule.round_interval)
     clock = silence_from(last_upload, upload, gaps, rules)
+    due = clock + rules.overdue_uploads * upload
+    waited = max(grace, as_of - due)  # how late its next batch is already, if it is
+    late = len(lateness) - bisect.bisect_right(lateness, waited)
     return ProbeTimeline(
         probe=probe,
         first_bin=first,
@@ -177,15 +189,16 @@ def _timeline(
         rounds=tuple(rounds),
         last_upload=last_upload,
         silence_from=clock,
-        overdue=as_of > clock + rules.overdue_uploads * upload,
+        overdue=as_of > due + grace,
         late_share=late / len(batches),
+        grace=grace,
     )
 
 
-def _late(batch: Batch, rules: Rules, gaps: Sequence[Gap]) -> bool:
-    """Whether a batch arrived after its probe would have been overdue (a collector's gap excused)."""
+def _lateness(batch: Batch, rules: Rules, gaps: Sequence[Gap]) -> float:
+    """How long after being made a batch arrived (a collector's gap and the backoff after it excused)."""
     upload = batch.declaration.schedule.upload_interval
-    return batch.received > silence_from(batch.covers_to, upload, gaps, rules) + rules.overdue_uploads * upload
+    return max(0.0, batch.received - silence_from(batch.covers_to, upload, gaps, rules))
 
 
 def _merged_spans(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:

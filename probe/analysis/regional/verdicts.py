@@ -10,7 +10,8 @@ received, the silence of a laptop at the hour it is usually off). Then:
   ``Rules.min_witnesses`` of them are down, at least ``Rules.down_share`` of the observed ones,
   and that many failing together is less likely by chance than ``Rules.chance`` (each probe's
   usual ``network_down`` rate at this hour, ``chance.tail``);
-- **provisional** when at least ``Rules.min_probes`` fail counting the silent ones as failing, with
+- **provisional** when at least ``Rules.min_probes`` fail counting the silent ones that stopped uploading
+  together (``together``; the others are idle) as failing, with
   the same share (of the observed, silent and *pending* members: those still on schedule, whose
   rounds are simply not uploaded yet) and chance (each probe's usual chance of being silent at this
   hour: off, down or late);
@@ -86,6 +87,29 @@ class Judged:
 
 
 UNKNOWN = Judged(Status.UNKNOWN, (), 0, 1.0)
+
+
+def together(silent: list[str], onsets: Mapping[str, tuple[float, float]], slack: float) -> tuple[list[str], list[str]]:
+    """The silent probes that stopped uploading together, and the others.
+
+    Each stopped in its span (after its last upload, by its first missed one); those whose spans, widened by
+    ``slack`` on each side, share a moment stopped together, as a cut makes them. The most that share one (ties: the
+    latest moment) are kept; a probe silent since long before or since long after (a stalled upload, a dead
+    laptop) is apart: two such silences meeting by chance are no cut.
+    """
+    edges = sorted(
+        [(onsets[p][0] - slack, 0, p) for p in silent] + [(onsets[p][1] + slack, 1, p) for p in silent],
+    )
+    best: set[str] = set()
+    open_: set[str] = set()
+    for _, closing, probe in edges:
+        if closing:
+            open_.discard(probe)
+        else:
+            open_.add(probe)
+            if len(open_) >= len(best):
+                best = set(open_)
+    return [p for p in silent if p in best], [p for p in silent if p not in best]
 
 
 def judge(tally: Tally, hour: int, usual: Mapping[str, Availability], rules: Rules) -> Judged:

@@ -48,6 +48,12 @@ class RegionalWindow:
     """A probe's own window (probe_dark, device_off, local_fault): its id."""
     target: str = ""
     """A targeted block's target."""
+    revises: tuple[str, ...] = ()
+    """Provisional windows of narrower places (or, for a mobile cut, the same place) that were this one's beginning,
+    each as ``kind|scope|country|area|district|network_type|target``: while a cut is known from silence alone, the
+    places whose probes upload most often show first (a national shutdown as some areas' cuts, an area's cut as a
+    district's, a full cut as a mobile one); once this wider window meets them they are folded into it, and are no
+    longer found on their own. Not dropped: revised into this one."""
 
     @property
     def ongoing(self) -> bool:
@@ -60,6 +66,7 @@ class RegionalWindow:
             if data[name] is not None:
                 data[name] = iso(data[name])
         data["probes"] = list(self.probes)
+        data["revises"] = list(self.revises)
         data["ongoing"] = self.ongoing
         return data
 
