@@ -15,6 +15,9 @@ An episode's transitions:
     confirmed  it was provisional, and its window now rests on rounds: the late batches show the network down
     dropped    it was provisional, and no window of its group meets it any more: the late batches show the
                network working (it was not a cut)
+    revised    it was provisional, and a wider shutdown found now names its group in ``revises``: the silence
+               spread (an area's cut that is the country's, a mobile cut that is every network's); the wider
+               window is opened as an episode of its own, and this transition names it (``revised_into``)
     closed     its window ended (with the end's bounds); one no longer found at all, not provisional, is
                closed with ``no_longer_seen``
 
@@ -53,6 +56,7 @@ _SAID = {
     "opened": "opened",
     "confirmed": "confirmed by the late batches (the network was down)",
     "dropped": "dropped: the late batches show the network working, it was not a cut",
+    "revised": "revised: part of a wider shutdown",
     "closed": "closed",
 }
 
@@ -198,9 +202,12 @@ def look_regional(
         met.add(episode.key)
         if not episode.finished:
             _moved(look, episode, window)
+    wider = {
+        group: window for window in found if qualifies(window, settings.min_confidence) for group in window.revises
+    }
     for episode in (e for episodes in followed.values() for e in episodes if e.key not in met):
         if not episode.finished:
-            _vanished(look, episode)
+            _vanished(look, episode, wider.get(episode.group))
     _forget(state, times.shifted(now, -2 * lookback))
     return look.made
 
@@ -230,10 +237,15 @@ def _moved(look: _Look, episode: Episode, window: RegionalWindow) -> None:
         look.keep(episode)
 
 
-def _vanished(look: _Look, episode: Episode) -> None:
-    """No window meets a followed episode any more: dropped (it rested on silence), else closed."""
+def _vanished(look: _Look, episode: Episode, wider: RegionalWindow | None) -> None:
+    """No window meets a followed episode any more: revised (``wider`` folded it in) or dropped (it rested on
+    silence), else closed."""
     episode.finished = True
-    if episode.provisional:
+    if episode.provisional and wider is not None:
+        look.send(
+            episode, "revised", episode.window, revised_into=group_of(wider), revised_place=place_of(described(wider))
+        )
+    elif episode.provisional:
         look.send(episode, "dropped", episode.window, dropped=True)
     elif not episode.closed:
         episode.closed = True
